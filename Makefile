@@ -1,0 +1,39 @@
+# Two commands do all set-up on a fresh machine: `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install test lint demo airflow bench sandbox clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check oh_outlook_provider dags tests benchmarks
+
+test: $(STAMP)
+	$(BIN)/ruff check oh_outlook_provider dags tests benchmarks
+	$(BIN)/python -m pytest
+
+demo: $(STAMP)
+	$(BIN)/python -m oh_outlook_provider.demo
+
+airflow: $(STAMP)
+	$(BIN)/python -m oh_outlook_provider.demo --standalone
+
+sandbox: $(STAMP)
+	$(BIN)/python -m oh_outlook_provider.sandbox serve
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+clean:
+	rm -rf .demo .bench build *.egg-info

@@ -1,0 +1,176 @@
+"""One exception hierarchy; every message says what failed, why, and the exact fix.
+
+German IT admins read these in the Airflow log, so each one points to the Entra admin center
+step that repairs it. Nothing here may ever include a secret or token.
+"""
+
+from __future__ import annotations
+
+APP_NAME = "openHandwerk-Cloud"
+
+
+class OhOutlookError(Exception):
+    """Base class of every error this provider raises on purpose."""
+
+    permanent = True  # retrying the same call will not help
+
+
+class ConfigurationError(OhOutlookError):
+    """A connection or operator argument is missing or malformed."""
+
+
+class AuthenticationError(OhOutlookError):
+    """Entra ID refused to issue a token."""
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        self.code = code
+
+
+class SecretExpiredError(AuthenticationError):
+    """AADSTS7000222: the client secret is past its expiry date."""
+
+
+class GraphError(OhOutlookError):
+    """A Microsoft Graph call failed; carries status and Graph's error code."""
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None):
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.permanent = status is None or status < 500 and status not in (408, 429)
+
+
+class PermissionMissingError(GraphError):
+    """403 Authorization_RequestDenied: an application permission lacks admin consent."""
+
+
+class MailboxAccessDeniedError(GraphError):
+    """403 ErrorAccessDenied for one mailbox: an application access policy excludes it."""
+
+
+class MailboxNotEnabledError(GraphError):
+    """The user has no Exchange Online mailbox (MailboxNotEnabledForRESTAPI)."""
+
+
+class NotFoundError(GraphError):
+    """404 for a single resource."""
+
+
+class ThrottledError(GraphError):
+    """Retries and the wait budget ran out while Graph kept throttling."""
+
+
+class OpenHandwerkError(OhOutlookError):
+    """openHandwerk answered with an error (HTTP or envelope)."""
+
+
+def _conn_hint(conn_id: str) -> str:
+    return f"Airflow connection '{conn_id}'"
+
+
+def translate_token_error(result: dict, conn_id: str) -> AuthenticationError:
+    """Turn msal's error dict into an admin-readable exception (no secret, no raw token)."""
+    codes = {int(c) for c in result.get("error_codes") or [] if str(c).isdigit()}
+    where = (
+        f"App registrations > {APP_NAME} > Certificates & secrets in the Microsoft Entra admin center"
+    )
+    if 7000222 in codes:
+        return SecretExpiredError(
+            "AADSTS7000222: the client secret has expired. Create a new client secret under "
+            f"{where} (Valid: 24 months), copy its VALUE right away and paste it into "
+            f"{_conn_hint(conn_id)} (field 'Client secret VALUE'), and set 'Client secret valid until' "
+            "to the new expiry date.",
+            "AADSTS7000222",
+        )
+    if 7000215 in codes:
+        return AuthenticationError(
+            "AADSTS7000215: the client secret is wrong. Paste the secret's VALUE (shown only once "
+            "when it was created), not its 'Secret ID', into "
+            f"{_conn_hint(conn_id)}. If the value is lost, create a new secret under {where}.",
+            "AADSTS7000215",
+        )
+    if 700016 in codes:
+        return AuthenticationError(
+            "AADSTS700016: no application with this Application (client) ID exists in the tenant. "
+            f"Copy the Anwendungs-ID from App registrations > {APP_NAME} > Overview into "
+            f"{_conn_hint(conn_id)} and check that the Tenant ID (Mandanten-ID) is the same tenant.",
+            "AADSTS700016",
+        )
+    if 90002 in codes:
+        return tenant_not_found(conn_id)
+    error = result.get("error") or "unknown_error"
+    first_line = (result.get("error_description") or "").splitlines()[0:1]
+    return AuthenticationError(
+        f"Entra ID refused the token request ({error}): {first_line[0] if first_line else 'no details'}. "
+        f"Check tenant ID, application ID and client secret in {_conn_hint(conn_id)}.",
+        error,
+    )
+
+
+def tenant_not_found(conn_id: str) -> AuthenticationError:
+    return AuthenticationError(
+        "AADSTS90002: the tenant was not found. Copy the Tenant ID (Mandanten-ID) from Microsoft Entra "
+        f"admin center > Overview into {_conn_hint(conn_id)}; check the national cloud setting too.",
+        "AADSTS90002",
+    )
+
+
+PERMISSION_FOR_PATH = (
+    ("/calendar", "Calendars.ReadWrite"),
+    ("/events", "Calendars.ReadWrite"),
+    ("/users", "User.Read.All"),
+)
+
+
+def permission_for(path: str) -> str:
+    for marker, permission in PERMISSION_FOR_PATH:
+        if marker in path:
+            return permission
+    return "User.Read.All and Calendars.ReadWrite"
+
+
+def translate_graph_error(
+    status: int, body: dict | None, method: str, path: str, mailbox: str | None
+) -> GraphError:
+    """Map a Graph error response to the matching exception with a fix."""
+    error = (body or {}).get("error") or {}
+    code = error.get("code") or ""
+    message = (error.get("message") or "").splitlines()[0:1]
+    detail = message[0] if message else ""
+    what = f"{method} {path}"
+    if code == "MailboxNotEnabledForRESTAPI" or "MailboxNotEnabled" in code:
+        return MailboxNotEnabledError(
+            f"Mailbox {mailbox or '?'} has no Exchange Online mailbox (MailboxNotEnabledForRESTAPI). "
+            "Assign a licence that includes Exchange Online in the Microsoft 365 admin center, "
+            "or map this employee to another user.",
+            status,
+            code,
+        )
+    if status == 403 and code == "ErrorAccessDenied" and mailbox:
+        return MailboxAccessDeniedError(
+            f"Access to mailbox {mailbox} is denied (ErrorAccessDenied). An Exchange Online "
+            "application access policy (or RBAC for Applications) excludes this mailbox from the app: "
+            "add the user to the policy's group, or leave the employee unmapped.",
+            status,
+            code,
+        )
+    if status == 403:
+        permission = permission_for(path)
+        return PermissionMissingError(
+            f"{what} was refused ({code or 'Forbidden'}): the application permission {permission} is "
+            f"missing or not consented. In App registrations > {APP_NAME} > API permissions add "
+            f"Microsoft Graph > Application > {permission}, then click 'Grant admin consent'.",
+            status,
+            code,
+        )
+    if status == 404:
+        return NotFoundError(f"{what}: not found ({code or 'ResourceNotFound'}) {detail}".strip(), status, code)
+    if status == 401:
+        return GraphError(
+            f"{what}: Graph rejected the access token ({code or 'Unauthorized'}). Check that the tenant "
+            "and national cloud of the connection match.",
+            status,
+            code,
+        )
+    return GraphError(f"{what} failed with HTTP {status} {code}: {detail}".strip(), status, code)

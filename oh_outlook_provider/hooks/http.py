@@ -1,0 +1,27 @@
+"""The one place that builds requests sessions for our hooks and for msal."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any
+
+
+def make_session(verify: bool | str, timeout: float, headers: dict[str, str] | None = None) -> Any:
+    """A requests.Session whose `verify` really applies.
+
+    requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override `Session.verify` (env beats
+    session), which silently ignores a configured CA file; binding `verify` per request fixes
+    that, and keeps proxies from the environment working.
+    """
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    session = requests.Session()
+    session.verify = verify
+    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=64)
+    session.mount("https://", adapter)
+    session.mount("http://", adapter)
+    if headers:
+        session.headers.update(headers)
+    session.request = functools.partial(session.request, verify=verify, timeout=(min(10.0, timeout), timeout))
+    return session

@@ -1,0 +1,514 @@
+"""Office365Hook: app-only access to Microsoft Graph with msal client credentials.
+
+The hook owns the token, the HTTP session, paging, `$batch`, throttling and error
+translation, and nothing else: it never decides what to write.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+from airflow.sdk import BaseHook
+
+from oh_outlook_provider import __version__
+from oh_outlook_provider.errors import (
+    AuthenticationError,
+    ConfigurationError,
+    GraphError,
+    OhOutlookError,
+    ThrottledError,
+    tenant_not_found,
+    translate_graph_error,
+    translate_token_error,
+)
+from oh_outlook_provider.hooks.http import make_session
+from oh_outlook_provider.hooks.limiter import MailboxLimiter
+from oh_outlook_provider.hooks.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
+from oh_outlook_provider.settings import Office365Settings, office365_settings
+from oh_outlook_provider.sync.mapping import has_exchange
+
+if TYPE_CHECKING:
+    import requests
+
+log = logging.getLogger(__name__)
+
+BATCH_LIMIT = 20
+USER_SELECT = (
+    "id,displayName,mail,userPrincipalName,otherMails,proxyAddresses,"
+    "accountEnabled,assignedLicenses,assignedPlans,userType"
+)
+_MAILBOX_RE = re.compile(r"^/users/([^/?]+)", re.IGNORECASE)
+
+
+def mailbox_of(path: str) -> str | None:
+    """The mailbox a relative Graph path addresses (`/users/{id}/...`), casefolded."""
+    match = _MAILBOX_RE.match(path)
+    if not match or path.split("?")[0].count("/") < 3:
+        return None
+    return unquote(match.group(1)).casefold()
+
+
+@dataclass(frozen=True)
+class BatchResponse:
+    """One sub-response of a `$batch` call."""
+
+    id: str
+    status: int
+    body: Any = None
+    headers: dict = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+
+@dataclass
+class RequestStats:
+    """Counts of HTTP calls this hook made, for summaries and benchmarks."""
+
+    requests: int = 0
+    batch_calls: int = 0
+    sub_requests: int = 0
+    throttled: int = 0
+    token_requests: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **counts: int) -> None:
+        with self._lock:
+            for name, value in counts.items():
+                setattr(self, name, getattr(self, name) + value)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "requests": self.requests,
+            "batch_calls": self.batch_calls,
+            "sub_requests": self.sub_requests,
+            "throttled": self.throttled,
+            "token_requests": self.token_requests,
+        }
+
+
+class Office365Hook(BaseHook):
+    """Talks to Microsoft Graph as the app registered in Entra (client credentials).
+
+    :param office365_conn_id: connection of type ``office365``.
+    :param max_per_mailbox: requests in flight per mailbox across all threads (Outlook allows 4).
+    :param retry_policy: attempts, back-off and wait budget for throttling and transient errors.
+    """
+
+    conn_name_attr = "office365_conn_id"
+    default_conn_name = "office365_default"
+    conn_type = "office365"
+    hook_name = "Office 365 (Microsoft Graph)"
+
+    def __init__(
+        self,
+        office365_conn_id: str = default_conn_name,
+        *,
+        max_per_mailbox: int = 4,
+        retry_policy: RetryPolicy | None = None,
+        settings: Office365Settings | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.office365_conn_id = office365_conn_id
+        self.retry_policy = retry_policy or RetryPolicy()
+        self.limiter = MailboxLimiter(max_per_mailbox)
+        self.stats = RequestStats()
+        self._settings = settings
+        self._app: Any = None
+        self._session: requests.Session | None = None
+        self._init_lock = threading.Lock()
+
+    # ------------------------------------------------------------------ settings, auth
+    @property
+    def settings(self) -> Office365Settings:
+        if self._settings is None:
+            self._settings = office365_settings(self.get_connection(self.office365_conn_id))
+        self._mask(self._settings.client_secret, self._settings.certificate_private_key)
+        return self._settings
+
+    @staticmethod
+    def _mask(*secrets: str | None) -> None:
+        try:
+            from airflow.sdk.log import mask_secret
+        except ImportError:  # pragma: no cover - very old task SDK
+            return
+        for secret in secrets:
+            if secret:
+                mask_secret(secret)
+
+    def _credential(self) -> str | dict:
+        s = self.settings
+        if s.certificate_private_key:
+            return {"private_key": s.certificate_private_key, "thumbprint": s.certificate_thumbprint}
+        return s.client_secret or ""
+
+    def get_app(self) -> Any:
+        """The one msal ConfidentialClientApplication of this hook (tenant discovery happens here)."""
+        with self._init_lock:
+            if self._app is None:
+                import msal
+                import requests
+
+                s = self.settings
+                try:
+                    self._app = msal.ConfidentialClientApplication(
+                        s.client_id,
+                        client_credential=self._credential(),
+                        authority=s.authority,
+                        instance_discovery=False if s.custom_authority else None,
+                        http_client=make_session(s.verify, s.timeout),
+                    )
+                except ValueError as exc:
+                    if "authority" in str(exc).lower() or "tenant" in str(exc).lower():
+                        raise tenant_not_found(s.conn_id) from None
+                    raise ConfigurationError(
+                        f"Connection '{s.conn_id}': the {s.credential_kind} cannot be used: "
+                        f"{type(exc).__name__}. Check the PEM key and thumbprint."
+                    ) from None
+                except requests.RequestException as exc:
+                    raise AuthenticationError(
+                        f"Cannot reach the sign-in service {s.authority_host} ({type(exc).__name__}). "
+                        "Check network, proxy and the national cloud of the connection."
+                    ) from None
+            return self._app
+
+    def get_token(self, force_refresh: bool = False) -> str:
+        """An app token for Graph; msal serves it from its cache until shortly before expiry."""
+        import requests
+
+        app = self.get_app()
+        if force_refresh:
+            cache = app.token_cache
+            for item in list(cache.search(cache.CredentialType.ACCESS_TOKEN)):
+                cache.remove_at(item)
+        try:
+            result = app.acquire_token_for_client(scopes=[self.settings.scope])
+        except requests.RequestException as exc:
+            raise AuthenticationError(
+                f"Token request to {self.settings.authority_host} failed ({type(exc).__name__})."
+            ) from None
+        if result.get("token_source") != "cache":
+            self.stats.add(token_requests=1)
+        token = result.get("access_token")
+        if not token:
+            raise translate_token_error(result, self.settings.conn_id)
+        self._mask(token)
+        return token
+
+    # ------------------------------------------------------------------ HTTP
+    @property
+    def session(self) -> requests.Session:
+        with self._init_lock:
+            if self._session is None:
+                self._session = make_session(
+                    self.settings.verify,
+                    self.settings.timeout,
+                    {
+                        "Prefer": 'IdType="ImmutableId"',
+                        "User-Agent": f"oh-outlook-provider/{__version__}",
+                        "Accept": "application/json",
+                    },
+                )
+            return self._session
+
+    def url(self, path: str) -> str:
+        if path.startswith("https://"):
+            self._check_host(path)
+            return path
+        return f"{self.settings.graph_base}{path if path.startswith('/') else '/' + path}"
+
+    def _check_host(self, url: str) -> None:
+        expected = urlsplit(self.settings.graph_root)
+        got = urlsplit(url)
+        if (got.scheme, got.netloc.lower()) != (expected.scheme, expected.netloc.lower()):
+            raise GraphError(
+                f"Refusing to follow a link to {got.scheme}://{got.netloc}: only {self.settings.graph_root} "
+                "receives our access token."
+            )
+
+    def _relative(self, url: str) -> str:
+        base = self.settings.graph_base
+        return url[len(base) :] if url.startswith(base) else urlsplit(url).path
+
+    def _send(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: dict | None = None,
+        body: Any = None,
+        headers: dict | None = None,
+        idempotent: bool,
+        slots: dict[str, int] | None = None,
+    ) -> requests.Response:
+        """One logical call: token, limiter, retries on throttling and (idempotent) network errors."""
+        import requests
+
+        state = self.retry_policy.start()
+        refreshed = False
+        while True:
+            token = self.get_token()
+            call_headers = {"Authorization": f"Bearer {token}", **(headers or {})}
+            if body is not None:
+                call_headers.setdefault("Content-Type", "application/json")
+            try:
+                with self.limiter.hold(slots or {}):
+                    self.stats.add(requests=1)
+                    response = self.session.request(
+                        method,
+                        url,
+                        params=params,
+                        data=json.dumps(body) if body is not None else None,
+                        headers=call_headers,
+                    )
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                if idempotent and state.wait(None):
+                    continue
+                raise GraphError(
+                    f"{method} {self._relative(url)}: {type(exc).__name__} talking to Microsoft Graph"
+                    + ("" if idempotent else " (not retried: the request is not idempotent)")
+                ) from None
+            if response.status_code == 401 and not refreshed:
+                refreshed = True
+                self.get_token(force_refresh=True)
+                continue
+            if response.status_code in RETRYABLE_STATUS:
+                self.stats.add(throttled=1)
+                if state.wait(retry_after_seconds(response.headers)):
+                    continue
+                raise ThrottledError(
+                    f"{method} {self._relative(url)}: still HTTP {response.status_code} after "
+                    f"{state.attempts} attempts and {state.waited:.1f}s of waiting.",
+                    response.status_code,
+                    "throttled",
+                )
+            return response
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict | None = None,
+        json_body: Any = None,
+        headers: dict | None = None,
+    ) -> Any:
+        """One Graph call; returns the decoded JSON (None for 204) or raises a translated error."""
+        method = method.upper()
+        url = self.url(path)
+        rel = self._relative(url)
+        mailbox = mailbox_of(rel)
+        idempotent = method in ("GET", "DELETE", "PATCH", "PUT") or bool(
+            method == "POST" and isinstance(json_body, dict) and json_body.get("transactionId")
+        )
+        response = self._send(
+            method,
+            url,
+            params=params,
+            body=json_body,
+            headers=headers,
+            idempotent=idempotent,
+            slots={mailbox: 1} if mailbox else None,
+        )
+        payload = _decode(response)
+        if response.status_code >= 400:
+            raise translate_graph_error(response.status_code, payload, method, rel, mailbox)
+        return payload
+
+    def get(self, path: str, params: dict | None = None, headers: dict | None = None) -> Any:
+        return self.request("GET", path, params=params, headers=headers)
+
+    def post(self, path: str, body: Any, headers: dict | None = None) -> Any:
+        return self.request("POST", path, json_body=body, headers=headers)
+
+    def patch(self, path: str, body: Any, headers: dict | None = None) -> Any:
+        return self.request("PATCH", path, json_body=body, headers=headers)
+
+    def delete(self, path: str, headers: dict | None = None) -> Any:
+        return self.request("DELETE", path, headers=headers)
+
+    def paginate(self, path: str, params: dict | None = None, headers: dict | None = None) -> Iterator[dict]:
+        """Yield items page by page, following `@odata.nextLink` (only to the Graph host)."""
+        page = self.get(path, params=params, headers=headers)
+        while True:
+            yield from page.get("value", [])
+            next_link = page.get("@odata.nextLink")
+            if not next_link:
+                return
+            self._check_host(next_link)
+            page = self.get(next_link, headers=headers)
+
+    def page_after(self, page: dict, headers: dict | None = None) -> Iterator[dict]:
+        """Continue a page obtained elsewhere (e.g. as a batch sub-response)."""
+        next_link = page.get("@odata.nextLink")
+        if next_link:
+            self._check_host(next_link)
+            yield from self.paginate(next_link, headers=headers)
+
+    # ------------------------------------------------------------------ $batch
+    def batch(self, requests_: Iterable[dict]) -> dict[str, BatchResponse]:
+        """Run sub-requests through `$batch` (at most 20 a call) and return each response by id.
+
+        Sub-requests to one mailbox are chained with `dependsOn` so that at most
+        `max_per_mailbox` of them run at once on Graph's side. Throttled (429/503/504) and
+        dependency-failed (424) sub-requests are re-sent, and only those, after the largest
+        Retry-After; the rest are final.
+        """
+        pending: dict[str, dict] = {}
+        for item in requests_:
+            item_id = str(item["id"])
+            if item_id in pending:
+                raise ValueError(f"duplicate batch id {item_id!r}")
+            pending[item_id] = item
+        results: dict[str, BatchResponse] = {}
+        state = self.retry_policy.start()
+        while pending:
+            retry: dict[str, dict] = {}
+            waits: list[float] = []
+            items = list(pending.values())
+            for start in range(0, len(items), BATCH_LIMIT):
+                chunk = items[start : start + BATCH_LIMIT]
+                for response in self._batch_call(chunk):
+                    if response.status in RETRYABLE_STATUS or response.status == 424:
+                        if response.status != 424:
+                            self.stats.add(throttled=1)
+                            waits.append(retry_after_seconds(response.headers) or 0.0)
+                        retry[response.id] = pending[response.id]
+                    results[response.id] = response
+            if not retry:
+                break
+            pending = retry
+            if not state.wait(max(waits) if waits and max(waits) > 0 else None):
+                break  # the throttled responses stay in results as final answers
+        return results
+
+    def _batch_call(self, chunk: list[dict]) -> list[BatchResponse]:
+        per_mailbox: dict[str, list[str]] = {}
+        body_requests = []
+        for item in chunk:
+            sub = {"id": str(item["id"]), "method": item["method"].upper(), "url": item["url"]}
+            if item.get("body") is not None:
+                sub["body"] = item["body"]
+                sub["headers"] = {"Content-Type": "application/json", **(item.get("headers") or {})}
+            elif item.get("headers"):
+                sub["headers"] = dict(item["headers"])
+            mailbox = mailbox_of(item["url"])
+            if mailbox:
+                chain = per_mailbox.setdefault(mailbox, [])
+                if len(chain) >= self.limiter.limit:
+                    sub["dependsOn"] = [chain[-self.limiter.limit]]
+                chain.append(sub["id"])
+            body_requests.append(sub)
+        slots = {m: len(ids) for m, ids in per_mailbox.items()}
+        self.stats.add(batch_calls=1, sub_requests=len(chunk))
+        response = self._send(
+            "POST",
+            self.url("/$batch"),
+            body={"requests": body_requests},
+            idempotent=all(_idempotent_sub(s) for s in body_requests),
+            slots=slots,
+        )
+        payload = _decode(response)
+        if response.status_code >= 400:
+            raise translate_graph_error(response.status_code, payload, "POST", "/$batch", None)
+        out = []
+        seen = set()
+        for sub in (payload or {}).get("responses", []):
+            seen.add(str(sub.get("id")))
+            out.append(
+                BatchResponse(
+                    id=str(sub.get("id")),
+                    status=int(sub.get("status", 500)),
+                    body=sub.get("body"),
+                    headers=dict(sub.get("headers") or {}),
+                )
+            )
+        for sub in body_requests:  # a response Graph left out is treated as a transient failure
+            if sub["id"] not in seen:
+                out.append(BatchResponse(id=sub["id"], status=503, body=None, headers={}))
+        return out
+
+    def batch_error(self, item: dict, response: BatchResponse) -> GraphError:
+        """Translate a failed sub-response the same way as a direct call."""
+        return translate_graph_error(
+            response.status, response.body if isinstance(response.body, dict) else None,
+            item["method"].upper(), item["url"], mailbox_of(item["url"]),
+        )
+
+    # ------------------------------------------------------------------ users, calendars
+    def iter_users(self, page_size: int = 999) -> Iterator[dict]:
+        return self.paginate("/users", params={"$select": USER_SELECT, "$top": str(page_size)})
+
+    def calendar_path(self, user_id: str, calendar_id: str | None) -> str:
+        return f"/users/{user_id}/calendars/{calendar_id}" if calendar_id else f"/users/{user_id}/calendar"
+
+    def ensure_calendar(self, user_id: str, name: str) -> str:
+        """Id of the user's calendar called `name`, created when missing."""
+        wanted = name.casefold()
+        for calendar in self.paginate(f"/users/{user_id}/calendars", params={"$select": "id,name"}):
+            if (calendar.get("name") or "").casefold() == wanted:
+                return calendar["id"]
+        created = self.post(f"/users/{user_id}/calendars", {"name": name})
+        return created["id"]
+
+    # ------------------------------------------------------------------ expiry, test
+    def credential_valid_until(self) -> dt.date | None:
+        """Expiry of the credential: the connection's date, or the certificate's notAfter."""
+        s = self.settings
+        if s.valid_until:
+            return s.valid_until
+        if s.certificate_private_key:
+            from oh_outlook_provider.credentials import certificate_not_after
+
+            not_after = certificate_not_after(s.certificate_private_key)
+            return not_after.date() if not_after else None
+        return None
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Proves the token, User.Read.All and (when a licensed user exists) calendar access."""
+        try:
+            self.get_token()
+            users = self.get("/users", params={"$select": "id,userPrincipalName,assignedPlans", "$top": "50"})
+            listed = users.get("value", [])
+            parts = ["token issued", f"User.Read.All ok ({len(listed)} users on the first page)"]
+            licensed = next((u for u in listed if has_exchange(u)), None)
+            if licensed:
+                self.get(f"/users/{licensed['id']}/calendar", params={"$select": "id"})
+                parts.append(f"Calendars.ReadWrite ok (calendar of {licensed.get('userPrincipalName')})")
+            else:
+                parts.append("no user with an Exchange Online licence on the first page: calendar not tested")
+            valid_until = self.credential_valid_until()
+            if valid_until:
+                days = (valid_until - dt.date.today()).days
+                parts.append(f"{self.settings.credential_kind} valid until {valid_until} ({days} days)")
+            else:
+                parts.append("no expiry date set: enter 'Client secret valid until' to get warnings")
+            return True, "Connection OK: " + "; ".join(parts) + "."
+        except OhOutlookError as exc:
+            return False, str(exc)
+
+
+def _idempotent_sub(sub: dict) -> bool:
+    if sub["method"] in ("GET", "DELETE", "PATCH", "PUT"):
+        return True
+    body = sub.get("body")
+    return isinstance(body, dict) and bool(body.get("transactionId"))
+
+
+def _decode(response: requests.Response) -> Any:
+    if response.status_code == 204 or not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return {"error": {"code": "NonJsonResponse", "message": response.text[:200]}}

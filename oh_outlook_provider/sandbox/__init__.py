@@ -1,0 +1,9 @@
+"""A local Entra ID + Microsoft Graph + openHandwerk API for demos, tests and benchmarks.
+
+Faithful where Microsoft is strict (validation, permissions, throttling, error shapes), so
+that code which passes here does not break on a real tenant. Not for production data.
+"""
+
+from oh_outlook_provider.sandbox.server import SandboxServer
+
+__all__ = ["SandboxServer"]

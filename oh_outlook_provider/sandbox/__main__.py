@@ -1,0 +1,47 @@
+"""`python -m oh_outlook_provider.sandbox serve [...]`: run the sandbox and print the settings."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from oh_outlook_provider.sandbox.server import SandboxServer
+from oh_outlook_provider.sandbox.state import Faults, SandboxState
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m oh_outlook_provider.sandbox")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run Entra ID + Graph + openHandwerk emulation over HTTPS")
+    serve.add_argument("--port", type=int, default=8443)
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--seed", type=int, default=42)
+    serve.add_argument("--employees", type=int, default=12)
+    serve.add_argument("--appointments-per-employee", type=int, default=12)
+    serve.add_argument("--latency-ms", type=float, default=0.0)
+    serve.add_argument("--jitter-ms", type=float, default=0.0)
+    serve.add_argument("--faults", choices=["none", "flaky", "harsh"], default="none")
+    serve.add_argument("--tls-dir", type=Path, default=None, help="where ca.pem is written (default: temp)")
+    serve.add_argument("--settings-file", type=Path, default=None, help="also write the settings as JSON here")
+    args = parser.parse_args(argv)
+    state = SandboxState(seed=args.seed, employees=args.employees,
+                         appointments_per_employee=args.appointments_per_employee, latency_ms=args.latency_ms,
+                         jitter_ms=args.jitter_ms, faults=Faults.profile(args.faults))
+    server = SandboxServer(state, host=args.host, port=args.port, tls_dir=args.tls_dir)
+    settings = {"base_url": server.base_url, "ca_bundle": server.ca_path, **server.environment()}
+    print("oh-outlook-provider sandbox (not for production data)")
+    print(f"  base URL : {server.base_url}   CA file: {server.ca_path}")
+    print("  Point Airflow at it with these environment variables:")
+    for key, value in server.environment().items():
+        print(f"  export {key}='{value}'")
+    if args.settings_file:
+        args.settings_file.write_text(json.dumps(settings, indent=2))
+    sys.stdout.flush()
+    server.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,109 @@
+"""The ASGI app: Entra ID, Graph, openHandwerk and the inspection API on one port."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import parse_qsl
+
+from fastapi import FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+
+from oh_outlook_provider.sandbox import control, entra, graph, openhandwerk
+from oh_outlook_provider.sandbox.state import SandboxState
+
+ALL = ["GET", "POST", "PATCH", "DELETE", "PUT"]
+
+
+def _json(status: int, body: Any, headers: dict | None = None) -> Response:
+    if status == 204 or body is None:
+        return Response(status_code=status, headers={k: v for k, v in (headers or {}).items()
+                                                     if k.lower() != "content-type"})
+    return JSONResponse(body, status_code=status, headers={k: v for k, v in (headers or {}).items()
+                                                           if k.lower() != "content-type"})
+
+
+async def _body(request: Request) -> Any:
+    raw = await request.body()
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return {"__invalid__": True}
+
+
+def create_app(state: SandboxState) -> FastAPI:
+    app = FastAPI(title="oh-outlook-provider sandbox", docs_url="/_sandbox/docs", openapi_url="/_sandbox/openapi.json")
+
+    def base(request: Request) -> str:
+        return str(request.base_url).rstrip("/")
+
+    @app.get("/{tenant}/v2.0/.well-known/openid-configuration")
+    async def openid(tenant: str, request: Request) -> Response:
+        status, body = entra.discovery(state, base(request), tenant)
+        return _json(status, body)
+
+    @app.post("/{tenant}/oauth2/v2.0/token")
+    async def token(tenant: str, request: Request) -> Response:
+        form = dict(parse_qsl((await request.body()).decode()))
+        status, body = await run_in_threadpool(entra.token, state, base(request), tenant, form)
+        return _json(status, body)
+
+    @app.api_route("/v1.0/{path:path}", methods=ALL)
+    async def graph_api(path: str, request: Request) -> Response:
+        body = await _body(request)
+        if isinstance(body, dict) and body.get("__invalid__"):
+            status, headers, out = graph.error(400, "BadRequest", "Unable to read JSON request payload.")
+            return _json(status, out, headers)
+        state.counters.http_requests += 1
+        target = "/" + path + (f"?{request.url.query}" if request.url.query else "")
+        status, headers, out = await run_in_threadpool(
+            graph.dispatch, state, request.method, target, dict(request.headers), body, base(request) + "/v1.0"
+        )
+        return _json(status, out, headers)
+
+    @app.api_route("/openhandwerk/{path:path}", methods=ALL)
+    async def oh_api(path: str, request: Request) -> Response:
+        body = await _body(request)
+        status, out = await run_in_threadpool(
+            openhandwerk.handle, state, request.method, path, dict(request.query_params),
+            {k.lower(): v for k, v in request.headers.items()}, body,
+        )
+        return _json(status, out)
+
+    @app.get("/_sandbox/stats")
+    async def stats() -> Response:
+        return _json(200, state.stats())
+
+    @app.post("/_sandbox/reset-counters")
+    async def reset() -> Response:
+        state.reset_counters()
+        return _json(200, {"ok": True})
+
+    @app.get("/_sandbox/mailboxes/{user}/events")
+    async def mailbox_events(user: str) -> Response:
+        events = state.mailbox_events(user)
+        return _json(200, {"value": [
+            {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in e.items()} for e in events
+        ]})
+
+    @app.post("/_sandbox/outlook/{action}")
+    async def outlook(action: str, request: Request) -> Response:
+        body = await _body(request) or {}
+        if action == "edit":
+            control.outlook_edit(state, body["user"], body["event_id"], body["changes"])
+        elif action == "delete":
+            control.outlook_delete(state, body["user"], body["event_id"])
+        else:
+            return _json(404, {"error": f"unknown action {action}"})
+        return _json(200, {"ok": True})
+
+    @app.post("/_sandbox/openhandwerk/{action}")
+    async def oh_change(action: str, request: Request) -> Response:
+        body = await _body(request) or {}
+        result = control.oh_change(state, action, body.pop("appointment_id", None), **body)
+        return _json(200, {"ok": True, "appointment": result})
+
+    return app

@@ -1,0 +1,71 @@
+"""Simulations for tests, demo and benchmarks: Outlook-side edits, openHandwerk changes, credentials."""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+
+from oh_outlook_provider.sandbox.graph import update_event
+from oh_outlook_provider.sandbox.state import CLIENT_ID, SandboxState, Secret
+
+
+def outlook_edit(state: SandboxState, user: str, event_id: str, changes: dict) -> dict:
+    """A person edits an event in Outlook (changeKey and etag change)."""
+    target = state.find_user(user)
+    event = state.events[target.id][event_id]
+    return update_event(state, target.id, event, changes)
+
+
+def outlook_delete(state: SandboxState, user: str, event_id: str) -> None:
+    target = state.find_user(user)
+    with state.lock:
+        del state.events[target.id][event_id]
+
+
+def _shift(value: str, delta: dt.timedelta) -> str:
+    if "T" in value:
+        return (dt.datetime.fromisoformat(value) + delta).isoformat()
+    return (dt.date.fromisoformat(value) + delta).isoformat()
+
+
+def oh_change(state: SandboxState, action: str, appointment_id: str | None = None, **kw) -> dict | None:
+    """move(days|hours) | retitle(title) | cancel | reassign(employees) | delete | new(record)."""
+    with state.lock:
+        if action == "new":
+            record = dict(kw["record"])
+            state.appointments[record["id"]] = record
+            return record
+        record = state.appointments[appointment_id]
+        if action == "move":
+            delta = dt.timedelta(days=kw.get("days", 0), hours=kw.get("hours", 0))
+            record["start"], record["end"] = _shift(record["start"], delta), _shift(record["end"], delta)
+        elif action == "retitle":
+            record["title"] = kw["title"]
+        elif action == "cancel":
+            record["status"] = "storniert"
+        elif action == "reassign":
+            record["employees"] = list(kw["employees"])
+        elif action == "delete":
+            return state.appointments.pop(appointment_id)
+        else:
+            raise ValueError(f"unknown action {action}")
+        return dict(record)
+
+
+def expire_secret(state: SandboxState) -> None:
+    with state.lock:
+        for secret in state.apps[CLIENT_ID].secrets:
+            secret.expires = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+
+
+def rotate_secret(state: SandboxState, days: int = 730) -> str:
+    """Add a new secret (as the admin does under Certificates & secrets) and return its value."""
+    value = "sbx~" + secrets.token_urlsafe(24)
+    with state.lock:
+        state.apps[CLIENT_ID].secrets.append(Secret(value, dt.datetime.now(dt.UTC) + dt.timedelta(days=days)))
+    return value
+
+
+def register_certificate(state: SandboxState, cert_pem: str, thumbprint: str) -> None:
+    with state.lock:
+        state.apps[CLIENT_ID].certificates[thumbprint.upper()] = cert_pem

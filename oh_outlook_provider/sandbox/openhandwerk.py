@@ -1,0 +1,90 @@
+"""openHandwerk API subset: login (JWT), the response envelope, employees and appointments."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import time
+from typing import Any
+
+import jwt
+
+from oh_outlook_provider.openhandwerk_api import APPOINTMENT_START, first
+from oh_outlook_provider.sandbox.state import OH_EMPLOYEE, OH_ID_KN, OH_PASSWORD, SandboxState
+
+
+def envelope(status: int, response: Any) -> tuple[int, dict]:
+    return status, {"success": 200 <= status < 300, "response": response, "status": status}
+
+
+def login(state: SandboxState, body: Any) -> tuple[int, dict]:
+    body = body if isinstance(body, dict) else {}
+    if (str(body.get("idKn")), body.get("employee"), body.get("password")) != (OH_ID_KN, OH_EMPLOYEE, OH_PASSWORD):
+        return envelope(401, "Login fehlgeschlagen: Kundennummer, Benutzer oder Passwort falsch.")
+    now = int(time.time())
+    token = jwt.encode({"sub": OH_EMPLOYEE, "idKn": OH_ID_KN, "iat": now, "exp": now + state.token_lifetime},
+                       state.signing_key + "-oh", algorithm="HS256")
+    return envelope(200, {"token": token, "expiresIn": state.token_lifetime})
+
+
+def _authorised(state: SandboxState, authorization: str) -> bool:
+    if not authorization.lower().startswith("bearer "):
+        return False
+    try:
+        jwt.decode(authorization[7:], state.signing_key + "-oh", algorithms=["HS256"])
+    except jwt.PyJWTError:
+        return False
+    return True
+
+
+def _page(items: list, query: dict) -> tuple[int, dict]:
+    try:
+        page = int(query.get("page", 1))
+        limit = int(query.get("limit", 100))
+    except ValueError:
+        return envelope(400, "page und limit müssen Zahlen sein.")
+    if page < 1 or not 1 <= limit <= 500:
+        return envelope(400, "page >= 1 und 1 <= limit <= 500.")
+    return envelope(200, items[(page - 1) * limit : page * limit])
+
+
+def _start_key(record: dict) -> dt.datetime | None:
+    raw = first(record, APPOINTMENT_START)
+    if not raw:
+        return None
+    try:
+        text = str(raw)
+        return dt.datetime.fromisoformat(text if "T" in text else text + "T00:00:00")
+    except ValueError:
+        return None
+
+
+def handle(state: SandboxState, method: str, path: str, query: dict, headers: dict, body: Any) -> tuple[int, dict]:
+    with state.lock:
+        state.counters.oh_requests += 1
+    path = "/" + path.strip("/")
+    if path == "/auth/login" and method == "POST":
+        return login(state, body)
+    if not _authorised(state, headers.get("authorization", "")):
+        return envelope(401, "Nicht angemeldet oder Token abgelaufen.")
+    with state.lock:
+        if path == "/employees" and method == "GET":
+            return _page([copy.deepcopy(e) for e in state.employees.values()], query)
+        if path == "/appointments" and method == "GET":
+            try:
+                lower = dt.datetime.fromisoformat(query["from"])
+                upper = dt.datetime.fromisoformat(query["to"])
+            except (KeyError, ValueError):
+                return envelope(400, "Parameter from und to (ISO-Datum) sind erforderlich.")
+            chosen = []
+            for record in state.appointments.values():
+                start = _start_key(record)
+                if start is None or lower <= start.replace(tzinfo=None) < upper:
+                    chosen.append(copy.deepcopy(record))
+            return _page(chosen, query)
+        if path.startswith("/appointments/") and method == "GET":
+            record = state.appointments.get(path.split("/", 2)[2])
+            if record is None:
+                return envelope(404, "Termin nicht gefunden.")
+            return envelope(200, copy.deepcopy(record))
+    return envelope(404, f"Unbekannter Pfad {path}.")

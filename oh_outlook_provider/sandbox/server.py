@@ -1,0 +1,123 @@
+"""Run the sandbox over HTTPS in a background thread (tests, demo) or in the foreground (CLI)."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import socket
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from oh_outlook_provider.sandbox.state import (
+    CLIENT_ID,
+    CLIENT_SECRET,
+    OH_EMPLOYEE,
+    OH_ID_KN,
+    OH_PASSWORD,
+    TENANT_ID,
+    SandboxState,
+)
+
+
+class SandboxServer:
+    """One process, one port: `/{tenant}/...` Entra, `/v1.0/...` Graph, `/openhandwerk/...`, `/_sandbox/...`."""
+
+    def __init__(self, state: SandboxState | None = None, host: str = "127.0.0.1", port: int = 0,
+                 tls_dir: Path | None = None) -> None:
+        self.state = state or SandboxState()
+        self.host = host
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, port))
+        self.port = self._sock.getsockname()[1]
+        self._tmp = None if tls_dir else tempfile.TemporaryDirectory(prefix="oh-sandbox-")
+        self.tls_dir = Path(tls_dir or self._tmp.name)
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"https://{self.host}:{self.port}"
+
+    @property
+    def ca_path(self) -> str:
+        return str(self.tls_dir / "ca.pem")
+
+    def _config(self):
+        import uvicorn
+
+        from oh_outlook_provider.sandbox.app import create_app
+        from oh_outlook_provider.sandbox.tls import make_tls_files
+
+        _, cert, key = make_tls_files(self.tls_dir)
+        app = create_app(self.state)
+        return uvicorn.Config(app, ssl_certfile=str(cert), ssl_keyfile=str(key), log_level="warning",
+                              access_log=False, lifespan="off", timeout_keep_alive=30, backlog=512)
+
+    async def _serve(self) -> None:
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = 256
+        await self._server.serve(sockets=[self._sock])
+
+    def start(self) -> SandboxServer:
+        import uvicorn
+
+        self._server = uvicorn.Server(self._config())
+        self._server.install_signal_handlers = lambda: None  # not the main thread
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True,
+                                        name="oh-sandbox")
+        self._thread.start()
+        for _ in range(500):
+            if self._server.started:
+                return self
+            if not self._thread.is_alive():
+                break
+            threading.Event().wait(0.01)
+        raise RuntimeError("sandbox did not start")
+
+    def serve_forever(self) -> None:
+        import uvicorn
+
+        self._server = uvicorn.Server(self._config())
+        asyncio.run(self._serve())
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ client settings
+    def office365_connection(self, secret: str | None = CLIENT_SECRET, **extra: Any) -> dict:
+        valid_until = (dt.date.today() + dt.timedelta(days=729)).isoformat()
+        return {
+            "conn_type": "office365", "login": CLIENT_ID, "password": secret,
+            "extra": {"tenant_id": TENANT_ID, "authority_url": self.base_url, "graph_url": self.base_url,
+                      "ca_bundle": self.ca_path, "credential_valid_until": valid_until, **extra},
+        }
+
+    def openhandwerk_connection(self, **extra: Any) -> dict:
+        return {
+            "conn_type": "openhandwerk", "host": f"{self.base_url}/openhandwerk", "login": OH_EMPLOYEE,
+            "password": OH_PASSWORD, "extra": {"id_kn": OH_ID_KN, "ca_bundle": self.ca_path,
+                                               "timezone": "Europe/Berlin", **extra},
+        }
+
+    def environment(self) -> dict[str, str]:
+        """AIRFLOW_CONN_* variables pointing the default connections at this sandbox."""
+        return {
+            "AIRFLOW_CONN_OFFICE365_DEFAULT": json.dumps(self.office365_connection()),
+            "AIRFLOW_CONN_OPENHANDWERK_DEFAULT": json.dumps(self.openhandwerk_connection()),
+        }

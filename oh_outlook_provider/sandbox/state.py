@@ -1,0 +1,211 @@
+"""In-memory state of the sandbox tenant: apps, users, calendars, events, openHandwerk data, counters."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import random
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+
+from oh_outlook_provider.sandbox.seed import SeedData, build_seed
+
+TENANT_ID = "6f1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d"
+CLIENT_ID = "0a1b2c3d-1111-4222-8333-444455556666"
+CLIENT_SECRET = "sbx~Q8Vw.0hT3xGk2mZ-demo-only-7bPq"  # noqa: S105 - sandbox credential, printed on start
+SECRET_ID = "3c9f1a2b-7d6e-4f50-9a8b-1c2d3e4f5a6b"
+OH_ID_KN = "4711"
+OH_EMPLOYEE = "api-sync"
+OH_PASSWORD = "sbx-oh-password"  # noqa: S105 - sandbox credential
+GRAPH_ROLES = {"User.Read.All", "Calendars.ReadWrite"}
+
+
+@dataclass
+class Secret:
+    value: str
+    expires: dt.datetime
+
+
+@dataclass
+class App:
+    client_id: str
+    secrets: list[Secret] = field(default_factory=list)
+    certificates: dict[str, str] = field(default_factory=dict)  # sha1 thumbprint (upper hex) -> cert PEM
+    roles: set[str] = field(default_factory=lambda: set(GRAPH_ROLES))
+    policy_user_ids: set[str] | None = None  # application access policy: allowed mailboxes
+
+
+@dataclass
+class Faults:
+    """Probabilities per request; the draw is a hash of (seed, mailbox, request number): repeatable."""
+
+    p429: float = 0.0
+    p503: float = 0.0
+    p504: float = 0.0
+    p_lost: float = 0.0  # processed, then the answer is held back past the client's timeout
+    lost_delay: float = 2.0
+    retry_after: float = 0.05
+
+    @classmethod
+    def profile(cls, name: str) -> Faults:
+        return {
+            "none": cls(),
+            "flaky": cls(p429=0.05, p503=0.02, p504=0.02),
+            "harsh": cls(p429=0.15, p503=0.05, p504=0.05, p_lost=0.01),
+        }[name]
+
+
+@dataclass
+class Limits:
+    mailbox_concurrency: int = 4
+    budget_requests: int = 10_000
+    budget_window: float = 600.0
+    concurrency_retry_after: float = 0.05
+
+
+@dataclass
+class Counters:
+    requests: Counter = field(default_factory=Counter)  # (mailbox, kind) -> n
+    in_flight: Counter = field(default_factory=Counter)
+    peak_in_flight: Counter = field(default_factory=Counter)
+    throttled: Counter = field(default_factory=Counter)  # mailbox -> 429s sent
+    faults: Counter = field(default_factory=Counter)
+    invitations_sent: int = 0
+    token_requests: int = 0
+    http_requests: int = 0
+    batch_calls: int = 0
+    oh_requests: int = 0
+
+
+class SandboxState:
+    """All mutable state, guarded by one lock; latency sleeps happen outside it."""
+
+    def __init__(
+        self,
+        seed: int = 42,
+        employees: int = 12,
+        appointments_per_employee: int = 12,
+        base_date: dt.date | None = None,
+        span_days: int = 60,
+        latency_ms: float = 0.0,
+        jitter_ms: float = 0.0,
+        faults: Faults | None = None,
+        limits: Limits | None = None,
+        token_lifetime: int = 3600,
+        access_policy: bool = True,
+    ) -> None:
+        self.lock = threading.RLock()
+        self.seed = seed
+        self.rng = random.Random(seed)
+        self.latency = latency_ms / 1000.0
+        self.jitter = jitter_ms / 1000.0
+        self.faults = faults or Faults()
+        self.limits = limits or Limits()
+        self.token_lifetime = token_lifetime
+        self.signing_key = hashlib.sha256(f"sandbox-{seed}".encode()).hexdigest()
+        self.data: SeedData = build_seed(seed, employees, appointments_per_employee, base_date, span_days)
+        self.base_date = base_date or dt.date.today()
+        self.tenants = {TENANT_ID}
+        now = dt.datetime.now(dt.UTC)
+        self.apps = {
+            CLIENT_ID: App(CLIENT_ID, [Secret(CLIENT_SECRET, now + dt.timedelta(days=730))]),
+        }
+        if access_policy:
+            self.apps[CLIENT_ID].policy_user_ids = {u.id for u in self.data.users} - self.data.blocked_user_ids
+        self.users = {u.id: u for u in self.data.users}
+        self.calendars: dict[str, dict[str, dict]] = {}  # user id -> calendar id -> calendar
+        self.events: dict[str, dict[str, dict]] = {}  # user id -> event id -> stored event
+        self.transactions: dict[tuple[str, str], str] = {}  # (user, transactionId) -> event id
+        self.appointments = {a["id"]: copy.deepcopy(a) for a in self.data.appointments}
+        self.employees = {e["id"]: copy.deepcopy(e) for e in self.data.employees}
+        self.counters = Counters()
+        self.budget: dict[str, tuple[float, int]] = {}  # mailbox -> (window start, count)
+        self._sequence = 0
+        for user in self.data.users:
+            if user.has_mailbox:
+                self._ensure_default_calendar(user.id)
+        self._seed_private_events()
+
+    # ------------------------------------------------------------------ ids, helpers
+    def new_id(self, prefix: str = "AAMkAD") -> str:
+        with self.lock:
+            self._sequence += 1
+            digest = hashlib.sha256(f"{self.seed}:{self._sequence}".encode()).hexdigest()
+        return f"{prefix}{digest[:40]}"
+
+    def change_key(self) -> str:
+        return self.new_id("CQAAA")[:24]
+
+    def _ensure_default_calendar(self, user_id: str) -> dict:
+        cals = self.calendars.setdefault(user_id, {})
+        for cal in cals.values():
+            if cal["isDefaultCalendar"]:
+                return cal
+        cal_id = self.new_id("AAMkCal")
+        cals[cal_id] = {"id": cal_id, "name": "Kalender", "isDefaultCalendar": True, "changeKey": self.change_key()}
+        self.events.setdefault(user_id, {})
+        return cals[cal_id]
+
+    def default_calendar(self, user_id: str) -> dict:
+        with self.lock:
+            return self._ensure_default_calendar(user_id)
+
+    def _seed_private_events(self) -> None:
+        from oh_outlook_provider.sandbox.graph import store_event
+
+        for user_id, items in self.data.private_events.items():
+            cal = self._ensure_default_calendar(user_id)
+            for item in items:
+                start = dt.datetime.combine(self.base_date + dt.timedelta(days=item["days"]), dt.time(item["hour"]))
+                body = {
+                    "subject": item["subject"],
+                    "start": {"dateTime": start.isoformat(), "timeZone": "W. Europe Standard Time"},
+                    "end": {"dateTime": (start + dt.timedelta(hours=1)).isoformat(),
+                            "timeZone": "W. Europe Standard Time"},
+                    "sensitivity": "private",
+                }
+                store_event(self, user_id, cal["id"], body)
+
+    def find_user(self, ident: str) -> object | None:
+        key = ident.casefold()
+        with self.lock:
+            user = self.users.get(ident)
+            if user:
+                return user
+            for user in self.users.values():
+                if user.userPrincipalName.casefold() == key:
+                    return user
+        return None
+
+    # ------------------------------------------------------------------ inspection
+    def mailbox_events(self, user_ident: str) -> list[dict]:
+        user = self.find_user(user_ident)
+        with self.lock:
+            return [copy.deepcopy(e) for e in self.events.get(user.id, {}).values()] if user else []
+
+    def stats(self) -> dict:
+        with self.lock:
+            c = self.counters
+            per_mailbox: dict[str, dict] = {}
+            for (mailbox, kind), n in c.requests.items():
+                per_mailbox.setdefault(mailbox, {})[kind] = n
+            return {
+                "requests": per_mailbox,
+                "peak_in_flight": dict(c.peak_in_flight),
+                "max_in_flight": max(c.peak_in_flight.values(), default=0),
+                "throttled": dict(c.throttled),
+                "throttled_total": sum(c.throttled.values()),
+                "faults": dict(c.faults),
+                "invitations_sent": c.invitations_sent,
+                "token_requests": c.token_requests,
+                "http_requests": c.http_requests,
+                "batch_calls": c.batch_calls,
+                "oh_requests": c.oh_requests,
+            }
+
+    def reset_counters(self) -> None:
+        with self.lock:
+            self.counters = Counters()
+            self.budget.clear()

@@ -1,0 +1,111 @@
+"""Plain records that flow between the hooks and the pure core."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Employee:
+    """An openHandwerk employee (Mitarbeiter)."""
+
+    id: str
+    name: str
+    email: str | None = None
+    active: bool = True
+
+
+@dataclass(frozen=True)
+class Appointment:
+    """An openHandwerk appointment (Termin).
+
+    Timed appointments carry aware datetimes in `timezone`; all-day ones carry dates with an
+    exclusive `end` (a one-day appointment on 2 March ends on 3 March).
+    """
+
+    id: str
+    title: str
+    start: dt.datetime | dt.date
+    end: dt.datetime | dt.date
+    timezone: str = "Europe/Berlin"
+    all_day: bool = False
+    description: str = ""
+    location: str = ""
+    customer: str = ""
+    project_number: str = ""
+    category: str = ""
+    employee_ids: tuple[str, ...] = ()
+    cancelled: bool = False
+
+    def start_utc(self) -> dt.datetime:
+        """The start as a UTC instant; all-day appointments start at local midnight."""
+        return as_utc(self.start, self.timezone)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A record that could not be used, and why. Never stops the others."""
+
+    record_id: str
+    reason: str
+    kind: str = "appointment"
+    mailbox: str | None = None
+
+
+@dataclass(frozen=True)
+class GraphUser:
+    """The parts of a Microsoft 365 user that matter for mapping."""
+
+    id: str
+    display_name: str = ""
+    user_principal_name: str = ""
+    mail: str | None = None
+    other_mails: tuple[str, ...] = ()
+    proxy_addresses: tuple[str, ...] = ()
+    account_enabled: bool = True
+    has_exchange: bool = False
+
+    def addresses(self) -> set[str]:
+        """Every address the user receives mail at, casefolded, without SMTP: prefixes."""
+        found = {self.mail or "", self.user_principal_name, *self.other_mails}
+        for proxy in self.proxy_addresses:
+            if proxy[:5].casefold() == "smtp:":
+                found.add(proxy[5:])
+        return {a.strip().casefold() for a in found if a and a.strip()}
+
+
+@dataclass(frozen=True)
+class Window:
+    """A half-open time window [start, end) of appointment starts, in UTC."""
+
+    start: dt.datetime
+    end: dt.datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("window bounds must be timezone-aware")
+        if self.end <= self.start:
+            raise ValueError(f"window end {self.end} is not after start {self.start}")
+
+    def contains(self, instant: dt.datetime) -> bool:
+        return self.start <= instant < self.end
+
+
+@dataclass
+class Tally:
+    """Counts by name; used by reports."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+
+    def add(self, name: str, n: int = 1) -> None:
+        self.counts[name] = self.counts.get(name, 0) + n
+
+
+def as_utc(value: dt.datetime | dt.date, timezone: str) -> dt.datetime:
+    from zoneinfo import ZoneInfo
+
+    if isinstance(value, dt.datetime):
+        aware = value if value.tzinfo else value.replace(tzinfo=ZoneInfo(timezone))
+        return aware.astimezone(dt.UTC)
+    return dt.datetime.combine(value, dt.time(), ZoneInfo(timezone)).astimezone(dt.UTC)
