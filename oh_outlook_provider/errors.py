@@ -64,6 +64,11 @@ class ThrottledError(GraphError):
 class OpenHandwerkError(OhOutlookError):
     """openHandwerk answered with an error (HTTP or envelope)."""
 
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+        self.permanent = status is not None and status < 500 and status != 429
+
 
 def _conn_hint(conn_id: str) -> str:
     return f"Airflow connection '{conn_id}'"

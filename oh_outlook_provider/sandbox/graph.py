@@ -231,7 +231,7 @@ def _parse_filter(text: str) -> list:
     for match in ANY_RE.finditer(text):
         clauses.append(("tag", _unq(match.group(2)), _unq(match.group(3))))
         rest = rest.replace(match.group(0), "")
-    for part in [p.strip() for p in re.split(r"\s+and\s+", rest.strip(), flags=re.IGNORECASE)]:
+    for part in [p.strip() for p in re.split(r"(?:^|\s+)and(?:\s+|$)", rest.strip(), flags=re.IGNORECASE)]:
         if not part:
             continue
         match = CMP_RE.match(part)

@@ -1,0 +1,71 @@
+"""Which events should exist: appointments in a window x mapped attendees."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+
+from oh_outlook_provider.sync.models import Appointment, Rejected, Window
+from oh_outlook_provider.sync.render import DesiredEvent, RenderOptions, render
+
+
+@dataclass
+class DesiredState:
+    by_mailbox: dict[str, list[DesiredEvent]] = field(default_factory=dict)
+    rejected: list[Rejected] = field(default_factory=list)
+    appointments: int = 0
+    cancelled: int = 0
+    without_mapped_attendee: int = 0
+    outside_window: int = 0
+
+
+def events_for(
+    appointment: Appointment,
+    mapping: Mapping[str, str],
+    source: str,
+    options: RenderOptions,
+) -> list[tuple[str, DesiredEvent]]:
+    """(mailbox, event) for every mapped attendee of a live appointment; raises ValueError to reject."""
+    if appointment.cancelled:
+        return []
+    return [
+        (mapping[emp_id], render(appointment, emp_id, source, options))
+        for emp_id in appointment.employee_ids
+        if emp_id in mapping
+    ]
+
+
+def desired_state(
+    records: Iterable[Appointment | Rejected],
+    mapping: Mapping[str, str],
+    window: Window,
+    source: str,
+    options: RenderOptions,
+) -> DesiredState:
+    """`mapping` is employee id -> mailbox (user id). Rejected records are carried, never raised."""
+    state = DesiredState()
+    seen: set[str] = set()
+    for record in records:
+        if isinstance(record, Rejected):
+            state.rejected.append(record)
+            continue
+        if record.id in seen:
+            continue
+        seen.add(record.id)
+        if not window.contains(record.start_utc()):
+            state.outside_window += 1
+            continue
+        state.appointments += 1
+        if record.cancelled:
+            state.cancelled += 1
+            continue
+        try:
+            pairs = events_for(record, mapping, source, options)
+        except ValueError as exc:
+            state.rejected.append(Rejected(record.id, str(exc)))
+            continue
+        if not pairs:
+            state.without_mapped_attendee += 1
+        for mailbox, event in pairs:
+            state.by_mailbox.setdefault(mailbox, []).append(event)
+    return state

@@ -1,0 +1,198 @@
+"""Desired events x our existing events of one mailbox -> a Plan. Pure: no I/O.
+
+Per key: missing -> create; extra -> delete; both -> unchanged, update (only changed
+fields) or conflict when Outlook-side edits are found (fingerprint of the current fields
+differs from what we stored). Duplicates of a key are deleted, keeping one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from oh_outlook_provider.sync import fingerprint
+from oh_outlook_provider.sync.models import Rejected
+from oh_outlook_provider.sync.render import DesiredEvent
+from oh_outlook_provider.sync.tags import FINGERPRINT_PROP, KEY_PROP, SOURCE_PROP, EventKey
+
+OnOutlookEdit = Literal["overwrite", "keep", "fail"]
+POLICIES = ("overwrite", "keep", "fail")
+
+
+@dataclass(frozen=True)
+class ExistingEvent:
+    """One of our events as read from Graph (with its tags expanded)."""
+
+    id: str
+    key: EventKey | None
+    source: str | None
+    stored: dict[str, str]  # fingerprint hashes we wrote
+    current: dict[str, str]  # hashes of the fields as they are now
+    start_utc: dt.datetime | None = None
+
+    @classmethod
+    def from_graph(cls, event: Mapping[str, Any]) -> ExistingEvent:
+        props = {p.get("id"): p.get("value") for p in event.get("singleValueExtendedProperties") or []}
+        start_utc = None
+        current = fingerprint.hashes(event, fingerprint.COMPARABLE)
+        start = fingerprint.normalise("start", event.get("start"), bool(event.get("isAllDay")))
+        if start and not event.get("isAllDay"):
+            start_utc = dt.datetime.strptime(start, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+        return cls(
+            id=str(event["id"]),
+            key=EventKey.parse(props.get(KEY_PROP) or ""),
+            source=props.get(SOURCE_PROP),
+            stored=fingerprint.decode(props.get(FINGERPRINT_PROP)),
+            current=current,
+            start_utc=start_utc,
+        )
+
+
+@dataclass(frozen=True)
+class Create:
+    desired: DesiredEvent
+
+
+@dataclass(frozen=True)
+class Update:
+    event_id: str
+    desired: DesiredEvent
+    fields: tuple[str, ...]
+
+    def patch_body(self) -> dict[str, Any]:
+        body = {name: self.desired.fields[name] for name in self.fields}
+        body["singleValueExtendedProperties"] = self.desired.tags()
+        return body
+
+
+@dataclass(frozen=True)
+class Delete:
+    event_id: str
+    key: EventKey | None
+    reason: str
+
+
+@dataclass(frozen=True)
+class Conflict:
+    event_id: str
+    key: EventKey
+    fields: tuple[str, ...]
+    resolution: str  # overwritten | kept | failed
+
+
+@dataclass(frozen=True)
+class PlanPolicy:
+    on_outlook_edit: OnOutlookEdit = "overwrite"
+    max_delete_fraction: float = 0.5
+    allow_mass_delete: bool = False
+    mass_delete_min: int = 5  # below this many deletes the guard never trips
+
+    def __post_init__(self) -> None:
+        if self.on_outlook_edit not in POLICIES:
+            raise ValueError(f"on_outlook_edit must be one of {', '.join(POLICIES)}, not {self.on_outlook_edit!r}")
+        if not 0 <= self.max_delete_fraction <= 1:
+            raise ValueError("max_delete_fraction must be between 0 and 1")
+
+
+@dataclass
+class Plan:
+    creates: list[Create] = field(default_factory=list)
+    updates: list[Update] = field(default_factory=list)
+    deletes: list[Delete] = field(default_factory=list)
+    unchanged: int = 0
+    conflicts: list[Conflict] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    blocked_deletes: list[Delete] = field(default_factory=list)
+    guard_message: str | None = None
+
+    @property
+    def writes(self) -> int:
+        return len(self.creates) + len(self.updates) + len(self.deletes)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "create": len(self.creates),
+            "update": len(self.updates),
+            "delete": len(self.deletes),
+            "unchanged": self.unchanged,
+            "conflict": len(self.conflicts),
+            "rejected": len(self.rejected),
+            "delete_blocked": len(self.blocked_deletes),
+        }
+
+
+def _fields_to_patch(desired: DesiredEvent, names: Iterable[str]) -> tuple[str, ...]:
+    chosen = set(names)
+    if chosen & fingerprint.TIME_FIELDS:  # Graph validates start/end/isAllDay together
+        chosen |= fingerprint.TIME_FIELDS
+    return tuple(name for name in fingerprint.MANAGED if name in chosen)
+
+
+def plan_mailbox(
+    desired: Iterable[DesiredEvent],
+    existing: Iterable[ExistingEvent],
+    policy: PlanPolicy = PlanPolicy(),
+    source: str | None = None,
+) -> Plan:
+    """The writes that make our events in one mailbox equal `desired`.
+
+    `existing` must hold only events read with our source filter; anything with another
+    source (or none) is ignored here as a second line of defence.
+    """
+    plan = Plan()
+    wanted: dict[EventKey, DesiredEvent] = {}
+    for item in desired:
+        wanted.setdefault(item.key, item)
+    found: dict[EventKey, ExistingEvent] = {}
+    ours = 0
+    for event in sorted(existing, key=lambda e: e.id):
+        if source is not None and event.source != source:
+            continue
+        ours += 1
+        if event.key is None:
+            plan.deletes.append(Delete(event.id, None, "our tag without a readable key"))
+        elif event.key in found:
+            plan.deletes.append(Delete(event.id, event.key, "duplicate of the same appointment"))
+        else:
+            found[event.key] = event
+
+    for key, want in wanted.items():
+        have = found.get(key)
+        if have is None:
+            plan.creates.append(Create(want))
+            continue
+        edited = tuple(n for n in fingerprint.COMPARABLE if have.current.get(n) != have.stored.get(n))
+        ours_changed = {n for n in fingerprint.MANAGED if want.hashes[n] != have.stored.get(n)}
+        if edited and have.stored:
+            if policy.on_outlook_edit == "overwrite":
+                differs = {n for n in edited if want.hashes[n] != have.current.get(n)}
+                plan.conflicts.append(Conflict(have.id, key, edited, "overwritten"))
+                plan.updates.append(Update(have.id, want, _fields_to_patch(want, ours_changed | differs | set(edited))))
+            else:
+                plan.conflicts.append(Conflict(have.id, key, edited, "kept" if policy.on_outlook_edit == "keep" else "failed"))
+            continue
+        if ours_changed:
+            plan.updates.append(Update(have.id, want, _fields_to_patch(want, ours_changed)))
+        else:
+            plan.unchanged += 1
+
+    for key, have in found.items():
+        if key not in wanted:
+            plan.deletes.append(Delete(have.id, key, "appointment gone, cancelled or no longer assigned"))
+
+    real_deletes = [d for d in plan.deletes if d.reason != "duplicate of the same appointment"]
+    if (
+        not policy.allow_mass_delete
+        and len(real_deletes) >= policy.mass_delete_min
+        and len(real_deletes) > policy.max_delete_fraction * max(ours, 1)
+    ):
+        plan.blocked_deletes = real_deletes
+        plan.deletes = [d for d in plan.deletes if d not in real_deletes]
+        plan.guard_message = (
+            f"mass-delete guard: {len(real_deletes)} of {ours} events would be deleted "
+            f"(more than {policy.max_delete_fraction:.0%}); nothing was deleted. If openHandwerk really lost these "
+            "appointments, rerun with allow_mass_delete=True."
+        )
+    return plan

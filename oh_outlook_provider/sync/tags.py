@@ -1,0 +1,58 @@
+"""Our marks on Outlook events: single-value extended properties.
+
+Outlook is the sync state (no local database): every event we write carries the source,
+a key (source + appointment + employee) and a fingerprint of what we wrote. Only events
+with our source tag are ever read into a plan, changed or deleted.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+PROPERTY_SET = "{8c6b1f0e-3a52-4d1e-9f6a-6f68b2a7c0d4}"
+SOURCE_PROP = f"String {PROPERTY_SET} Name ohSource"
+KEY_PROP = f"String {PROPERTY_SET} Name ohKey"
+FINGERPRINT_PROP = f"String {PROPERTY_SET} Name ohFingerprint"
+TXN_NAMESPACE = uuid.UUID("0b6f4f3e-58c4-4d8e-a1c7-2f1d3e5b9a10")
+
+
+def source_id(id_kn: str) -> str:
+    """Tag value of one openHandwerk account: a second account in the tenant never collides."""
+    return f"openhandwerk:{id_kn}"
+
+
+@dataclass(frozen=True)
+class EventKey:
+    source: str
+    appointment_id: str
+    employee_id: str
+
+    def __str__(self) -> str:
+        return f"{self.source}|{self.appointment_id}|{self.employee_id}"
+
+    @classmethod
+    def parse(cls, text: str) -> EventKey | None:
+        parts = (text or "").split("|")
+        if len(parts) != 3 or not all(parts):
+            return None
+        return cls(*parts)
+
+
+def transaction_id(key: EventKey, salt: str) -> str:
+    """Deterministic per key and run: an Airflow retry of the same run re-sends the same id, so
+    Graph can drop the duplicate POST; a later run (which reads the calendar first) uses a new one."""
+    return str(uuid.uuid5(TXN_NAMESPACE, f"{key}|{salt}"))
+
+
+def odata_quote(value: str) -> str:
+    return value.replace("'", "''")
+
+
+def tag_filter(prop_id: str, value: str) -> str:
+    return f"singleValueExtendedProperties/Any(ep: ep/id eq '{odata_quote(prop_id)}' and ep/value eq '{odata_quote(value)}')"
+
+
+def expand_tags() -> str:
+    ids = " or ".join(f"id eq '{odata_quote(p)}'" for p in (SOURCE_PROP, KEY_PROP, FINGERPRINT_PROP))
+    return f"singleValueExtendedProperties($filter={ids})"
