@@ -3,20 +3,70 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
+
+from oh_outlook_provider.errors import APP_NAME
 
 
 def certificate_not_after(pem: str) -> dt.datetime | None:
     """notAfter of the first CERTIFICATE block in a PEM bundle (None when there is none)."""
-    marker = "-----BEGIN CERTIFICATE-----"
+    marker, end_marker = "-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----"
     if marker not in pem:
         return None
     from cryptography import x509
 
     start = pem.index(marker)
-    end = pem.index("-----END CERTIFICATE-----", start) + len("-----END CERTIFICATE-----")
-    cert = x509.load_pem_x509_certificate(pem[start:end].encode())
-    return cert.not_valid_after_utc
+    end = pem.index(end_marker, start) + len(end_marker)
+    return x509.load_pem_x509_certificate(pem[start:end].encode()).not_valid_after_utc
 
 
-def days_left(valid_until: dt.date, today: dt.date) -> int:
-    return (valid_until - today).days
+def rotation_steps(conn_id: str, kind: str = "client secret") -> str:
+    if kind == "certificate":
+        return (
+            f"Rotate: upload a new certificate under App registrations > {APP_NAME} > Certificates & secrets, "
+            f"then put its PEM key and thumbprint into Airflow connection '{conn_id}'."
+        )
+    return (
+        f"Rotate: Microsoft Entra admin center > App registrations > {APP_NAME} > Certificates & secrets > "
+        "New client secret (Gültig bis: 24 Monate) > copy the VALUE at once > Airflow Admin > Connections > "
+        f"'{conn_id}': paste it into 'Client secret VALUE' and set 'Client secret valid until' > Save. "
+        "Delete the old secret after the next successful sync."
+    )
+
+
+@dataclass(frozen=True)
+class Assessment:
+    ok: bool
+    days_left: int | None
+    message: str
+
+
+def assess(
+    valid_until: dt.date | None,
+    today: dt.date,
+    min_valid_for: dt.timedelta,
+    conn_id: str,
+    kind: str = "client secret",
+    token_error: str | None = None,
+    expired_by_token: bool = False,
+) -> Assessment:
+    """Is the credential valid for at least `min_valid_for`? Pure, so sensor and trigger agree."""
+    steps = rotation_steps(conn_id, kind)
+    if expired_by_token:
+        return Assessment(False, 0 if valid_until is None else min(0, (valid_until - today).days),
+                          f"The {kind} of '{conn_id}' is expired (AADSTS7000222), whatever date is set. {steps}")
+    if token_error:
+        return Assessment(False, None, f"Token request for '{conn_id}' failed: {token_error}")
+    if valid_until is None:
+        if min_valid_for <= dt.timedelta(0):
+            return Assessment(True, None, f"No expiry date set on '{conn_id}', but a token was issued. Enter "
+                              "'Client secret valid until' to get warnings before it lapses.")
+        return Assessment(False, None, f"No expiry date set on connection '{conn_id}': enter 'Client secret valid "
+                          "until' (the date shown under Certificates & secrets) so the expiry can be watched.")
+    days = (valid_until - today).days
+    if days < 0:
+        return Assessment(False, days, f"The {kind} of '{conn_id}' expired on {valid_until} ({-days} days ago). {steps}")
+    if dt.timedelta(days=days) < min_valid_for:
+        return Assessment(False, days, f"The {kind} of '{conn_id}' expires on {valid_until}: {days} days left, "
+                          f"less than the required {min_valid_for.days}. {steps}")
+    return Assessment(True, days, f"The {kind} of '{conn_id}' is valid until {valid_until} ({days} days left).")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import random
+import uuid
 from dataclasses import dataclass, field
 
 DOMAIN = "mueller-haustechnik.de"
@@ -88,7 +89,8 @@ class SeedData:
 
 
 def _uuid(rng: random.Random) -> str:
-    return f"{rng.getrandbits(32):08x}-{rng.getrandbits(16):04x}-4{rng.getrandbits(12):03x}-{0x8000 | rng.getrandbits(14):04x}-{rng.getrandbits(48):012x}"
+    """A version-4 style UUID drawn from the seeded generator (repeatable, unlike uuid4)."""
+    return str(uuid.UUID(int=rng.getrandbits(128), version=4))
 
 
 def _ascii(name: str) -> str:

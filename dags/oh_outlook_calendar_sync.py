@@ -1,0 +1,83 @@
+"""Rolling sync every 15 minutes: secret check -> user mapping -> calendar sync per mailbox shard -> report."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pendulum
+from airflow.sdk import DAG, CronTriggerTimetable, Param, task
+
+from oh_outlook_provider.operators.calendar_sync import Office365CalendarSyncOperator
+from oh_outlook_provider.operators.user_mapping import Office365UserMappingOperator
+from oh_outlook_provider.sensors.secret_expiry import Office365SecretExpirySensor
+
+GRAPH_POOL = "oh_outlook_graph"  # caps concurrent Graph tasks: `airflow pools set oh_outlook_graph 4 "..."`
+
+with DAG(
+    dag_id="oh_outlook_calendar_sync",
+    schedule=CronTriggerTimetable("*/15 * * * *", timezone="Europe/Berlin"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Berlin"),
+    catchup=False,
+    max_active_runs=1,
+    tags=["openhandwerk", "outlook"],
+    default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=2)},
+    params={
+        "past_days": Param(7, type="integer", minimum=0, maximum=365, description="Days back from now"),
+        "future_days": Param(90, type="integer", minimum=1, maximum=730, description="Days ahead of now"),
+        "shards": Param(4, type="integer", minimum=1, maximum=64, description="Parallel sync tasks"),
+        "on_outlook_edit": Param("overwrite", enum=["overwrite", "keep", "fail"],
+                                 description="What to do with events edited in Outlook"),
+        "dry_run": Param(False, type="boolean", description="Plan and report, write nothing"),
+    },
+    doc_md="""
+### openHandwerk -> Outlook: rolling calendar sync
+Every 15 minutes, the appointments starting between *now - past_days* and *now + future_days*
+are written into the Outlook calendars of the mapped employees.
+
+1. **secret_valid** waits (reschedule mode) while the client secret is expired; after the
+   admin pastes a new secret into connection `office365_default`, it passes on its own.
+2. **map_users** matches employees to Microsoft 365 users by e-mail and probes mailboxes.
+3. **sync_calendars** runs once per mailbox shard (dynamic task mapping); pool `oh_outlook_graph`
+   caps concurrent Graph tasks.
+4. **report** prints the totals. Reruns are safe: nothing is duplicated.
+""",
+) as dag:
+    secret_valid = Office365SecretExpirySensor(
+        task_id="secret_valid",
+        min_valid_for=dt.timedelta(0),
+        mode="reschedule",
+        poke_interval=300,
+        timeout=6 * 3600,
+    )
+    map_users = Office365UserMappingOperator(task_id="map_users")
+
+    @task
+    def plan_shards(mapping: dict, shards: int) -> list[list[str]]:
+        """Split the mapped mailboxes into shards so several workers share a large tenant."""
+        mailboxes = sorted({m["user_id"] for m in mapping["mapping"].values()})
+        count = max(1, min(int(shards), len(mailboxes)))
+        return [mailboxes[i::count] for i in range(count)] if mailboxes else [[]]
+
+    shards = plan_shards(map_users.output, "{{ params.shards }}")
+    sync = Office365CalendarSyncOperator.partial(
+        task_id="sync_calendars",
+        mapping=map_users.output,
+        past="{{ params.past_days }}",
+        future="{{ params.future_days }}",
+        on_outlook_edit="{{ params.on_outlook_edit }}",
+        dry_run="{{ params.dry_run }}",
+        pool=GRAPH_POOL,
+    ).expand(mailboxes=shards)
+
+    @task(trigger_rule="all_done")
+    def report(summaries: list) -> dict:
+        """Totals over all shards, for the log and for XCom."""
+        totals: dict[str, int] = {}
+        for summary in summaries or []:
+            for name, n in (summary or {}).get("totals", {}).items():
+                totals[name] = totals.get(name, 0) + n
+        print("Calendar sync totals:", ", ".join(f"{k}={v}" for k, v in sorted(totals.items())) or "nothing synced")
+        return totals
+
+    secret_valid >> map_users
+    report(sync.output)

@@ -1,0 +1,34 @@
+"""Daily report: which openHandwerk employee is mapped to which Microsoft 365 mailbox, and why not."""
+
+from __future__ import annotations
+
+import pendulum
+from airflow.sdk import DAG, CronTriggerTimetable, Param
+
+from oh_outlook_provider.operators.user_mapping import Office365UserMappingOperator
+
+with DAG(
+    dag_id="oh_outlook_user_mapping",
+    schedule=CronTriggerTimetable("0 6 * * *", timezone="Europe/Berlin"),
+    start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Berlin"),
+    catchup=False,
+    tags=["openhandwerk", "outlook"],
+    params={
+        "overrides": Param({}, type="object",
+                           description="employee id or e-mail -> Microsoft 365 user id or UPN"),
+        "verify_mailboxes": Param(True, type="boolean", description="Probe each matched mailbox"),
+    },
+    render_template_as_native_obj=True,
+    doc_md="""
+### Employee -> Microsoft 365 user mapping
+Matches openHandwerk employees to users by e-mail (mail, UPN, aliases, otherMails; case does not
+matter) and logs a table with every employee's outcome: matched, no Exchange licence, account
+disabled, ambiguous address, no user, no e-mail, no mailbox, blocked by access policy.
+Overrides (param or Airflow Variable) fix the cases e-mail cannot.
+""",
+) as dag:
+    Office365UserMappingOperator(
+        task_id="map_users",
+        overrides="{{ params.overrides }}",
+        verify_mailboxes=True,
+    )

@@ -1,0 +1,61 @@
+"""One user-mapping run: users from Graph, employees from openHandwerk, the pure mapping, mailbox probes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from oh_outlook_provider.errors import MailboxAccessDeniedError, MailboxNotEnabledError
+from oh_outlook_provider.sync.mapping import BLOCKED, MATCHED, NO_MAILBOX, MappingResult, graph_user, map_employees
+from oh_outlook_provider.sync.models import Employee, Rejected
+
+
+def run_user_mapping(
+    graph: Any,
+    openhandwerk: Any,
+    overrides: Mapping[str, str] | None = None,
+    verify_mailboxes: bool = True,
+    max_workers: int = 8,
+) -> tuple[MappingResult, list[Rejected]]:
+    users = [graph_user(u) for u in graph.iter_users()]
+    employees: list[Employee] = []
+    rejected: list[Rejected] = []
+    for record in openhandwerk.iter_employees():
+        (rejected if isinstance(record, Rejected) else employees).append(record)
+    result = map_employees(employees, users, overrides)
+    if verify_mailboxes:
+        matched = [e for e in result.entries if e.outcome == MATCHED]
+
+        def probe(entry: Any) -> tuple[str, str | None]:
+            try:
+                graph.get(f"/users/{entry.user_id}/calendar", params={"$select": "id"})
+            except MailboxNotEnabledError:
+                return entry.employee_id, NO_MAILBOX
+            except MailboxAccessDeniedError:
+                return entry.employee_id, BLOCKED
+            return entry.employee_id, None
+
+        with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
+            for employee_id, outcome in pool.map(probe, matched):
+                if outcome:
+                    result = result.with_outcome(employee_id, outcome)
+    return result, rejected
+
+
+def mapping_table(result: MappingResult, rejected: list[Rejected] = ()) -> str:
+    header = f"{'employee':10} {'name':24} {'e-mail (openHandwerk)':40} {'outcome':24} {'Microsoft 365 user':40}"
+    lines = [header, "-" * len(header)]
+    for e in result.entries:
+        lines.append(f"{e.employee_id[:10]:10} {e.employee_name[:24]:24} {(e.email or '-')[:40]:40} "
+                     f"{e.outcome:24} {(e.upn or '-')[:40]:40}")
+    lines.append("-" * len(header))
+    counts = ", ".join(f"{k}: {v}" for k, v in sorted(result.counts().items()))
+    lines.append(f"{len(result.entries)} employees ({counts}); {result.users_total} Microsoft 365 users, "
+                 f"{result.users_unmatched} without an employee (not listed)")
+    for e in result.entries:
+        if e.outcome != MATCHED:
+            lines.append(f"  {e.employee_id} {e.employee_name}: {e.reason}")
+    for r in rejected:
+        lines.append(f"  rejected employee record {r.record_id}: {r.reason}")
+    return "\n".join(lines)

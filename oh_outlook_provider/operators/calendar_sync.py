@@ -1,0 +1,173 @@
+"""Office365CalendarSyncOperator: openHandwerk appointments -> the mapped users' Outlook calendars."""
+
+from __future__ import annotations
+
+import ast
+import datetime as dt
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from airflow.sdk import BaseOperator
+from airflow.sdk.exceptions import AirflowException, AirflowFailException
+
+from oh_outlook_provider.errors import ConfigurationError, OhOutlookError
+
+
+def mapping_of(value: Any) -> dict[str, dict]:
+    """Accept the mapping operator's result, its `mapping` part, or either as rendered text."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = json.loads(text)
+        except ValueError:
+            try:
+                value = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                raise ConfigurationError("mapping is neither JSON nor a dict; pass the mapping task's output") from None
+    if not isinstance(value, Mapping):
+        raise ConfigurationError(f"mapping must be a dict, got {type(value).__name__}")
+    if "mapping" in value and isinstance(value["mapping"], Mapping):
+        value = value["mapping"]
+    return {str(k): dict(v) for k, v in value.items() if isinstance(v, Mapping)}
+
+
+def _moment(value: Any) -> dt.datetime | None:
+    if value in (None, ""):
+        return None
+    if isinstance(value, dt.datetime):
+        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    import pendulum
+
+    parsed = pendulum.parse(str(value))
+    if not isinstance(parsed, dt.datetime):
+        parsed = pendulum.datetime(parsed.year, parsed.month, parsed.day, tz="UTC")
+    return parsed
+
+
+def _days(value: Any) -> dt.timedelta:
+    """A timedelta, or a number of days (templated params render as text)."""
+    if isinstance(value, dt.timedelta):
+        return value
+    try:
+        return dt.timedelta(days=float(value))
+    except (TypeError, ValueError):
+        raise ConfigurationError(f"'{value}' is neither a timedelta nor a number of days") from None
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in {"1", "true", "yes", "on"}
+    return bool(value)
+
+
+class Office365CalendarSyncOperator(BaseOperator):
+    """Writes the appointments starting in a window into the mapped employees' calendars.
+
+    Idempotent: reruns converge to the same calendars with no duplicates. Only events tagged
+    with this openHandwerk account are changed or deleted; attendees are never written.
+
+    :param mapping: the mapping operator's result (XComArg) or its ``mapping`` dict.
+    :param window_start: / window_end: explicit window; default the run's data interval,
+        else now - ``past`` .. now + ``future``.
+    :param mailboxes: only these user ids (a shard, for dynamic task mapping).
+    """
+
+    template_fields: Sequence[str] = (
+        "mapping", "window_start", "window_end", "calendar_name", "mailboxes", "past", "future", "dry_run",
+        "on_outlook_edit",
+    )
+    ui_color = "#dcfce7"
+
+    def __init__(
+        self,
+        *,
+        office365_conn_id: str = "office365_default",
+        openhandwerk_conn_id: str = "openhandwerk_default",
+        mapping: Any,
+        window_start: Any = None,
+        window_end: Any = None,
+        calendar_name: str | None = None,
+        on_outlook_edit: str = "overwrite",
+        max_delete_fraction: float = 0.5,
+        allow_mass_delete: bool = False,
+        dry_run: bool = False,
+        max_workers: int = 8,
+        past: dt.timedelta | float | str = dt.timedelta(days=7),
+        future: dt.timedelta | float | str = dt.timedelta(days=90),
+        mailboxes: Any = None,
+        category_map: Mapping[str, str] | None = None,
+        reminder_minutes: int | None = 15,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        from oh_outlook_provider.sync.plan import PlanPolicy
+
+        if "{{" not in str(on_outlook_edit):  # fail at parse time on bad values
+            PlanPolicy(on_outlook_edit, max_delete_fraction, allow_mass_delete)
+        self.office365_conn_id = office365_conn_id
+        self.openhandwerk_conn_id = openhandwerk_conn_id
+        self.mapping = mapping
+        self.window_start = window_start
+        self.window_end = window_end
+        self.calendar_name = calendar_name
+        self.on_outlook_edit = on_outlook_edit
+        self.max_delete_fraction = max_delete_fraction
+        self.allow_mass_delete = allow_mass_delete
+        self.dry_run = dry_run
+        self.max_workers = max_workers
+        self.past = past
+        self.future = future
+        self.mailboxes = mailboxes
+        self.category_map = dict(category_map or {})
+        self.reminder_minutes = reminder_minutes
+
+    def window(self, context: Mapping[str, Any]) -> Any:
+        from oh_outlook_provider.sync.window import resolve_window
+
+        return resolve_window(
+            _moment(self.window_start), _moment(self.window_end),
+            _moment(context.get("data_interval_start")), _moment(context.get("data_interval_end")),
+            dt.datetime.now(dt.UTC), _days(self.past), _days(self.future),
+        )
+
+    def execute(self, context: Any) -> dict:
+        from oh_outlook_provider.calendar_runner import CalendarSync, SyncOptions, summary_table
+        from oh_outlook_provider.hooks.office365 import Office365Hook
+        from oh_outlook_provider.hooks.openhandwerk import OpenHandwerkHook
+        from oh_outlook_provider.sync.plan import PlanPolicy
+        from oh_outlook_provider.sync.render import RenderOptions
+
+        graph = Office365Hook(self.office365_conn_id)
+        openhandwerk = OpenHandwerkHook(self.openhandwerk_conn_id)
+        try:
+            mapping = mapping_of(self.mapping)
+            window = self.window(context)
+            options = SyncOptions(
+                window=window,
+                calendar_name=self.calendar_name or graph.settings.calendar_name,
+                policy=PlanPolicy(self.on_outlook_edit, self.max_delete_fraction, self.allow_mass_delete),
+                render=RenderOptions(web_url=openhandwerk.settings.web_url, category_map=self.category_map,
+                                     reminder_minutes=self.reminder_minutes),
+                dry_run=_flag(self.dry_run),
+                max_workers=self.max_workers,
+                salt=str(context.get("run_id") or "manual"),
+                mailboxes=frozenset(self.mailboxes) if self.mailboxes else None,
+            )
+            self.log.info("Syncing appointments starting in [%s, %s)%s", window.start, window.end,
+                          " (dry run: nothing is written)" if options.dry_run else "")
+            summary = CalendarSync(graph, openhandwerk, mapping, options).run()
+        except OhOutlookError as exc:
+            if exc.permanent:
+                raise AirflowFailException(str(exc)) from None
+            raise AirflowException(str(exc)) from None
+        self.log.info("Calendar sync:\n%s", summary_table(summary))
+        if summary["failed"]:
+            ti = context.get("ti")
+            if ti is not None:
+                ti.xcom_push(key="summary", value=summary)
+            raise AirflowException(
+                f"{len(summary['failed'])} mailbox(es) failed after all others were synced: "
+                + "; ".join(f"{summary['mailboxes'][m]['upn'] or m}: {err}" for m, err in summary["failed"].items())
+            )
+        return summary

@@ -1,0 +1,104 @@
+"""Office365SecretExpirySensor: waits until the Entra credential stays valid for long enough.
+
+The app may not read its own secret's expiry (that needs Application.Read.All), so the date
+comes from the connection or the certificate. Waiting, not failing, is the point: once the
+admin rotates the secret and updates the connection, the sensor passes on its own; if that
+does not happen before the timeout, the task fails and Airflow's alerting reports it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from airflow.sdk import BaseSensorOperator
+from airflow.sdk.exceptions import AirflowException
+
+from oh_outlook_provider.credentials import Assessment, assess
+from oh_outlook_provider.errors import ConfigurationError, OhOutlookError, SecretExpiredError
+
+
+def check_credential(conn_id: str, min_valid_for: dt.timedelta, check_token: bool,
+                     today: dt.date | None = None, connection: Any = None) -> Assessment:
+    """Read the connection afresh (a rotation must be seen) and assess it."""
+    from oh_outlook_provider.hooks.office365 import Office365Hook
+    from oh_outlook_provider.settings import office365_settings
+
+    try:
+        hook = Office365Hook(conn_id, settings=office365_settings(connection) if connection is not None else None)
+        valid_until = hook.credential_valid_until()
+        kind = hook.settings.credential_kind
+    except ConfigurationError as exc:
+        return Assessment(False, None, str(exc))
+    token_error, expired = None, False
+    if check_token:
+        try:
+            hook.get_token()
+        except SecretExpiredError:
+            expired = True
+        except OhOutlookError as exc:
+            token_error = str(exc)
+    import pendulum
+
+    today = today or pendulum.today("Europe/Berlin").date()
+    return assess(valid_until, today, min_valid_for, conn_id, "certificate" if kind == "certificate" else
+                  "client secret", token_error, expired)
+
+
+class Office365SecretExpirySensor(BaseSensorOperator):
+    """Succeeds when the credential of ``office365_conn_id`` is valid for at least ``min_valid_for``.
+
+    :param check_token: also request a token; AADSTS7000222 counts as expired whatever the date says.
+    :param deferrable: wait in the triggerer instead of holding a worker slot.
+    """
+
+    template_fields: Sequence[str] = ("office365_conn_id",)
+    ui_color = "#fef3c7"
+
+    def __init__(
+        self,
+        *,
+        office365_conn_id: str = "office365_default",
+        min_valid_for: dt.timedelta = dt.timedelta(days=30),
+        check_token: bool = True,
+        deferrable: bool = False,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("poke_interval", 3600)
+        super().__init__(**kwargs)
+        self.office365_conn_id = office365_conn_id
+        self.min_valid_for = min_valid_for
+        self.check_token = check_token
+        self.deferrable = deferrable
+
+    def poke(self, context: Any) -> bool:
+        result = check_credential(self.office365_conn_id, self.min_valid_for, self.check_token)
+        (self.log.info if result.ok else self.log.warning)("%s", result.message)
+        return result.ok
+
+    def execute(self, context: Any) -> Any:
+        if not self.deferrable:
+            return super().execute(context)
+        if self.poke(context):
+            return None
+        from oh_outlook_provider.triggers.secret_expiry import SecretExpiryTrigger
+
+        timeout_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=float(self.timeout))
+        self.defer(
+            trigger=SecretExpiryTrigger(
+                office365_conn_id=self.office365_conn_id,
+                min_valid_for_seconds=self.min_valid_for.total_seconds(),
+                poke_interval=float(self.poke_interval),
+                timeout_at=timeout_at.isoformat(),
+                check_token=self.check_token,
+            ),
+            method_name="execute_complete",
+        )
+
+    def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> None:
+        event = event or {}
+        if event.get("status") == "ok":
+            self.log.info("%s", event.get("message"))
+            return
+        raise AirflowException(f"Credential still not valid when the sensor timed out: {event.get('message')}")
