@@ -96,7 +96,10 @@ class SandboxState:
         token_lifetime: int = 3600,
         access_policy: bool = True,
     ) -> None:
-        self.lock = threading.RLock()
+        self.lock = getattr(self, "lock", None) or threading.RLock()
+        self._params = dict(seed=seed, employees=employees, appointments_per_employee=appointments_per_employee,
+                            base_date=base_date, span_days=span_days, latency_ms=latency_ms, jitter_ms=jitter_ms,
+                            faults=faults, limits=limits, token_lifetime=token_lifetime, access_policy=access_policy)
         self.seed = seed
         self.rng = random.Random(seed)
         self.latency = latency_ms / 1000.0
@@ -127,6 +130,11 @@ class SandboxState:
             if user.has_mailbox:
                 self._ensure_default_calendar(user.id)
         self._seed_private_events()
+
+    def reload(self, **changes: object) -> None:
+        """Start over with fresh data (same object, so a running server keeps serving it)."""
+        with self.lock:
+            self.__init__(**{**self._params, **changes})
 
     # ------------------------------------------------------------------ ids, helpers
     def new_id(self, prefix: str = "AAMkAD") -> str:

@@ -1,0 +1,56 @@
+"""Shared fixtures: the in-process sandbox and hooks wired to it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Iterator
+from types import SimpleNamespace
+
+import pytest
+
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+
+from oh_outlook_provider.hooks.office365 import Office365Hook  # noqa: E402
+from oh_outlook_provider.hooks.openhandwerk import OpenHandwerkHook  # noqa: E402
+from oh_outlook_provider.hooks.retry import RetryPolicy  # noqa: E402
+from oh_outlook_provider.sandbox import SandboxServer  # noqa: E402
+from oh_outlook_provider.sandbox.state import SandboxState  # noqa: E402
+from oh_outlook_provider.settings import office365_settings, openhandwerk_settings  # noqa: E402
+
+BASE_DATE = dt.date(2026, 3, 20)  # a week before the DST change of 29 March 2026
+
+
+def connection(data: dict, conn_id: str) -> SimpleNamespace:
+    """An object shaped like airflow.sdk.Connection from the sandbox's connection dict."""
+    return SimpleNamespace(conn_id=conn_id, host=data.get("host"), login=data.get("login"),
+                           password=data.get("password"), extra=json.dumps(data.get("extra") or {}))
+
+
+def fast_retry() -> RetryPolicy:
+    return RetryPolicy(max_attempts=12, backoff_base=0.01, backoff_max=0.05, wait_budget=30)
+
+
+def graph_hook(server: SandboxServer, **extra) -> Office365Hook:
+    settings = office365_settings(connection(server.office365_connection(**extra), "office365_default"))
+    return Office365Hook(settings=settings, retry_policy=fast_retry())
+
+
+def oh_hook(server: SandboxServer, **extra) -> OpenHandwerkHook:
+    settings = openhandwerk_settings(connection(server.openhandwerk_connection(**extra), "openhandwerk_default"))
+    return OpenHandwerkHook(settings=settings, retry_policy=fast_retry())
+
+
+@pytest.fixture(scope="session")
+def shared_sandbox() -> Iterator[SandboxServer]:
+    with SandboxServer(SandboxState(seed=42, base_date=BASE_DATE)) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(shared_sandbox: SandboxServer) -> SandboxServer:
+    """The session's server with fresh default data for each test."""
+    shared_sandbox.state.reload(seed=42, base_date=BASE_DATE, employees=12, appointments_per_employee=12,
+                                latency_ms=0.0, jitter_ms=0.0, faults=None, limits=None, access_policy=True)
+    return shared_sandbox

@@ -1,0 +1,337 @@
+"""Office365Hook against requests-mock: auth, paging, batch, throttling, limiter, errors, secrets."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+
+import pytest
+import requests
+import requests_mock
+
+from oh_outlook_provider import errors
+from oh_outlook_provider.hooks.limiter import MailboxLimiter
+from oh_outlook_provider.hooks.office365 import mailbox_of
+from tests.unit.graph_mock import (
+    DISCOVERY,
+    GRAPH,
+    SECRET,
+    TOKEN_URL,
+    graph_calls,
+    make_hook,
+    mock_entra,
+    token_calls,
+)
+
+
+def test_token_comes_from_tenant_discovery_and_is_reused():
+    with requests_mock.Mocker() as m:
+        mock_entra(m)
+        m.get(f"{GRAPH}/users", json={"value": []})
+        hook = make_hook()
+        for _ in range(3):
+            hook.get("/users")
+        assert m.request_history[0].url.startswith(DISCOVERY)
+        assert token_calls(m) == 1
+        form = m.request_history[1].text
+        assert "grant_type=client_credentials" in form and "graph.microsoft.com%2F.default" in form
+        assert all(r.headers["Authorization"] == "Bearer token-one" for r in graph_calls(m))
+        assert all(r.headers["Prefer"] == 'IdType="ImmutableId"' for r in graph_calls(m))
+        assert graph_calls(m)[0].headers["User-Agent"].startswith("oh-outlook-provider/")
+
+
+def test_401_forces_one_new_token_then_succeeds():
+    with requests_mock.Mocker() as m:
+        mock_entra(m)
+        m.get(f"{GRAPH}/users", [{"status_code": 401, "json": {"error": {"code": "InvalidAuthenticationToken"}}},
+                                 {"json": {"value": [{"id": "u1"}]}}])
+        assert make_hook().get("/users") == {"value": [{"id": "u1"}]}
+        assert token_calls(m) == 2
+        assert [r.headers["Authorization"] for r in graph_calls(m)] == ["Bearer token-one", "Bearer token-two"]
+
+
+def test_second_401_is_an_error_not_a_loop():
+    with requests_mock.Mocker() as m:
+        mock_entra(m)
+        m.get(f"{GRAPH}/users", status_code=401, json={"error": {"code": "InvalidAuthenticationToken"}})
+        with pytest.raises(errors.GraphError) as exc:
+            make_hook().get("/users")
+        assert exc.value.status == 401 and len(graph_calls(m)) == 2
+
+
+def test_paginate_follows_three_pages():
+    with requests_mock.Mocker() as m:
+        mock_entra(m)
+        m.get(f"{GRAPH}/users?$top=2", json={"value": [{"id": 1}, {"id": 2}], "@odata.nextLink": f"{GRAPH}/users?$skiptoken=a"})
+        m.get(f"{GRAPH}/users?$skiptoken=a", json={"value": [{"id": 3}, {"id": 4}], "@odata.nextLink": f"{GRAPH}/users?$skiptoken=b"})
+        m.get(f"{GRAPH}/users?$skiptoken=b", json={"value": [{"id": 5}]})
+        ids = [u["id"] for u in make_hook().paginate("/users", params={"$top": "2"})]
+        assert ids == [1, 2, 3, 4, 5]
+        assert len(graph_calls(m)) == 3
+
+
+def test_paginate_refuses_next_link_to_another_host():
+    with requests_mock.Mocker() as m:
+        mock_entra(m)
+        m.get(f"{GRAPH}/users", json={"value": [{"id": 1}], "@odata.nextLink": "https://evil.example.com/v1.0/users?x=1"})
+        pages = make_hook().paginate("/users")
+        assert next(pages) == {"id": 1}
+        with pytest.raises(errors.GraphError, match="Refusing to follow"):
+            next(pages)
+        assert not any("evil" in r.url for r in m.request_history)
+
+
+def _batch_responder(throttle_ids=(), retry_after="1.5"):
+    calls = []
+    seen = set()
+
+    def respond(request, context):
+        body = request.json()
+        calls.append(body)
+        out = []
+        for sub in body["requests"]:
+            if sub["id"] in throttle_ids and sub["id"] not in seen:
+                seen.add(sub["id"])
+                out.append({"id": sub["id"], "status": 429, "headers": {"Retry-After": retry_after},
+                            "body": {"error": {"code": "ApplicationThrottled"}}})
+            else:
+                out.append({"id": sub["id"], "status": 201, "body": {"id": "ev-" + sub["id"]}})
+        return {"responses": list(reversed(out))}
+
+    return respond, calls
+
+
+def test_batch_splits_45_requests_into_3_calls_and_maps_by_id():
+    respond, calls = _batch_responder()
+    with requests_mock.Mocker() as m:
+        mock_entra(m)
+        m.post(f"{GRAPH}/$batch", json=respond)
+        items = [{"id": str(i), "method": "POST", "url": f"/users/u{i % 3}/events", "body": {"subject": str(i)}}
+                 for i in range(45)]
+        results = make_hook().batch(items)
+    assert [len(c["requests"]) for c in calls] == [20, 20, 5]
+    assert results["17"].body == {"id": "ev-17"} and results["17"].ok
+    first = calls[0]["requests"]
+    assert first[0]["headers"]["Content-Type"] == "application/json"
+    # Sub-requests to one mailbox are chained so at most 4 run at once on Graph's side.
+    by_mailbox = {}
+    for sub in first:
+        by_mailbox.setdefault(sub["url"].split("/")[2], []).append(sub)
+    for subs in by_mailbox.values():
+        assert all("dependsOn" not in s for s in subs[:4])
+        assert [s["dependsOn"] for s in subs[4:]] == [[subs[i]["id"]] for i in range(len(subs) - 4)]
+
+
+def test_batch_resends_only_throttled_items_after_largest_retry_after():
+    respond, calls = _batch_responder(throttle_ids={"3", "7"}, retry_after="2.128")
+    sleeps: list[float] = []
+    with requests_mock.Mocker() as m:
+        mock_entra(m)
+        m.post(f"{GRAPH}/$batch", json=respond)
+        items = [{"id": str(i), "method": "GET", "url": f"/users/u{i}/events"} for i in range(10)]
+        results = make_hook(sleeps).batch(items)
+    assert [sorted(s["id"] for s in c["requests"]) for c in calls] == [[str(i) for i in range(10)], ["3", "7"]]
+    assert sleeps == [2.128]
+    assert all(r.ok for r in results.values())
+
+
+def test_retry_after_is_honoured_then_backoff_without_header():
+    sleeps: list[float] = []
+    with requests_mock.Mocker() as m:
+        mock_entra(m)
+        m.get(f"{GRAPH}/users/u1/events", [
+            {"status_code": 429, "headers": {"Retry-After": "0.75"}, "json": {}},
+            {"status_code": 503, "json": {}},
+            {"status_code": 504, "json": {}},
+            {"json": {"value": []}},
+        ])
+        assert make_hook(sleeps).get("/users/u1/events") == {"value": []}
+    assert sleeps[0] == 0.75
+    assert 0.5 <= sleeps[1] <= 1.0 and 1.0 <= sleeps[2] <= 2.0  # jittered, doubling per attempt
+
+
+def test_throttling_gives_up_after_bounded_attempts():
+    sleeps: list[float] = []
+    with requests_mock.Mocker() as m:
+        mock_entra(m)
+        m.get(f"{GRAPH}/users/u1/events", status_code=429, headers={"Retry-After": "1"}, json={})
+        with pytest.raises(errors.ThrottledError):
+            make_hook(sleeps).get("/users/u1/events")
+    assert sleeps == [1.0] * 4  # 5 attempts
+
+
+def test_connection_error_retried_for_get_but_not_for_plain_post():
+    import requests
+
+    with requests_mock.Mocker() as m:
+        mock_entra(m)
+        m.get(f"{GRAPH}/users/u1/events", [{"exc": requests.ConnectionError}, {"json": {"value": []}}])
+        m.post(f"{GRAPH}/users/u1/events", exc=requests.ConnectTimeout)
+        hook = make_hook()
+        assert hook.get("/users/u1/events") == {"value": []}
+        with pytest.raises(errors.GraphError, match="not retried"):
+            hook.post("/users/u1/events", {"subject": "x"})
+        assert sum(1 for r in m.request_history if r.method == "POST" and "/events" in r.url) == 1
+        m.post(f"{GRAPH}/users/u1/events", [{"exc": requests.ConnectTimeout}, {"status_code": 201, "json": {"id": "e"}}])
+        assert hook.post("/users/u1/events", {"subject": "x", "transactionId": "t-1"}) == {"id": "e"}
+
+
+def test_mailbox_of_paths():
+    assert mailbox_of("/users/ABC/events") == "abc"
+    assert mailbox_of("/users/a%40b.de/calendar?$select=id") == "a@b.de"
+    assert mailbox_of("/users") is None and mailbox_of("/users/abc") is None
+
+
+def test_limiter_never_exceeds_four_in_flight_across_threads():
+    limiter = MailboxLimiter(4)
+    in_flight = {"a": 0, "b": 0}
+    peak = {"a": 0, "b": 0}
+    lock = threading.Lock()
+
+    def worker(mailbox, slots):
+        with limiter.hold({mailbox: slots}):
+            with lock:
+                in_flight[mailbox] += slots
+                peak[mailbox] = max(peak[mailbox], in_flight[mailbox])
+            time.sleep(0.002)
+            with lock:
+                in_flight[mailbox] -= slots
+
+    threads = [threading.Thread(target=worker, args=("ab"[i % 2], 1 + i % 3)) for i in range(60)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak["a"] == 4 and peak["b"] <= 4
+    assert max(limiter.peak.values()) == 4
+
+
+def test_hook_limiter_holds_graph_calls_to_four_per_mailbox():
+    # requests-mock serialises all sends, so this test gives the hook a session that really overlaps.
+    active, peak, lock = [0], [0], threading.Lock()
+
+    class SlowSession:
+        def request(self, method, url, **kwargs):
+            with lock:
+                active[0] += 1
+                peak[0] = max(peak[0], active[0])
+            time.sleep(0.01)
+            with lock:
+                active[0] -= 1
+            response = requests.Response()
+            response.status_code, response._content = 200, b'{"value": []}'
+            return response
+
+    hook = make_hook()
+    hook._session = SlowSession()
+    hook.get_token = lambda force_refresh=False: "token"
+    threads = [threading.Thread(target=hook.get, args=("/users/u1/events",)) for _ in range(16)]
+    threads += [threading.Thread(target=hook.get, args=("/users/u2/events",)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert hook.limiter.peak["u1"] == 4 and hook.limiter.peak["u2"] <= 4
+    assert peak[0] >= 5  # two mailboxes do overlap: the limit is per mailbox, not global
+
+
+@pytest.mark.parametrize(
+    ("code", "kind", "phrase"),
+    [
+        (7000215, errors.AuthenticationError, "not its 'Secret ID'"),
+        (7000222, errors.SecretExpiredError, "Create a new client secret"),
+        (700016, errors.AuthenticationError, "no application with this Application (client) ID"),
+        (90002, errors.AuthenticationError, "tenant was not found"),
+    ],
+)
+def test_token_errors_translate_to_the_fix(code, kind, phrase):
+    with requests_mock.Mocker() as m:
+        mock_entra(m)
+        m.post(TOKEN_URL, status_code=401, json={"error": "invalid_client", "error_codes": [code],
+                                                  "error_description": f"AADSTS{code}: boom"})
+        with pytest.raises(kind) as exc:
+            make_hook().get_token()
+    assert phrase in str(exc.value) and "office365_default" in str(exc.value)
+    assert SECRET not in str(exc.value)
+
+
+def test_unknown_tenant_in_discovery_is_explained():
+    with requests_mock.Mocker() as m:
+        m.get(DISCOVERY, status_code=400, json={"error": "invalid_tenant", "error_codes": [90002]})
+        with pytest.raises(errors.AuthenticationError, match="AADSTS90002"):
+            make_hook().get_token()
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "body", "kind", "phrase"),
+    [
+        ("/users", 403, {"error": {"code": "Authorization_RequestDenied", "message": "Insufficient privileges"}},
+         errors.PermissionMissingError, "User.Read.All"),
+        ("/users/u1/events", 403, {"error": {"code": "ErrorAccessDenied", "message": "Access to OData is disabled"}},
+         errors.MailboxAccessDeniedError, "application access policy"),
+        ("/users/u1/calendar", 404, {"error": {"code": "MailboxNotEnabledForRESTAPI", "message": "inactive"}},
+         errors.MailboxNotEnabledError, "Exchange Online"),
+    ],
+)
+def test_graph_errors_translate(path, status, body, kind, phrase):
+    with requests_mock.Mocker() as m:
+        mock_entra(m)
+        m.get(f"{GRAPH}{path}", status_code=status, json=body)
+        with pytest.raises(kind) as exc:
+            make_hook().get(path)
+    assert phrase in str(exc.value)
+
+
+def test_missing_calendar_permission_names_grant_admin_consent():
+    error = errors.translate_graph_error(403, {"error": {"code": "Forbidden"}}, "GET", "/users/u1/events", None)
+    assert isinstance(error, errors.PermissionMissingError)
+    assert "Calendars.ReadWrite" in str(error) and "Grant admin consent" in str(error)
+
+
+def test_secrets_never_reach_the_logs(caplog):
+    caplog.set_level(logging.DEBUG)
+    with requests_mock.Mocker() as m:
+        mock_entra(m, tokens=("eyJ0eXAi.secret-access-token.sig",))
+        m.get(f"{GRAPH}/users", status_code=403, json={"error": {"code": "Authorization_RequestDenied"}})
+        hook = make_hook()
+        with pytest.raises(errors.PermissionMissingError) as exc:
+            hook.get("/users")
+        m.post(TOKEN_URL, status_code=401, json={"error": "invalid_client", "error_codes": [7000215]})
+        with pytest.raises(errors.AuthenticationError) as exc2:
+            make_hook().get_token()
+    text = caplog.text + str(exc.value) + str(exc2.value) + repr(hook.settings)
+    assert SECRET not in text and "secret-access-token" not in text
+    assert len(caplog.records) > 0  # msal and urllib3 did log; none of it carries a secret
+
+
+def test_test_connection_reports_permissions_and_expiry():
+    with requests_mock.Mocker() as m:
+        mock_entra(m)
+        m.get(f"{GRAPH}/users", json={"value": [
+            {"id": "u1", "userPrincipalName": "a@x.de", "assignedPlans": []},
+            {"id": "u2", "userPrincipalName": "b@x.de",
+             "assignedPlans": [{"service": "exchange", "capabilityStatus": "Enabled"}]}]})
+        m.get(f"{GRAPH}/users/u2/calendar", json={"id": "cal"})
+        ok, message = make_hook(credential_valid_until="2099-01-31").test_connection()
+    assert ok, message
+    assert "Calendars.ReadWrite ok (calendar of b@x.de)" in message and "valid until 2099-01-31" in message
+
+
+def test_test_connection_fails_with_the_reason():
+    with requests_mock.Mocker() as m:
+        mock_entra(m)
+        m.post(TOKEN_URL, status_code=401, json={"error": "invalid_client", "error_codes": [7000222]})
+        ok, message = make_hook().test_connection()
+    assert not ok and "AADSTS7000222" in message
+
+
+def test_batch_body_is_json_with_relative_urls():
+    respond, calls = _batch_responder()
+    with requests_mock.Mocker() as m:
+        mock_entra(m)
+        m.post(f"{GRAPH}/$batch", json=respond)
+        make_hook().batch([{"id": "a", "method": "PATCH", "url": "/users/u1/events/e1", "body": {"subject": "x"}}])
+        sent = json.loads(m.request_history[-1].text)
+    assert sent["requests"][0]["url"] == "/users/u1/events/e1"

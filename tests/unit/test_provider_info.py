@@ -1,0 +1,66 @@
+"""Provider registration, the connection form metadata and what Airflow's masker hides."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import airflow
+import jsonschema
+
+from oh_outlook_provider import get_provider_info
+
+SCHEMA = Path(airflow.__file__).parent / "provider_info.schema.json"
+
+
+def test_provider_info_validates_against_airflow_schema():
+    jsonschema.validate(get_provider_info(), json.loads(SCHEMA.read_text()))
+
+
+def test_package_name_is_the_distribution_name():
+    from importlib.metadata import distribution
+
+    assert get_provider_info()["package-name"] == distribution("oh-outlook-provider").metadata["Name"]
+
+
+def _office365() -> dict:
+    return next(c for c in get_provider_info()["connection-types"] if c["connection-type"] == "office365")
+
+
+def test_office365_form_has_the_seed_setup_fields_with_german_labels():
+    conn = _office365()
+    fields = conn["conn-fields"]
+    assert fields["tenant_id"]["label"] == "Tenant ID (Mandanten-ID)"
+    assert "Gültig bis" in fields["credential_valid_until"]["label"]
+    assert fields["credential_valid_until"]["schema"]["format"] == "date"
+    assert fields["national_cloud"]["schema"]["enum"] == ["global", "usgov", "usgov-dod", "china"]
+    assert fields["certificate_private_key"]["schema"]["format"] == "password"
+    relabel = conn["ui-field-behaviour"]["relabeling"]
+    assert "Anwendungs-ID" in relabel["login"] and "Geheimer Clientschlüssel" in relabel["password"]
+    assert set(conn["ui-field-behaviour"]["hidden-fields"]) >= {"host", "port", "schema"}
+
+
+def test_masker_hides_secrets_and_nothing_else():
+    from airflow.sdk._shared.secrets_masker.secrets_masker import should_hide_value_for_key
+
+    fields = set(_office365()["conn-fields"]) | {"password"}
+    hidden = {name for name in fields if should_hide_value_for_key(name)}
+    assert hidden == {"certificate_private_key", "password"}
+    oh = next(c for c in get_provider_info()["connection-types"] if c["connection-type"] == "openhandwerk")
+    assert not {name for name in oh["conn-fields"] if should_hide_value_for_key(name)}
+
+
+def test_airflow_cli_lists_provider_and_connection_types():
+    airflow_bin = Path(sys.executable).parent / "airflow"
+    out = subprocess.run([str(airflow_bin), "providers", "hooks", "-o", "json"], capture_output=True, text=True,
+                         check=True).stdout
+    hooks = {h["connection_type"]: h for h in json.loads(out[out.index("["):])}
+    assert hooks["office365"]["class"] == "oh_outlook_provider.hooks.office365.Office365Hook"
+    assert hooks["openhandwerk"]["package_name"] == "oh-outlook-provider"
+    assert hooks["office365"]["hook_name"] == "Office 365 (Microsoft Graph)"
+    listed = subprocess.run([str(airflow_bin), "providers", "list", "-o", "json"], capture_output=True, text=True,
+                            check=True).stdout
+    providers = {p["package_name"]: p for p in json.loads(listed[listed.index("["):])}
+    assert providers["oh-outlook-provider"]["version"] == get_provider_info()["versions"][0]

@@ -1,0 +1,63 @@
+"""Connection values -> typed settings, with errors that name the field."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from types import SimpleNamespace
+
+import pytest
+
+from oh_outlook_provider.errors import ConfigurationError
+from oh_outlook_provider.settings import office365_settings, openhandwerk_settings
+
+
+def conn(login="app", password="secret-value", **extra):
+    return SimpleNamespace(conn_id="o365", login=login, password=password, extra=json.dumps(extra))
+
+
+def test_national_cloud_selects_authority_and_graph_root():
+    s = office365_settings(conn(tenant_id="t", national_cloud="usgov-dod"))
+    assert s.authority == "https://login.microsoftonline.us/t"
+    assert s.graph_base == "https://dod-graph.microsoft.us/v1.0" and s.scope == "https://dod-graph.microsoft.us/.default"
+    china = office365_settings(conn(tenant_id="t", national_cloud="china"))
+    assert china.scope == "https://microsoftgraph.chinacloudapi.cn/.default"
+
+
+def test_overrides_and_dates():
+    s = office365_settings(conn(tenant_id="t", authority_url="https://127.0.0.1:9/", graph_url="https://127.0.0.1:9/v1.0",
+                                credential_valid_until="31.12.2027", request_timeout="12", ca_bundle="/ca.pem"))
+    assert s.authority == "https://127.0.0.1:9/t" and s.graph_base == "https://127.0.0.1:9/v1.0"
+    assert s.valid_until == dt.date(2027, 12, 31) and s.timeout == 12.0 and s.verify == "/ca.pem"
+    assert s.custom_authority
+
+
+def test_missing_values_are_named():
+    with pytest.raises(ConfigurationError, match=r"Tenant ID \(Mandanten-ID\).*Client secret VALUE"):
+        office365_settings(conn(password=None))
+    with pytest.raises(ConfigurationError, match="thumbprint"):
+        office365_settings(conn(password=None, tenant_id="t", certificate_private_key="PEM"))
+    with pytest.raises(ConfigurationError, match="must be an https"):
+        office365_settings(conn(tenant_id="t", graph_url="http://plain"))
+    with pytest.raises(ConfigurationError, match="not a date"):
+        office365_settings(conn(tenant_id="t", credential_valid_until="next year"))
+
+
+def test_secret_is_not_in_repr():
+    s = office365_settings(conn(tenant_id="t", password="Top~Secret~Value"))
+    assert "Top~Secret~Value" not in repr(s)
+
+
+def test_legacy_prefixed_extra_keys_are_read():
+    s = office365_settings(conn(**{"extra__office365__tenant_id": "legacy"}))
+    assert s.tenant_id == "legacy"
+
+
+def test_openhandwerk_settings():
+    c = SimpleNamespace(conn_id="oh", host="api.example.de", login="api", password="pw",
+                        extra=json.dumps({"id_kn": 4711, "paths": '{"appointments": "/termine"}', "page_size": "50"}))
+    s = openhandwerk_settings(c)
+    assert s.base_url == "https://api.example.de" and s.id_kn == "4711" and s.paths == {"appointments": "/termine"}
+    assert s.page_size == 50 and s.timezone == "Europe/Berlin" and "pw" not in repr(s)
+    with pytest.raises(ConfigurationError, match=r"Account ID \(idKn\)"):
+        openhandwerk_settings(SimpleNamespace(conn_id="oh", host="h", login="a", password="p", extra="{}"))
