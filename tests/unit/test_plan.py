@@ -1,0 +1,116 @@
+"""The pure planner: every action, every Outlook-edit policy, duplicates, foreign events, the guard."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from oh_outlook_provider.sync import fingerprint
+from oh_outlook_provider.sync.models import Appointment
+from oh_outlook_provider.sync.plan import ExistingEvent, PlanPolicy, plan_mailbox
+from oh_outlook_provider.sync.render import RenderOptions, render
+from oh_outlook_provider.sync.tags import FINGERPRINT_PROP, KEY_PROP, SOURCE_PROP
+
+BERLIN = ZoneInfo("Europe/Berlin")
+SOURCE = "openhandwerk:4711"
+
+
+def desired(i, title=None, hour=8):
+    a = Appointment(id=f"T-{i}", title=title or f"Termin {i}", start=dt.datetime(2026, 3, 2, hour, tzinfo=BERLIN),
+                    end=dt.datetime(2026, 3, 2, hour + 1, tzinfo=BERLIN), employee_ids=("M-1",))
+    return render(a, "M-1", SOURCE, RenderOptions())
+
+
+def as_graph(d, event_id=None, source=SOURCE, **edits):
+    """The event as Graph would return it after we wrote `d` (and a user maybe edited it)."""
+    fields = dict(d.fields)
+    fields.update(edits)
+    return ExistingEvent.from_graph({
+        "id": event_id or f"ev-{d.key.appointment_id}", **fields,
+        "singleValueExtendedProperties": [
+            {"id": SOURCE_PROP, "value": source}, {"id": KEY_PROP, "value": str(d.key)},
+            {"id": FINGERPRINT_PROP, "value": fingerprint.encode(d.hashes)}],
+    })
+
+
+def test_create_unchanged_update_delete():
+    a, b, c = desired(1), desired(2), desired(3)
+    b2 = desired(2, title="Neuer Titel")
+    plan = plan_mailbox([a, b2], [as_graph(b), as_graph(c)], source=SOURCE)
+    assert [x.desired.key.appointment_id for x in plan.creates] == ["T-1"]
+    assert [(u.event_id, u.fields) for u in plan.updates] == [("ev-T-2", ("subject",))]
+    assert plan.updates[0].patch_body()["subject"] == "Neuer Titel"
+    assert "attendees" not in plan.updates[0].patch_body()
+    assert [d.event_id for d in plan.deletes] == ["ev-T-3"]
+    assert plan.unchanged == 0 and plan.counts()["create"] == 1
+    again = plan_mailbox([a], [as_graph(a)], source=SOURCE)
+    assert again.writes == 0 and again.unchanged == 1
+
+
+def test_time_change_patches_start_end_and_all_day_together():
+    plan = plan_mailbox([desired(1, hour=9)], [as_graph(desired(1))], source=SOURCE)
+    assert plan.updates[0].fields == ("start", "end", "isAllDay")
+
+
+def test_foreign_and_other_source_events_are_ignored():
+    d = desired(1)
+    foreign = ExistingEvent.from_graph({"id": "private", "subject": "Zahnarzt", "start": d.fields["start"],
+                                        "end": d.fields["end"]})
+    other = as_graph(desired(2), source="openhandwerk:9999")
+    plan = plan_mailbox([], [foreign, other], source=SOURCE)
+    assert plan.writes == 0 and plan.deletes == []
+
+
+def test_duplicates_are_removed_keeping_one():
+    d = desired(1)
+    plan = plan_mailbox([d], [as_graph(d, "ev-b"), as_graph(d, "ev-a")], source=SOURCE)
+    assert [x.event_id for x in plan.deletes] == ["ev-b"] and plan.unchanged == 1
+
+
+@pytest.mark.parametrize(("policy", "resolution", "updates"), [("overwrite", "overwritten", 1), ("keep", "kept", 0),
+                                                              ("fail", "failed", 0)])
+def test_outlook_edit_policies(policy, resolution, updates):
+    d = desired(1)
+    edited = as_graph(d, location={"displayName": "Beim Kunden angerufen, verschoben"})
+    plan = plan_mailbox([d], [edited], PlanPolicy(on_outlook_edit=policy), source=SOURCE)
+    assert [(c.fields, c.resolution) for c in plan.conflicts] == [(("location",), resolution)]
+    assert len(plan.updates) == updates
+    if updates:
+        assert plan.updates[0].fields == ("location",)
+        assert plan.updates[0].patch_body()["location"] == {"displayName": ""}
+
+
+def test_edit_that_matches_our_new_value_is_still_reported_but_not_rewritten_needlessly():
+    d = desired(1, title="Neu")
+    old = desired(1)
+    event = as_graph(old, subject="Neu")  # the user typed what openHandwerk now says
+    plan = plan_mailbox([d], [event], source=SOURCE)
+    assert plan.conflicts[0].fields == ("subject",)
+    assert plan.updates[0].fields == ("subject",)  # fingerprint is brought up to date
+
+
+def test_unreadable_fingerprint_rewrites_all_fields():
+    d = desired(1)
+    event = ExistingEvent.from_graph({"id": "x", **d.fields, "singleValueExtendedProperties": [
+        {"id": SOURCE_PROP, "value": SOURCE}, {"id": KEY_PROP, "value": str(d.key)}]})
+    plan = plan_mailbox([d], [event], source=SOURCE)
+    assert plan.conflicts == [] and set(plan.updates[0].fields) == set(fingerprint.MANAGED)
+
+
+def test_mass_delete_guard():
+    existing = [as_graph(desired(i)) for i in range(10)]
+    plan = plan_mailbox([desired(0)], existing, PlanPolicy(max_delete_fraction=0.5), source=SOURCE)
+    assert plan.deletes == [] and len(plan.blocked_deletes) == 9 and "allow_mass_delete" in plan.guard_message
+    allowed = plan_mailbox([desired(0)], existing, PlanPolicy(allow_mass_delete=True), source=SOURCE)
+    assert len(allowed.deletes) == 9 and allowed.guard_message is None
+    few = plan_mailbox([], existing[:4], source=SOURCE)  # below mass_delete_min
+    assert len(few.deletes) == 4
+
+
+def test_policy_validation():
+    with pytest.raises(ValueError, match="on_outlook_edit"):
+        PlanPolicy(on_outlook_edit="merge")
+    with pytest.raises(ValueError):
+        PlanPolicy(max_delete_fraction=2)

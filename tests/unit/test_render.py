@@ -1,0 +1,81 @@
+"""Appointment -> desired event."""
+
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from oh_outlook_provider.sync import fingerprint
+from oh_outlook_provider.sync.models import Appointment
+from oh_outlook_provider.sync.render import RenderOptions, render
+from oh_outlook_provider.sync.tags import FINGERPRINT_PROP, KEY_PROP, SOURCE_PROP
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def appt(**kw):
+    base = dict(id="T-1", title="Wartung Gastherme Größer", start=dt.datetime(2026, 3, 2, 8, tzinfo=BERLIN),
+                end=dt.datetime(2026, 3, 2, 10, tzinfo=BERLIN), description="Bitte klingeln", location="Hauptstraße 1, Köln",
+                customer="Bäckerei Größer", project_number="P-1", category="Wartung", employee_ids=("M-1",))
+    base.update(kw)
+    return Appointment(**base)
+
+
+def test_timed_event_uses_wall_clock_and_windows_zone_and_never_attendees():
+    event = render(appt(), "M-1", "openhandwerk:4711", RenderOptions(web_url="https://app.oh.de"))
+    f = event.fields
+    assert f["start"] == {"dateTime": "2026-03-02T08:00:00", "timeZone": "W. Europe Standard Time"}
+    assert f["end"]["dateTime"] == "2026-03-02T10:00:00" and f["isAllDay"] is False
+    assert f["subject"] == "Wartung Gastherme Größer" and f["location"] == {"displayName": "Hauptstraße 1, Köln"}
+    body = f["body"]["content"]
+    assert "Bitte klingeln" in body and "Kunde: Bäckerei Größer" in body and "Projekt: P-1" in body
+    assert "https://app.oh.de/termine/T-1" in body
+    assert f["showAs"] == "busy" and f["isReminderOn"] and "attendees" not in event.create_body("run")
+    assert event.start_utc == dt.datetime(2026, 3, 2, 7, tzinfo=dt.UTC)
+
+
+def test_tags_and_transaction_id_are_deterministic():
+    a = render(appt(), "M-1", "openhandwerk:4711", RenderOptions())
+    b = render(appt(), "M-1", "openhandwerk:4711", RenderOptions())
+    body = a.create_body("run-1")
+    props = {p["id"]: p["value"] for p in body["singleValueExtendedProperties"]}
+    assert props[SOURCE_PROP] == "openhandwerk:4711" and props[KEY_PROP] == "openhandwerk:4711|T-1|M-1"
+    assert fingerprint.decode(props[FINGERPRINT_PROP]) == a.hashes
+    assert body["transactionId"] == b.create_body("run-1")["transactionId"] != a.create_body("run-2")["transactionId"]
+    other = render(appt(), "M-2", "openhandwerk:4711", RenderOptions()).create_body("run-1")["transactionId"]
+    assert other != body["transactionId"]
+
+
+def test_all_day_multi_day_has_midnight_bounds_and_exclusive_end():
+    event = render(appt(start=dt.date(2026, 3, 2), end=dt.date(2026, 3, 5), all_day=True, category="Urlaub"),
+                   "M-1", "s", RenderOptions())
+    f = event.fields
+    assert f["isAllDay"] and f["start"]["dateTime"] == "2026-03-02T00:00:00" and f["end"]["dateTime"] == "2026-03-05T00:00:00"
+    assert f["start"]["timeZone"] == f["end"]["timeZone"]
+    assert f["showAs"] == "oof" and f["isReminderOn"] is False
+
+
+def test_dst_crossing_keeps_local_wall_time():
+    # Night shift across the spring change (29 March 2026, 02:00 -> 03:00).
+    event = render(appt(start=dt.datetime(2026, 3, 28, 22, tzinfo=BERLIN), end=dt.datetime(2026, 3, 29, 6, tzinfo=BERLIN)),
+                   "M-1", "s", RenderOptions())
+    assert event.fields["start"]["dateTime"] == "2026-03-28T22:00:00"
+    assert event.fields["end"]["dateTime"] == "2026-03-29T06:00:00"
+    hashes = fingerprint.hashes(event.fields)
+    assert hashes["end"] == fingerprint.field_hash("end", {"dateTime": "2026-03-29T04:00:00.0000000", "timeZone": "UTC"},
+                                                   False)
+
+
+def test_category_map_and_subject_limit():
+    event = render(appt(title="x" * 400), "M-1", "s", RenderOptions(category_map={"Wartung": "Grüne Kategorie"}))
+    assert event.fields["categories"] == ["Grüne Kategorie"] and len(event.fields["subject"]) == 255
+    assert render(appt(), "M-1", "s", RenderOptions()).fields["categories"] == []
+
+
+def test_fingerprint_survives_graph_round_trip():
+    event = render(appt(), "M-1", "s", RenderOptions())
+    read_back = dict(event.fields, start={"dateTime": "2026-03-02T07:00:00.0000000", "timeZone": "UTC"},
+                     end={"dateTime": "2026-03-02T10:00:00.0000000", "timeZone": "W. Europe Standard Time"},
+                     body={"contentType": "html", "content": "<html>...</html>"})
+    current = fingerprint.hashes(read_back, fingerprint.COMPARABLE)
+    assert all(current[n] == event.hashes[n] for n in fingerprint.COMPARABLE)
