@@ -64,9 +64,10 @@ def test_second_401_is_an_error_not_a_loop():
 def test_paginate_follows_three_pages():
     with requests_mock.Mocker() as m:
         mock_entra(m)
-        m.get(f"{GRAPH}/users?$top=2", json={"value": [{"id": 1}, {"id": 2}], "@odata.nextLink": f"{GRAPH}/users?$skiptoken=a"})
-        m.get(f"{GRAPH}/users?$skiptoken=a", json={"value": [{"id": 3}, {"id": 4}], "@odata.nextLink": f"{GRAPH}/users?$skiptoken=b"})
-        m.get(f"{GRAPH}/users?$skiptoken=b", json={"value": [{"id": 5}]})
+        page2, page3 = f"{GRAPH}/users?$skiptoken=a", f"{GRAPH}/users?$skiptoken=b"
+        m.get(f"{GRAPH}/users?$top=2", json={"value": [{"id": 1}, {"id": 2}], "@odata.nextLink": page2})
+        m.get(page2, json={"value": [{"id": 3}, {"id": 4}], "@odata.nextLink": page3})
+        m.get(page3, json={"value": [{"id": 5}]})
         ids = [u["id"] for u in make_hook().paginate("/users", params={"$top": "2"})]
         assert ids == [1, 2, 3, 4, 5]
         assert len(graph_calls(m)) == 3
