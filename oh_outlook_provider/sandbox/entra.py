@@ -104,8 +104,8 @@ def _check_assertion(app, assertion: str, audience: str) -> tuple[int, dict] | N
     for pem in app.certificates.values():
         candidate = x509.load_pem_x509_certificate(pem.encode())
         der = candidate.public_bytes(Encoding.DER)
-        if header.get("x5t") == _b64url(hashlib.sha1(der).digest()) or header.get("x5t#S256") == _b64url(  # noqa: S324
-                hashlib.sha256(der).digest()):
+        x5t, x5t256 = (str(header.get(k) or "").rstrip("=") for k in ("x5t", "x5t#S256"))  # msal pads
+        if x5t == _b64url(hashlib.sha1(der).digest()) or x5t256 == _b64url(hashlib.sha256(der).digest()):  # noqa: S324
             cert = candidate
     if cert is None:
         return aad_error(401, "invalid_client", 700027, "Client assertion contains an invalid signature. [Reason - "

@@ -1,0 +1,50 @@
+"""The emulated openHandwerk API through OpenHandwerkHook, and determinism of the seed."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from oh_outlook_provider.errors import OpenHandwerkError
+from oh_outlook_provider.sandbox.seed import build_seed
+from oh_outlook_provider.sync.models import Appointment, Rejected
+from tests.conftest import BASE_DATE, oh_hook
+
+
+def test_login_envelope_and_paging(sandbox):
+    hook = oh_hook(sandbox, page_size=5)
+    employees = list(hook.iter_employees())
+    assert len(employees) == 12 and hook.requests_made >= 4  # login + 3 pages
+    start = dt.datetime.combine(BASE_DATE - dt.timedelta(days=30), dt.time(), dt.UTC)
+    records = list(hook.iter_appointments(start, start + dt.timedelta(days=120)))
+    ids = [r.record_id if isinstance(r, Rejected) else r.id for r in records]
+    assert len(ids) == len(set(ids)) == len(sandbox.state.appointments)
+    rejected = {r.record_id: r.reason for r in records if isinstance(r, Rejected)}
+    assert set(rejected) == {"T-BAD-1", "T-BAD-2"}
+    assert isinstance(hook.get_appointment("T-10001"), Appointment) and hook.get_appointment("T-0") is None
+
+
+def test_wrong_password_is_an_envelope_error(sandbox):
+    hook = oh_hook(sandbox)
+    hook._settings = type(hook.settings)(**{**hook.settings.__dict__, "password": "falsch"})
+    with pytest.raises(OpenHandwerkError, match="Login fehlgeschlagen"):
+        hook.login()
+
+
+def test_expired_token_triggers_relogin(sandbox):
+    hook = oh_hook(sandbox)
+    hook._token = "expired.or.garbage"
+    assert len(list(hook.iter_employees())) == 12
+
+
+def test_same_seed_same_data_and_realistic_content():
+    a, b = build_seed(7, 20, 10, BASE_DATE), build_seed(7, 20, 10, BASE_DATE)
+    assert a.appointments == b.appointments and [u.id for u in a.users] == [u.id for u in b.users]
+    assert build_seed(8, 20, 10, BASE_DATE).appointments != a.appointments
+    text = " ".join(str(x.get("title")) for x in a.appointments)
+    assert any(ch in text for ch in "äöüß")
+    assert any(x.get("allDay") and x["start"] != x["end"] for x in a.appointments)  # multi-day
+    assert any(len(x.get("employees") or []) > 1 for x in a.appointments)
+    assert any(x.get("status") == "storniert" for x in a.appointments)
+    assert any(str(x.get("start", "")).startswith("2026-03-29") for x in a.appointments)  # DST day
