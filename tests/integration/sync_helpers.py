@@ -1,0 +1,75 @@
+"""Helpers for sync tests: run a sync against the sandbox and compare calendars with the desired state."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections import Counter
+
+from oh_outlook_provider.calendar_runner import CalendarSync, SyncOptions
+from oh_outlook_provider.mapping_runner import run_user_mapping
+from oh_outlook_provider.openhandwerk_api import parse_appointment
+from oh_outlook_provider.sync.desired import desired_state
+from oh_outlook_provider.sync.models import Window
+from oh_outlook_provider.sync.plan import PlanPolicy
+from oh_outlook_provider.sync.render import RenderOptions
+from oh_outlook_provider.sync.tags import KEY_PROP, SOURCE_PROP
+from tests.conftest import BASE_DATE, graph_hook, oh_hook
+
+SOURCE = "openhandwerk:4711"
+WINDOW = Window(dt.datetime.combine(BASE_DATE - dt.timedelta(days=7), dt.time(), dt.UTC),
+                dt.datetime.combine(BASE_DATE + dt.timedelta(days=30), dt.time(), dt.UTC))
+
+
+def mapping_for(sandbox) -> dict:
+    result, _ = run_user_mapping(graph_hook(sandbox), oh_hook(sandbox))
+    return result.mapping()
+
+
+def sync(sandbox, mapping=None, window=WINDOW, **options):
+    policy = PlanPolicy(**{k: options.pop(k) for k in ("on_outlook_edit", "max_delete_fraction", "allow_mass_delete")
+                           if k in options})
+    graph = options.pop("graph", None) or graph_hook(sandbox)
+    options.setdefault("salt", uuid.uuid4().hex)  # each Airflow run has its own run id
+    runner = CalendarSync(graph, oh_hook(sandbox), mapping if mapping is not None else mapping_for(sandbox),
+                          SyncOptions(window=window, policy=policy, **options))
+    return runner.run()
+
+
+def expected(sandbox, mapping, window=WINDOW) -> set[tuple[str, str]]:
+    records = [parse_appointment(r) for r in sandbox.state.appointments.values()]
+    emp_to_user = {e: m["user_id"] for e, m in mapping.items()}
+    state = desired_state(records, emp_to_user, window, SOURCE, RenderOptions())
+    return {(mailbox, str(d.key)) for mailbox, events in state.by_mailbox.items() for d in events}
+
+
+def ours(sandbox, window=WINDOW) -> Counter:
+    """(mailbox, key) -> how many tagged events of our source start in the window."""
+    found: Counter = Counter()
+    with sandbox.state.lock:
+        for user_id, events in sandbox.state.events.items():
+            for event in events.values():
+                if event["_props"].get(SOURCE_PROP) == SOURCE and (window is None or window.contains(event["_start_utc"])):
+                    found[(user_id, event["_props"].get(KEY_PROP))] += 1
+    return found
+
+
+def assert_converged(sandbox, mapping, window=WINDOW) -> None:
+    actual = ours(sandbox, window)
+    assert set(actual) == expected(sandbox, mapping, window)
+    everywhere = ours(sandbox, None)
+    assert max(everywhere.values(), default=1) == 1, "duplicates"
+    assert sandbox.state.stats()["invitations_sent"] == 0
+
+
+def event_of(sandbox, appointment_id: str, employee_id: str) -> tuple[str, dict] | None:
+    key = f"{SOURCE}|{appointment_id}|{employee_id}"
+    for user_id, events in sandbox.state.events.items():
+        for event in events.values():
+            if event["_props"].get(KEY_PROP) == key:
+                return user_id, event
+    return None
+
+
+def writes(summary) -> int:
+    return sum(summary["totals"].get(k, 0) for k in ("create", "update", "delete"))

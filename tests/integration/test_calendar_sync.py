@@ -1,0 +1,224 @@
+"""The calendar sync end to end against the sandbox: idempotence, propagation, policies, safety."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+
+import pytest
+
+from oh_outlook_provider.openhandwerk_api import parse_appointment
+from oh_outlook_provider.sandbox import control
+from oh_outlook_provider.sandbox.state import CLIENT_SECRET, Faults
+from oh_outlook_provider.sync.models import Appointment, Window
+from tests.conftest import graph_hook
+from tests.integration.sync_helpers import (
+    WINDOW,
+    assert_converged,
+    event_of,
+    mapping_for,
+    ours,
+    sync,
+    writes,
+)
+
+
+def pick(sandbox, employee="M-001", all_day=False, window=WINDOW, solo=True):
+    """A live appointment of `employee` starting in the window."""
+    for record in sandbox.state.appointments.values():
+        a = parse_appointment(record)
+        if (isinstance(a, Appointment) and not a.cancelled and a.all_day == all_day and window.contains(a.start_utc())
+                and employee in a.employee_ids and (not solo or len(a.employee_ids) == 1)):
+            return a
+    raise AssertionError("seed has no such appointment")
+
+
+@pytest.fixture
+def mapping(sandbox):
+    return mapping_for(sandbox)
+
+
+def test_initial_sync_then_rerun_writes_nothing(sandbox, mapping):
+    first = sync(sandbox, mapping)
+    assert first["totals"]["create"] == len(ours(sandbox)) > 20
+    assert first["failed"] == {} and first["skipped"] == {}
+    assert {r["record_id"] for r in first["rejected"]} == {"T-BAD-1", "T-BAD-2"}
+    assert_converged(sandbox, mapping)
+    sandbox.state.reset_counters()
+    second = sync(sandbox, mapping)
+    assert writes(second) == 0 and second["totals"]["unchanged"] == first["totals"]["create"]
+    stats = sandbox.state.stats()
+    assert all(counts.get("write", 0) == 0 for counts in stats["requests"].values())
+    # one $batch (window page + probe) per mailbox, nothing else
+    assert second["graph_requests"]["requests"] == len(mapping)
+
+
+def test_each_openhandwerk_change_propagates(sandbox, mapping):
+    sync(sandbox, mapping)
+    moved, retitled, cancelled, deleted = (pick(sandbox, e) for e in ("M-001", "M-002", "M-003", "M-004"))
+    reassigned = pick(sandbox, "M-011")
+    control.oh_change(sandbox.state, "move", moved.id, hours=2)
+    control.oh_change(sandbox.state, "retitle", retitled.id, title="Notdienst: Rohrbruch Küche")
+    control.oh_change(sandbox.state, "cancel", cancelled.id)
+    control.oh_change(sandbox.state, "delete", deleted.id)
+    control.oh_change(sandbox.state, "reassign", reassigned.id, employees=["M-012"])
+    new = copy.deepcopy(sandbox.state.appointments[moved.id]) | {"id": "T-NEW", "title": "Neuer Termin Müller"}
+    control.oh_change(sandbox.state, "new", record=new)
+    summary = sync(sandbox, mapping)
+    assert summary["totals"]["create"] == 2 and summary["totals"]["update"] == 2 and summary["totals"]["delete"] == 3
+    assert_converged(sandbox, mapping)
+    _, event = event_of(sandbox, moved.id, "M-001")
+    assert event["_start_utc"] == moved.start_utc() + dt.timedelta(hours=2)
+    assert event_of(sandbox, retitled.id, "M-002")[1]["subject"] == "Notdienst: Rohrbruch Küche"
+    assert event_of(sandbox, cancelled.id, "M-003") is None and event_of(sandbox, deleted.id, "M-004") is None
+    assert event_of(sandbox, reassigned.id, "M-011") is None
+    assert event_of(sandbox, reassigned.id, "M-012")[0] == mapping["M-012"]["user_id"]
+
+
+def test_moved_out_of_the_window_is_updated_in_place_not_deleted(sandbox, mapping):
+    sync(sandbox, mapping)
+    a = pick(sandbox)
+    before_id = event_of(sandbox, a.id, "M-001")[1]["id"]
+    control.oh_change(sandbox.state, "move", a.id, days=60)
+    summary = sync(sandbox, mapping)
+    assert summary["totals"]["delete"] == 0 and summary["totals"]["update"] == 1
+    _, event = event_of(sandbox, a.id, "M-001")
+    assert event["id"] == before_id and event["_start_utc"] == a.start_utc() + dt.timedelta(days=60)
+    assert_converged(sandbox, mapping)
+
+
+def test_moved_into_another_window_never_duplicates(sandbox, mapping):
+    """Backfill days run independently: an appointment moved from day 1 to day 2 keeps one event."""
+    a = pick(sandbox)
+    day = a.start_utc().date()
+    day1 = Window(dt.datetime.combine(day, dt.time(), dt.UTC), dt.datetime.combine(day, dt.time(), dt.UTC)
+                  + dt.timedelta(days=1))
+    day2 = Window(day1.start + dt.timedelta(days=3), day1.end + dt.timedelta(days=3))
+    sync(sandbox, mapping, window=day1)
+    control.oh_change(sandbox.state, "move", a.id, days=3)
+    sync(sandbox, mapping, window=day2)
+    sync(sandbox, mapping, window=day1)
+    assert max(ours(sandbox, None).values()) == 1
+    assert_converged(sandbox, mapping, day2)
+    assert event_of(sandbox, a.id, "M-001")[1]["_start_utc"] == a.start_utc() + dt.timedelta(days=3)
+
+
+@pytest.mark.parametrize("policy", ["overwrite", "keep", "fail"])
+def test_outlook_edit_policies(sandbox, mapping, policy):
+    sync(sandbox, mapping)
+    a = pick(sandbox)
+    user, event = event_of(sandbox, a.id, "M-001")
+    control.outlook_edit(sandbox.state, user, event["id"], {"subject": "Von Hand geändert"})
+    summary = sync(sandbox, mapping, on_outlook_edit=policy)
+    conflicts = summary["conflicts"]
+    assert [(c["appointment_id"], c["fields"]) for c in conflicts] == [(a.id, ["subject"])]
+    subject = event_of(sandbox, a.id, "M-001")[1]["subject"]
+    if policy == "overwrite":
+        assert subject == a.title and conflicts[0]["resolution"] == "overwritten"
+        assert writes(sync(sandbox, mapping)) == 0
+    else:
+        assert subject == "Von Hand geändert"
+    if policy == "fail":
+        assert user in summary["failed"] and "edited in Outlook" in summary["failed"][user]
+
+
+def test_event_deleted_in_outlook_is_recreated(sandbox, mapping):
+    sync(sandbox, mapping)
+    a = pick(sandbox)
+    user, event = event_of(sandbox, a.id, "M-001")
+    control.outlook_delete(sandbox.state, user, event["id"])
+    assert sync(sandbox, mapping)["totals"]["create"] == 1
+    assert_converged(sandbox, mapping)
+
+
+def test_foreign_events_stay_byte_identical(sandbox, mapping):
+    user = mapping["M-004"]["user_id"]
+    private = {e["id"]: e for e in sandbox.state.mailbox_events(user) if not e["_props"]}
+    assert len(private) == 2
+    sync(sandbox, mapping)
+    control.oh_change(sandbox.state, "reassign", pick(sandbox, "M-004").id, employees=["M-001"])
+    sync(sandbox, mapping, allow_mass_delete=True)
+    after = {e["id"]: e for e in sandbox.state.mailbox_events(user) if not e["_props"]}
+    assert after == private
+
+
+def test_interrupted_run_then_rerun_converges_without_duplicates(sandbox, mapping):
+    graph = graph_hook(sandbox)
+    real_batch, calls = graph.batch, []
+
+    def dying_batch(items):
+        calls.append(1)
+        if len(calls) == 6:
+            raise RuntimeError("worker killed")
+        return real_batch(items)
+
+    graph.batch = dying_batch
+    first = sync(sandbox, mapping, graph=graph, max_workers=2)
+    assert len(first["failed"]) == 1 and "worker killed" in next(iter(first["failed"].values()))
+    sync(sandbox, mapping)
+    assert_converged(sandbox, mapping)
+
+
+def test_lost_responses_and_5xx_are_retried_without_duplicates(sandbox, mapping):
+    sandbox.state.reload(faults=Faults(p503=0.05, p504=0.05, p429=0.05, p_lost=0.05, lost_delay=0.6, retry_after=0.01))
+    graph = graph_hook(sandbox, request_timeout=0.4)
+    summary = sync(sandbox, mapping, graph=graph)
+    faults = sandbox.state.stats()["faults"]
+    assert faults.get("lost", 0) > 0 and sum(faults.values()) > 5
+    sandbox.state.faults = Faults()
+    if summary["failed"]:
+        sync(sandbox, mapping)
+    assert_converged(sandbox, mapping)
+
+
+def test_mass_delete_guard_blocks_and_can_be_overridden(sandbox, mapping):
+    sync(sandbox, mapping)
+    user = mapping["M-001"]["user_id"]
+    for a_id, record in list(sandbox.state.appointments.items()):
+        if record.get("employees") == ["M-001"]:
+            control.oh_change(sandbox.state, "delete", a_id)
+    before = sum(1 for (m, _k) in ours(sandbox) if m == user)
+    summary = sync(sandbox, mapping)
+    assert user in summary["failed"] and "mass-delete guard" in summary["failed"][user]
+    assert sum(1 for (m, _k) in ours(sandbox) if m == user) == before
+    assert sync(sandbox, mapping, allow_mass_delete=True)["mailboxes"][user]["counts"]["delete"] >= 5
+    assert_converged(sandbox, mapping)
+
+
+def test_dry_run_writes_nothing(sandbox, mapping):
+    summary = sync(sandbox, mapping, dry_run=True)
+    assert summary["totals"]["create"] > 0 and not ours(sandbox, None)
+
+
+def test_named_calendar_is_created_and_used(sandbox, mapping):
+    summary = sync(sandbox, mapping, calendar_name="openHandwerk")
+    assert summary["totals"]["create"] > 0
+    user = mapping["M-001"]["user_id"]
+    calendars = {c["id"]: c["name"] for c in sandbox.state.calendars[user].values()}
+    ours_in = {e["_calendar"] for e in sandbox.state.mailbox_events(user) if e["_props"]}
+    assert [calendars[c] for c in ours_in] == ["openHandwerk"]
+    assert writes(sync(sandbox, mapping, calendar_name="openHandwerk")) == 0
+
+
+def test_an_unreadable_record_never_deletes_its_event(sandbox, mapping):
+    sync(sandbox, mapping)
+    a = pick(sandbox)
+    with sandbox.state.lock:
+        sandbox.state.appointments[a.id]["end"] = "kaputt"
+    summary = sync(sandbox, mapping)
+    assert event_of(sandbox, a.id, "M-001") is not None and summary["totals"].get("delete", 0) == 0
+    assert summary["failed"] == {}
+    assert any(r["record_id"] == a.id and "not an ISO date" in r["reason"] for r in summary["rejected"])
+
+
+def test_blocked_mailbox_is_skipped_and_others_continue(sandbox, mapping):
+    blocked = sandbox.state.find_user("soeren.weiss@mueller-haustechnik.de").id
+    summary = sync(sandbox, {**mapping, "M-010": {"user_id": blocked, "upn": "soeren.weiss@mueller-haustechnik.de"}})
+    assert summary["mailboxes"][blocked]["status"] == "skipped" and summary["failed"] == {}
+    assert summary["totals"]["create"] > 0
+
+
+def test_summary_is_json_and_free_of_secrets(sandbox, mapping):
+    text = json.dumps(sync(sandbox, mapping))
+    assert CLIENT_SECRET not in text and "Bearer" not in text

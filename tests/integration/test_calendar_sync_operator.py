@@ -1,0 +1,64 @@
+"""The Airflow operator around the sync: window from the context, mapping forms, failure at the end."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from airflow.sdk.exceptions import AirflowException
+
+from oh_outlook_provider.operators.calendar_sync import Office365CalendarSyncOperator, mapping_of
+from oh_outlook_provider.sync.models import Window
+from tests.integration.sync_helpers import mapping_for, ours
+
+
+class FakeTI:
+    def __init__(self):
+        self.pushed = {}
+
+    def xcom_push(self, key, value):
+        self.pushed[key] = value
+
+
+@pytest.fixture
+def env(sandbox, monkeypatch):
+    for key, value in sandbox.environment().items():
+        monkeypatch.setenv(key, value)
+    return sandbox
+
+
+def test_data_interval_is_the_window(env):
+    mapping = mapping_for(env)
+    start = dt.datetime(2026, 3, 23, 23, tzinfo=dt.UTC)
+    end = start + dt.timedelta(days=1)
+    op = Office365CalendarSyncOperator(task_id="s", mapping={"mapping": mapping})
+    summary = op.execute({"data_interval_start": start, "data_interval_end": end, "run_id": "backfill__x"})
+    assert summary["window"] == {"start": start.isoformat(), "end": end.isoformat()}
+    day = Window(start, end)
+    assert sum(ours(env, day).values()) == summary["totals"]["create"] == len(ours(env, None))
+
+
+def test_rolling_window_when_interval_is_empty_and_templated_values(env):
+    op = Office365CalendarSyncOperator(task_id="s", mapping=str({"mapping": mapping_for(env)}), past="3",
+                                       future="10", dry_run="True")
+    now = dt.datetime.now(dt.UTC)
+    summary = op.execute({"data_interval_start": now, "data_interval_end": now})
+    start = dt.datetime.fromisoformat(summary["window"]["start"])
+    assert abs((now - start) - dt.timedelta(days=3)) < dt.timedelta(minutes=1) and summary["dry_run"]
+
+
+def test_failed_mailbox_fails_the_task_after_the_others(env):
+    mapping = mapping_for(env)
+    mapping["M-999"] = {"user_id": "does-not-exist", "upn": "ghost@mueller-haustechnik.de"}
+    ti = FakeTI()
+    with pytest.raises(AirflowException, match="ghost@mueller-haustechnik.de"):
+        Office365CalendarSyncOperator(task_id="s", mapping=mapping, window_start="2026-03-13T00:00:00Z",
+                                      window_end="2026-04-19T00:00:00Z").execute({"ti": ti})
+    summary = ti.pushed["summary"]
+    assert summary["totals"]["create"] > 0 and list(summary["failed"]) == ["does-not-exist"]
+
+
+def test_bad_arguments_fail_at_parse_time():
+    with pytest.raises(ValueError, match="on_outlook_edit"):
+        Office365CalendarSyncOperator(task_id="s", mapping={}, on_outlook_edit="merge")
+    assert mapping_of('{"mapping": {"M-1": {"user_id": "u"}}}') == {"M-1": {"user_id": "u"}}
