@@ -88,6 +88,7 @@ class SandboxServer:
     def stop(self) -> None:
         if self._server is not None:
             self._server.should_exit = True
+            self._server.force_exit = True  # do not wait for clients' keep-alive connections
         if self._thread is not None:
             self._thread.join(timeout=10)
         if self._tmp is not None:

@@ -10,6 +10,8 @@ from oh_outlook_provider.calendar_runner import CalendarSync, SyncOptions
 from oh_outlook_provider.mapping_runner import run_user_mapping
 from oh_outlook_provider.openhandwerk_api import parse_appointment
 from oh_outlook_provider.sync.desired import desired_state
+from oh_outlook_provider.sandbox.graph import render_event
+from oh_outlook_provider.sync import fingerprint
 from oh_outlook_provider.sync.models import Window
 from oh_outlook_provider.sync.plan import PlanPolicy
 from oh_outlook_provider.sync.render import RenderOptions
@@ -31,16 +33,22 @@ def sync(sandbox, mapping=None, window=WINDOW, **options):
                            if k in options})
     graph = options.pop("graph", None) or graph_hook(sandbox)
     options.setdefault("salt", uuid.uuid4().hex)  # each Airflow run has its own run id
-    runner = CalendarSync(graph, oh_hook(sandbox), mapping if mapping is not None else mapping_for(sandbox),
+    openhandwerk = options.pop("openhandwerk", None) or oh_hook(sandbox)
+    runner = CalendarSync(graph, openhandwerk, mapping if mapping is not None else mapping_for(sandbox),
                           SyncOptions(window=window, policy=policy, **options))
     return runner.run()
 
 
-def expected(sandbox, mapping, window=WINDOW) -> set[tuple[str, str]]:
+def desired_events(sandbox, mapping, window=WINDOW) -> dict[tuple[str, str], dict[str, str]]:
+    """(mailbox, key) -> field hashes of the event that should be there."""
     records = [parse_appointment(r) for r in sandbox.state.appointments.values()]
     emp_to_user = {e: m["user_id"] for e, m in mapping.items()}
     state = desired_state(records, emp_to_user, window, SOURCE, RenderOptions())
-    return {(mailbox, str(d.key)) for mailbox, events in state.by_mailbox.items() for d in events}
+    return {(mailbox, str(d.key)): d.hashes for mailbox, events in state.by_mailbox.items() for d in events}
+
+
+def expected(sandbox, mapping, window=WINDOW) -> set[tuple[str, str]]:
+    return set(desired_events(sandbox, mapping, window))
 
 
 def ours(sandbox, window=WINDOW) -> Counter:
@@ -55,8 +63,18 @@ def ours(sandbox, window=WINDOW) -> Counter:
 
 
 def assert_converged(sandbox, mapping, window=WINDOW) -> None:
+    """Keys and content of our events in the window equal the desired state; no duplicates anywhere."""
     actual = ours(sandbox, window)
-    assert set(actual) == expected(sandbox, mapping, window)
+    wanted = desired_events(sandbox, mapping, window)
+    assert set(actual) == set(wanted)
+    with sandbox.state.lock:
+        for user_id, events in sandbox.state.events.items():
+            for event in events.values():
+                key = (user_id, event["_props"].get(KEY_PROP))
+                if key in wanted:
+                    shown = render_event(event, None, None, "W. Europe Standard Time")
+                    current = fingerprint.hashes(shown, fingerprint.COMPARABLE)
+                    assert current == {n: wanted[key][n] for n in fingerprint.COMPARABLE}, key
     everywhere = ours(sandbox, None)
     assert max(everywhere.values(), default=1) == 1, "duplicates"
     assert sandbox.state.stats()["invitations_sent"] == 0

@@ -1,0 +1,151 @@
+"""Random histories in the spirit of vdirsyncer: openHandwerk changes, Outlook edits, foreign events,
+faults and reruns; after every clean run the calendars equal the desired state exactly."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
+
+from oh_outlook_provider.sandbox import control
+from oh_outlook_provider.sandbox.graph import store_event
+from oh_outlook_provider.sandbox.state import Faults
+from oh_outlook_provider.sync.models import Window
+from tests.conftest import BASE_DATE, graph_hook, oh_hook
+from tests.integration.sync_helpers import SOURCE, WINDOW, assert_converged, mapping_for, sync
+
+EMPLOYEES = ["M-001", "M-002", "M-003", "M-004", "M-005", "M-011", "M-012"]  # M-005 has no mailbox
+DAYS = [Window(dt.datetime.combine(BASE_DATE + dt.timedelta(days=d), dt.time(), dt.UTC),
+               dt.datetime.combine(BASE_DATE + dt.timedelta(days=d + 1), dt.time(), dt.UTC)) for d in (-2, 0, 3)]
+
+
+class SyncMachine(RuleBasedStateMachine):
+    server = None
+
+    @initialize()
+    def start(self):
+        self.state = self.server.state
+        self.state.reload(seed=11, base_date=BASE_DATE, employees=12, appointments_per_employee=3, faults=None,
+                          latency_ms=0.0, jitter_ms=0.0, limits=None, access_policy=True)
+        self.mapping = mapping_for(self.server)
+        self.mailboxes = sorted({m["user_id"] for m in self.mapping.values()})
+        self.foreign: dict[str, dict] = {}
+        self.counter = 0
+        # One pair of hooks per history, as one long task would hold them (saves TLS handshakes).
+        self.hooks = {"graph": graph_hook(self.server), "openhandwerk": oh_hook(self.server)}
+
+    def _appointment_ids(self):
+        # Prefer the appointments this history made: they sit on the day windows the runs use.
+        made = sorted(a for a in self.state.appointments if a.startswith("T-H"))
+        return made or sorted(a for a in self.state.appointments if not a.startswith("T-BAD"))
+
+    def _our_events(self):
+        return [(u, e["id"]) for u, events in sorted(self.state.events.items()) for e in events.values()
+                if e["_props"].get("String {8c6b1f0e-3a52-4d1e-9f6a-6f68b2a7c0d4} Name ohSource") == SOURCE]
+
+    # ---------------------------------------------------------------- openHandwerk side
+    @rule(data=st.data(), who=st.lists(st.sampled_from(EMPLOYEES), min_size=1, max_size=2, unique=True),
+          day=st.sampled_from([-2, 0, 3, 10, 40]), hour=st.integers(6, 18), all_day=st.booleans())
+    def oh_new(self, data, who, day, hour, all_day):
+        self.counter += 1
+        start = dt.datetime.combine(BASE_DATE + dt.timedelta(days=day), dt.time(hour))
+        record = {"id": f"T-H{self.counter}", "title": f"Zufall {self.counter} Größe", "employees": who,
+                  "allDay": all_day, "start": start.date().isoformat() if all_day else start.isoformat(),
+                  "end": start.date().isoformat() if all_day else (start + dt.timedelta(hours=2)).isoformat()}
+        control.oh_change(self.state, "new", record=record)
+
+    @rule(data=st.data(), days=st.sampled_from([-5, -3, -2, 2, 3, 5, 40]), hours=st.integers(-2, 2))
+    def oh_move(self, data, days, hours):
+        ids = self._appointment_ids()
+        if ids:
+            control.oh_change(self.state, "move", data.draw(st.sampled_from(ids)), days=days, hours=hours)
+
+    @rule(data=st.data(), title=st.text(min_size=1, max_size=30).filter(lambda t: t.strip()))
+    def oh_retitle(self, data, title):
+        ids = self._appointment_ids()
+        if ids:
+            control.oh_change(self.state, "retitle", data.draw(st.sampled_from(ids)), title=title)
+
+    @rule(data=st.data(), action=st.sampled_from(["cancel", "delete"]))
+    def oh_remove(self, data, action):
+        ids = self._appointment_ids()
+        if ids:
+            control.oh_change(self.state, action, data.draw(st.sampled_from(ids)))
+
+    @rule(data=st.data(), who=st.lists(st.sampled_from(EMPLOYEES), min_size=0, max_size=2, unique=True))
+    def oh_reassign(self, data, who):
+        ids = self._appointment_ids()
+        if ids:
+            control.oh_change(self.state, "reassign", data.draw(st.sampled_from(ids)), employees=who)
+
+    # ---------------------------------------------------------------- Outlook side
+    @rule(data=st.data(), change=st.sampled_from([{"subject": "Privat überschrieben"}, {"showAs": "free"},
+                                                  {"location": {"displayName": "anderswo"}}, {"categories": ["Rot"]}]))
+    def outlook_edit(self, data, change):
+        events = self._our_events()
+        if events:
+            user, event_id = data.draw(st.sampled_from(events))
+            control.outlook_edit(self.state, user, event_id, copy.deepcopy(change))
+
+    @rule(data=st.data())
+    def outlook_delete(self, data):
+        events = self._our_events()
+        if events:
+            control.outlook_delete(self.state, *data.draw(st.sampled_from(events)))
+
+    @rule(data=st.data(), day=st.integers(-5, 20))
+    def foreign_event(self, data, day):
+        user = data.draw(st.sampled_from(self.mailboxes))
+        start = dt.datetime.combine(BASE_DATE + dt.timedelta(days=day), dt.time(12))
+        cal = self.state.default_calendar(user)
+        event = store_event(self.state, user, cal["id"], {
+            "subject": "Fremdtermin", "start": {"dateTime": start.isoformat(), "timeZone": "UTC"},
+            "end": {"dateTime": (start + dt.timedelta(hours=1)).isoformat(), "timeZone": "UTC"}})
+        self.foreign[event["id"]] = copy.deepcopy(event)
+
+    # ---------------------------------------------------------------- runs
+    @rule(window=st.sampled_from([WINDOW, *DAYS]))
+    def clean_sync(self, window):
+        summary = sync(self.server, self.mapping, window=window, allow_mass_delete=True, **self.hooks)
+        assert summary["failed"] == {}, summary["failed"]
+        assert_converged(self.server, self.mapping, window)
+
+    @rule(data=st.data(), source=st.sampled_from(DAYS), to_day=st.sampled_from(DAYS))
+    def backfill_days_around_a_move(self, data, source, to_day):
+        """Day runs are independent: sync a day, move an appointment to another day, sync both."""
+        ids = [a for a in self._appointment_ids() if a.startswith("T-H")]
+        if not ids:
+            return
+        appointment = data.draw(st.sampled_from(ids))
+        self.clean_sync(source)
+        control.oh_change(self.state, "move", appointment, days=(to_day.start - source.start).days)
+        self.clean_sync(to_day)
+        self.clean_sync(source)
+
+    @rule()
+    def faulty_sync(self):
+        self.state.faults = Faults(p429=0.1, p503=0.1, p504=0.05, p_lost=0.03, lost_delay=0.2, retry_after=0.005)
+        try:
+            sync(self.server, self.mapping, graph=graph_hook(self.server, request_timeout=0.1),
+                 openhandwerk=self.hooks["openhandwerk"], allow_mass_delete=True)
+        finally:
+            self.state.faults = Faults()
+
+    @invariant()
+    def foreign_events_untouched_and_no_invitations(self):
+        if not hasattr(self, "state"):
+            return
+        for event_id, snapshot in self.foreign.items():
+            user = next(u for u, events in self.state.events.items() if event_id in events)
+            assert self.state.events[user][event_id] == snapshot
+        assert self.state.counters.invitations_sent == 0
+
+
+def test_random_histories_converge(sandbox):
+    SyncMachine.server = sandbox
+    run_state_machine_as_test(SyncMachine, settings=settings(
+        max_examples=12, stateful_step_count=15, deadline=None, derandomize=True,
+        suppress_health_check=list(HealthCheck)))
