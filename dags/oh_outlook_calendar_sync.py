@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pendulum
 from airflow.sdk import DAG, CronTriggerTimetable, Param, task
@@ -12,6 +13,9 @@ from oh_outlook_provider.operators.user_mapping import Office365UserMappingOpera
 from oh_outlook_provider.sensors.secret_expiry import Office365SecretExpirySensor
 
 GRAPH_POOL = "oh_outlook_graph"  # caps concurrent Graph tasks: `airflow pools set oh_outlook_graph 4 "..."`
+# How long a run waits for the admin to rotate an expired secret before it fails (and alerts).
+SECRET_WAIT = int(os.environ.get("OH_OUTLOOK_SECRET_WAIT_SECONDS", 6 * 3600))
+SECRET_POKE = int(os.environ.get("OH_OUTLOOK_SECRET_POKE_SECONDS", 300))
 
 with DAG(
     dag_id="oh_outlook_calendar_sync",
@@ -46,8 +50,8 @@ are written into the Outlook calendars of the mapped employees.
         task_id="secret_valid",
         min_valid_for=dt.timedelta(0),
         mode="reschedule",
-        poke_interval=300,
-        timeout=6 * 3600,
+        poke_interval=SECRET_POKE,
+        timeout=SECRET_WAIT,
     )
     map_users = Office365UserMappingOperator(task_id="map_users")
 
@@ -69,9 +73,9 @@ are written into the Outlook calendars of the mapped employees.
         pool=GRAPH_POOL,
     ).expand(mailboxes=shards)
 
-    @task(trigger_rule="all_done")
+    @task
     def report(summaries: list) -> dict:
-        """Totals over all shards, for the log and for XCom."""
+        """Totals over all shards, for the log and for XCom (a failed shard fails the run before this)."""
         totals: dict[str, int] = {}
         for summary in summaries or []:
             for name, n in (summary or {}).get("totals", {}).items():

@@ -52,15 +52,24 @@ def test_masker_hides_secrets_and_nothing_else():
     assert not {name for name in oh["conn-fields"] if should_hide_value_for_key(name)}
 
 
+def json_output(text: str):
+    for line in reversed(text.splitlines()):
+        try:
+            return json.loads(line)
+        except ValueError:
+            continue
+    raise AssertionError(f"no JSON in output: {text[-300:]}")
+
+
 def test_airflow_cli_lists_provider_and_connection_types():
     airflow_bin = Path(sys.executable).parent / "airflow"
     out = subprocess.run([str(airflow_bin), "providers", "hooks", "-o", "json"], capture_output=True, text=True,
                          check=True).stdout
-    hooks = {h["connection_type"]: h for h in json.loads(out[out.index("["):])}
+    hooks = {h["connection_type"]: h for h in json_output(out)}
     assert hooks["office365"]["class"] == "oh_outlook_provider.hooks.office365.Office365Hook"
     assert hooks["openhandwerk"]["package_name"] == "oh-outlook-provider"
     assert hooks["office365"]["hook_name"] == "Office 365 (Microsoft Graph)"
     listed = subprocess.run([str(airflow_bin), "providers", "list", "-o", "json"], capture_output=True, text=True,
                             check=True).stdout
-    providers = {p["package_name"]: p for p in json.loads(listed[listed.index("["):])}
+    providers = {p["package_name"]: p for p in json_output(listed)}
     assert providers["oh-outlook-provider"]["version"] == get_provider_info()["versions"][0]

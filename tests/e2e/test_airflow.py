@@ -1,0 +1,129 @@
+"""The example DAGs in real Airflow 3 against the sandbox (airflow CLI in subprocesses)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from oh_outlook_provider.demo import airflow, airflow_env, last_xcom, merge_summaries
+from oh_outlook_provider.sandbox import control
+from oh_outlook_provider.sync.models import Window
+from tests.e2e.conftest import ROOT
+from tests.integration.sync_helpers import assert_converged, ours
+
+pytestmark = pytest.mark.e2e
+DAG_IDS = {"oh_outlook_calendar_sync", "oh_outlook_calendar_backfill", "oh_outlook_user_mapping",
+           "oh_outlook_secret_expiry"}
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def env_for(home: Path, sandbox, **extra) -> dict:
+    return {**airflow_env(home, sandbox, ROOT / "dags"), **extra}
+
+
+def cli(home: Path, sandbox, args: list[str], check=True, **extra) -> subprocess.CompletedProcess:
+    return airflow(args, env_for(home, sandbox, **extra), home / "cli.log", check=check)
+
+
+def json_output(text: str):
+    """The JSON document an airflow `-o json` command printed among its log lines."""
+    for line in reversed(text.splitlines()):
+        try:
+            return json.loads(line)
+        except ValueError:
+            continue
+    raise AssertionError(f"no JSON in output: {text[-300:]}")
+
+
+def test_every_dag_parses_without_import_errors(airflow_home, today_sandbox):
+    env = env_for(airflow_home, today_sandbox)
+    binary = str(Path(sys.executable).parent / "airflow")
+    errors = subprocess.run([binary, "dags", "list-import-errors", "--local", "-o", "json"], env=env, capture_output=True,
+                            text=True, check=True).stdout
+    assert json_output(errors) == []
+    listed = subprocess.run([binary, "dags", "list", "--local", "-o", "json"], env=env, capture_output=True, text=True,
+                            check=True).stdout
+    assert DAG_IDS <= {d["dag_id"] for d in json_output(listed)}
+
+
+def test_dag_files_import_neither_msal_nor_requests():
+    code = ("import sys, runpy, glob; import airflow.sdk; "
+            "[runpy.run_path(f) for f in sorted(glob.glob('dags/*.py'))]; "
+            "print(sorted(m for m in ('msal', 'requests') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]"
+
+
+def test_mapping_and_sync_dags_fill_the_calendars(airflow_home, today_sandbox):
+    cli(airflow_home, today_sandbox, ["dags", "test", "oh_outlook_user_mapping"])
+    mapping = last_xcom(airflow_home, "oh_outlook_user_mapping", "map_users")[0]
+    assert {e["employee_id"]: e["outcome"] for e in mapping["employees"]} == today_sandbox.state.data.expected_outcomes
+    cli(airflow_home, today_sandbox, ["dags", "test", "oh_outlook_calendar_sync"])
+    summary = merge_summaries(last_xcom(airflow_home, "oh_outlook_calendar_sync", "sync_calendars"))
+    window = Window(dt.datetime.fromisoformat(summary["window"]["start"]), dt.datetime.fromisoformat(summary["window"]["end"]))
+    assert summary["totals"]["create"] == len(ours(today_sandbox, None)) > 30
+    assert_converged(today_sandbox, mapping["mapping"], window)
+    assert len(last_xcom(airflow_home, "oh_outlook_calendar_sync", "sync_calendars")) >= 2  # shards mapped
+
+
+def test_backfill_run_writes_exactly_that_days_appointments(airflow_home, today_sandbox):
+    day = dt.date.today() - dt.timedelta(days=3)
+    # A manual run of a data-interval timetable covers the interval ending at its logical date.
+    cli(airflow_home, today_sandbox, ["dags", "test", "oh_outlook_calendar_backfill",
+                                      (day + dt.timedelta(days=1)).isoformat()])
+    summary = merge_summaries(last_xcom(airflow_home, "oh_outlook_calendar_backfill", "sync_day"))
+    start = dt.datetime.combine(day, dt.time(), BERLIN)
+    window = Window(start, dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), BERLIN))
+    assert dt.datetime.fromisoformat(summary["window"]["start"]) == window.start
+    written = ours(today_sandbox, None)
+    assert written == ours(today_sandbox, window) and sum(written.values()) == summary["totals"]["create"]
+    mapping = last_xcom(airflow_home, "oh_outlook_calendar_backfill", "map_users")[0]["mapping"]
+    assert_converged(today_sandbox, mapping, window)
+
+
+def test_backfill_dry_run_lists_one_run_per_berlin_day(airflow_home, today_sandbox):
+    out = cli(airflow_home, today_sandbox, ["backfill", "create", "--dag-id", "oh_outlook_calendar_backfill",
+                                            "--from-date", "2026-11-01", "--to-date", "2026-11-04", "--dry-run"])
+    assert out.returncode == 0
+    text = (airflow_home / "cli.log").read_text()
+    listed = text[text.rindex("Runs to be attempted"):]
+    assert [f"2026-11-0{d} 23:00:00+00:00" in listed for d in (1, 2, 3)] == [True, True, True]
+
+
+def test_expired_secret_waits_fails_with_rotation_steps_then_passes_after_rotation(airflow_home, today_sandbox):
+    control.expire_secret(today_sandbox.state)
+    quick = {"OH_OUTLOOK_SECRET_WAIT_SECONDS": "3", "OH_OUTLOOK_SECRET_POKE_SECONDS": "1"}
+    log = airflow_home / "cli.log"
+    before = len(log.read_text())
+    failed = cli(airflow_home, today_sandbox, ["dags", "test", "oh_outlook_calendar_sync"], check=False, **quick)
+    text = log.read_text()[before:]
+    assert "UP_FOR_RESCHEDULE" in text and "AADSTS7000222" in text
+    assert "Certificates & secrets > New client secret" in text and "Sensor has timed out" in text
+    assert "DagRun Finished" in text and "state=failed" in text
+    assert failed.returncode in (0, 1) and not ours(today_sandbox, None)  # nothing synced with a dead secret
+
+    new_secret = control.rotate_secret(today_sandbox.state)
+    rotated = airflow_env(airflow_home, today_sandbox, ROOT / "dags")
+    conn = json.loads(rotated["AIRFLOW_CONN_OFFICE365_DEFAULT"])
+    conn["password"] = new_secret
+    conn["extra"]["credential_valid_until"] = (dt.date.today() + dt.timedelta(days=730)).isoformat()
+    cli(airflow_home, today_sandbox, ["dags", "test", "oh_outlook_calendar_sync"], **quick,
+        AIRFLOW_CONN_OFFICE365_DEFAULT=json.dumps(conn))
+    assert ours(today_sandbox, None)
+    assert new_secret not in log.read_text()  # masked in task logs
+
+
+def test_docker_compose_file_is_valid():
+    compose = shutil.which("docker-compose")
+    if compose is None:
+        pytest.skip("docker-compose is not installed (.ci/run installs Debian's package)")
+    result = subprocess.run([compose, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"], cwd=ROOT,
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
