@@ -16,7 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run Entra ID + Graph + openHandwerk emulation over HTTPS")
     serve.add_argument("--port", type=int, default=8443)
-    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 in a container)")
+    serve.add_argument("--public-host", default=None, help="name clients use, e.g. the compose service name")
     serve.add_argument("--seed", type=int, default=42)
     serve.add_argument("--employees", type=int, default=12)
     serve.add_argument("--appointments-per-employee", type=int, default=12)
@@ -29,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     state = SandboxState(seed=args.seed, employees=args.employees,
                          appointments_per_employee=args.appointments_per_employee, latency_ms=args.latency_ms,
                          jitter_ms=args.jitter_ms, faults=Faults.profile(args.faults))
-    server = SandboxServer(state, host=args.host, port=args.port, tls_dir=args.tls_dir)
+    server = SandboxServer(state, host=args.host, port=args.port, tls_dir=args.tls_dir, public_host=args.public_host)
     settings = {"base_url": server.base_url, "ca_bundle": server.ca_path, **server.environment()}
     print("oh-outlook-provider sandbox (not for production data)")
     print(f"  base URL : {server.base_url}   CA file: {server.ca_path}")

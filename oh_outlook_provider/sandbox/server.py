@@ -26,9 +26,10 @@ class SandboxServer:
     """One process, one port: `/{tenant}/...` Entra, `/v1.0/...` Graph, `/openhandwerk/...`, `/_sandbox/...`."""
 
     def __init__(self, state: SandboxState | None = None, host: str = "127.0.0.1", port: int = 0,
-                 tls_dir: Path | None = None) -> None:
+                 tls_dir: Path | None = None, public_host: str | None = None) -> None:
         self.state = state or SandboxState()
         self.host = host
+        self.public_host = public_host or host  # the name clients use (a compose service name)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
@@ -40,7 +41,7 @@ class SandboxServer:
 
     @property
     def base_url(self) -> str:
-        return f"https://{self.host}:{self.port}"
+        return f"https://{self.public_host}:{self.port}"
 
     @property
     def ca_path(self) -> str:
@@ -52,7 +53,7 @@ class SandboxServer:
         from oh_outlook_provider.sandbox.app import create_app
         from oh_outlook_provider.sandbox.tls import make_tls_files
 
-        _, cert, key = make_tls_files(self.tls_dir)
+        _, cert, key = make_tls_files(self.tls_dir, (self.public_host,))
         app = create_app(self.state)
         return uvicorn.Config(app, ssl_certfile=str(cert), ssl_keyfile=str(key), log_level="warning",
                               access_log=False, lifespan="off", timeout_keep_alive=30, backlog=512)

@@ -16,8 +16,12 @@ def _name(common_name: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def make_tls_files(folder: Path) -> tuple[Path, Path, Path]:
-    """Write ca.pem, server.pem, server.key into `folder`; returns their paths."""
+def make_tls_files(folder: Path, hostnames: tuple[str, ...] = ()) -> tuple[Path, Path, Path]:
+    """Write ca.pem, server.pem, server.key into `folder`; returns their paths.
+
+    The server certificate is valid for 127.0.0.1, localhost and `hostnames` (e.g. the
+    docker-compose service name).
+    """
     folder.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=5)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -46,6 +50,7 @@ def make_tls_files(folder: Path) -> tuple[Path, Path, Path]:
         .add_extension(
             x509.SubjectAlternativeName(
                 [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+                + [x509.DNSName(h) for h in hostnames if h not in ("localhost", "127.0.0.1")]
             ),
             critical=False,
         )
