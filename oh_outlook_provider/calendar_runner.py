@@ -76,7 +76,8 @@ class CalendarSync:
         opts = self.options
         self.source = source_id(self.oh.settings.id_kn)
         self.zone = self.oh.settings.timezone
-        records = list(self.oh.iter_appointments(opts.window.start, opts.window.end))  # a failed read raises
+        # Streamed page by page into the desired state; a failed read raises, it is never "no appointments".
+        records = self.oh.iter_appointments(opts.window.start, opts.window.end)
         desired = desired_state(records, self.mapping, opts.window, self.source, opts.render)
         mailboxes = sorted(set(self.mapping.values()))
         if opts.mailboxes is not None:

@@ -30,7 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     state = SandboxState(seed=args.seed, employees=args.employees,
                          appointments_per_employee=args.appointments_per_employee, latency_ms=args.latency_ms,
                          jitter_ms=args.jitter_ms, faults=Faults.profile(args.faults))
-    server = SandboxServer(state, host=args.host, port=args.port, tls_dir=args.tls_dir, public_host=args.public_host)
+    server = SandboxServer(state, host=args.host, port=args.port, tls_dir=args.tls_dir,
+                           public_host=args.public_host).prepare()
     settings = {"base_url": server.base_url, "ca_bundle": server.ca_path, **server.environment()}
     print("oh-outlook-provider sandbox (not for production data)")
     print(f"  base URL : {server.base_url}   CA file: {server.ca_path}")

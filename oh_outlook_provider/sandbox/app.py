@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 from urllib.parse import parse_qsl
@@ -11,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from oh_outlook_provider.sandbox import control, entra, graph, openhandwerk
-from oh_outlook_provider.sandbox.state import SandboxState
+from oh_outlook_provider.sandbox.state import Faults, SandboxState
 
 ALL = ["GET", "POST", "PATCH", "DELETE", "PUT"]
 
@@ -81,6 +82,21 @@ def create_app(state: SandboxState) -> FastAPI:
     async def reset() -> Response:
         state.reset_counters()
         return _json(200, {"ok": True})
+
+    @app.post("/_sandbox/reload")
+    async def reload(request: Request) -> Response:
+        body = await _body(request) or {}
+        if "faults" in body:
+            body["faults"] = Faults(**body["faults"]) if isinstance(body["faults"], dict) else Faults.profile(body["faults"])
+        if "base_date" in body:
+            body["base_date"] = dt.date.fromisoformat(body["base_date"])
+        await run_in_threadpool(state.reload, **body)
+        return _json(200, {"ok": True, "employees": len(state.employees), "appointments": len(state.appointments)})
+
+    @app.post("/_sandbox/churn")
+    async def churn(request: Request) -> Response:
+        body = await _body(request) or {}
+        return _json(200, control.churn(state, float(body.get("fraction", 0.1)), int(body.get("seed", 1))))
 
     @app.get("/_sandbox/mailboxes/{user}/events")
     async def mailbox_events(user: str) -> Response:

@@ -69,3 +69,28 @@ def rotate_secret(state: SandboxState, days: int = 730) -> str:
 def register_certificate(state: SandboxState, cert_pem: str, thumbprint: str) -> None:
     with state.lock:
         state.apps[CLIENT_ID].certificates[thumbprint.upper()] = cert_pem
+
+
+def churn(state: SandboxState, fraction: float = 0.1, seed: int = 1) -> dict[str, int]:
+    """Change a share of the appointments like a busy week does: moves, retitles, cancellations, new ones."""
+    import random
+
+    rng = random.Random(seed)
+    with state.lock:
+        ids = sorted(a for a in state.appointments if not a.startswith("T-BAD"))
+        chosen = rng.sample(ids, max(1, int(len(ids) * fraction))) if ids else []
+        done = {"move": 0, "retitle": 0, "cancel": 0, "new": 0}
+        for n, appointment_id in enumerate(chosen):
+            action = ("move", "retitle", "cancel", "new")[n % 4]
+            if action == "move":
+                oh_change(state, "move", appointment_id, days=rng.choice([-2, -1, 1, 2]), hours=rng.choice([0, 1]))
+            elif action == "retitle":
+                oh_change(state, "retitle", appointment_id, title=state.appointments[appointment_id]["title"] + " (geändert)")
+            elif action == "cancel":
+                oh_change(state, "cancel", appointment_id)
+            else:
+                record = dict(state.appointments[appointment_id], id=f"{appointment_id}-N", title="Zusatztermin")
+                record["employees"] = list(record.get("employees") or [])
+                oh_change(state, "new", record=record)
+            done[action] += 1
+    return done

@@ -38,6 +38,7 @@ def _authorised(state: SandboxState, authorization: str) -> bool:
 
 
 def _page(items: list, query: dict) -> tuple[int, dict]:
+    """One page, copied (the caller's records stay the sandbox's own)."""
     try:
         page = int(query.get("page", 1))
         limit = int(query.get("limit", 100))
@@ -45,7 +46,7 @@ def _page(items: list, query: dict) -> tuple[int, dict]:
         return envelope(400, "page und limit müssen Zahlen sein.")
     if page < 1 or not 1 <= limit <= 500:
         return envelope(400, "page >= 1 und 1 <= limit <= 500.")
-    return envelope(200, items[(page - 1) * limit : page * limit])
+    return envelope(200, copy.deepcopy(items[(page - 1) * limit : page * limit]))
 
 
 def _start_key(record: dict) -> dt.datetime | None:
@@ -69,7 +70,7 @@ def handle(state: SandboxState, method: str, path: str, query: dict, headers: di
         return envelope(401, "Nicht angemeldet oder Token abgelaufen.")
     with state.lock:
         if path == "/employees" and method == "GET":
-            return _page([copy.deepcopy(e) for e in state.employees.values()], query)
+            return _page(list(state.employees.values()), query)
         if path == "/appointments" and method == "GET":
             try:
                 lower = dt.datetime.fromisoformat(query["from"])
@@ -80,7 +81,7 @@ def handle(state: SandboxState, method: str, path: str, query: dict, headers: di
             for record in state.appointments.values():
                 start = _start_key(record)
                 if start is None or lower <= start.replace(tzinfo=None) < upper:
-                    chosen.append(copy.deepcopy(record))
+                    chosen.append(record)
             return _page(chosen, query)
         if path.startswith("/appointments/") and method == "GET":
             record = state.appointments.get(path.split("/", 2)[2])

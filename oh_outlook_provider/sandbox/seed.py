@@ -113,8 +113,13 @@ def build_seed(
     appointments_per_employee: int = 12,
     base_date: dt.date | None = None,
     span_days: int = 60,
+    cases: bool = True,
 ) -> SeedData:
-    """The same arguments always give the same data."""
+    """The same arguments always give the same data.
+
+    `cases=False` leaves out the mapping cases: every employee then has a licensed mailbox
+    (benchmarks want E employees to mean E mailboxes).
+    """
     rng = random.Random(seed)
     base = base_date or dt.date.today()
     d = DOMAIN
@@ -124,7 +129,8 @@ def build_seed(
     blocked: set[str] = set()
     private: dict[str, list[dict]] = {}
 
-    for emp_id, first, last, role, email, case in CASES[: max(employees, 0)]:
+    fixed = CASES[: max(employees, 0)] if cases else []
+    for emp_id, first, last, role, email, case in fixed:
         emp_records.append({
             "id": emp_id, "firstName": first, "lastName": last, "role": role,
             "email": email.format(d=d) if email else None, "active": True,
@@ -162,7 +168,7 @@ def build_seed(
     # Users without an employee: counted, never listed.
     users.append(_licensed(rng, f"admin@{d}", "Administrator"))
     users.append(_licensed(rng, f"buchhaltung@{d}", "Buchhaltung"))
-    for i in range(len(CASES), employees):
+    for i in range(len(fixed), employees):
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         emp_id = f"M-{i + 1:03d}"
         upn = f"{_ascii(first)}.{_ascii(last)}{i + 1}@{d}"

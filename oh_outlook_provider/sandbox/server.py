@@ -56,7 +56,8 @@ class SandboxServer:
         _, cert, key = make_tls_files(self.tls_dir, (self.public_host,))
         app = create_app(self.state)
         return uvicorn.Config(app, ssl_certfile=str(cert), ssl_keyfile=str(key), log_level="warning",
-                              access_log=False, lifespan="off", timeout_keep_alive=30, backlog=512)
+                              access_log=False, lifespan="off", timeout_keep_alive=30, backlog=512,
+                              timeout_graceful_shutdown=1)
 
     async def _serve(self) -> None:
         import anyio.to_thread
@@ -64,10 +65,16 @@ class SandboxServer:
         anyio.to_thread.current_default_thread_limiter().total_tokens = 256
         await self._server.serve(sockets=[self._sock])
 
-    def start(self) -> SandboxServer:
+    def prepare(self) -> SandboxServer:
+        """Write the TLS files and build the server, so the CA path exists before anyone is told about it."""
         import uvicorn
 
-        self._server = uvicorn.Server(self._config())
+        if self._server is None:
+            self._server = uvicorn.Server(self._config())
+        return self
+
+    def start(self) -> SandboxServer:
+        self.prepare()
         self._server.install_signal_handlers = lambda: None  # not the main thread
         self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True,
                                         name="oh-sandbox")
@@ -81,9 +88,7 @@ class SandboxServer:
         raise RuntimeError("sandbox did not start")
 
     def serve_forever(self) -> None:
-        import uvicorn
-
-        self._server = uvicorn.Server(self._config())
+        self.prepare()
         asyncio.run(self._serve())
 
     def stop(self) -> None:

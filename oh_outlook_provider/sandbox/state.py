@@ -95,11 +95,13 @@ class SandboxState:
         limits: Limits | None = None,
         token_lifetime: int = 3600,
         access_policy: bool = True,
+        cases: bool = True,
     ) -> None:
         self.lock = getattr(self, "lock", None) or threading.RLock()
         self._params = dict(seed=seed, employees=employees, appointments_per_employee=appointments_per_employee,
                             base_date=base_date, span_days=span_days, latency_ms=latency_ms, jitter_ms=jitter_ms,
-                            faults=faults, limits=limits, token_lifetime=token_lifetime, access_policy=access_policy)
+                            faults=faults, limits=limits, token_lifetime=token_lifetime, access_policy=access_policy,
+                            cases=cases)
         self.seed = seed
         self.rng = random.Random(seed)
         self.latency = latency_ms / 1000.0
@@ -108,7 +110,7 @@ class SandboxState:
         self.limits = limits or Limits()
         self.token_lifetime = token_lifetime
         self.signing_key = hashlib.sha256(f"sandbox-{seed}".encode()).hexdigest()
-        self.data: SeedData = build_seed(seed, employees, appointments_per_employee, base_date, span_days)
+        self.data: SeedData = build_seed(seed, employees, appointments_per_employee, base_date, span_days, cases)
         self.base_date = base_date or dt.date.today()
         self.tenants = {TENANT_ID}
         now = dt.datetime.now(dt.UTC)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -24,12 +25,13 @@ def events_for(
     mapping: Mapping[str, str],
     source: str,
     options: RenderOptions,
+    start_utc: dt.datetime | None = None,
 ) -> list[tuple[str, DesiredEvent]]:
     """(mailbox, event) for every mapped attendee of a live appointment; raises ValueError to reject."""
     if appointment.cancelled:
         return []
     return [
-        (mapping[emp_id], render(appointment, emp_id, source, options))
+        (mapping[emp_id], render(appointment, emp_id, source, options, start_utc))
         for emp_id in appointment.employee_ids
         if emp_id in mapping
     ]
@@ -52,7 +54,8 @@ def desired_state(
         if record.id in seen:
             continue
         seen.add(record.id)
-        if not window.contains(record.start_utc()):
+        start_utc = record.start_utc()
+        if not window.contains(start_utc):
             state.outside_window += 1
             continue
         state.appointments += 1
@@ -60,7 +63,7 @@ def desired_state(
             state.cancelled += 1
             continue
         try:
-            pairs = events_for(record, mapping, source, options)
+            pairs = events_for(record, mapping, source, options, start_utc)
         except ValueError as exc:
             state.rejected.append(Rejected(record.id, str(exc)))
             continue

@@ -1,16 +1,19 @@
-"""Normalised event fields and their hashes.
+"""Normalised event fields, their per-field hashes and whole-event digests.
 
 Graph changes some fields on the way back (bodies become HTML, times come back in another
-zone and with fractions of a second), so each managed field is normalised before hashing
-and the body, which cannot be compared after a round trip, is only compared on our side.
+zone and with fractions of a second), so each managed field is normalised to a canonical
+text first; the body, which cannot be compared after a round trip, is only compared on our
+side. An unchanged event is recognised by two digests (all fields as we wrote them, and the
+comparable ones); per-field hashes are only worked out when a digest differs, which keeps a
+100,000-appointment run cheap.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-from collections.abc import Mapping
+import zlib
+from collections.abc import Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -20,10 +23,27 @@ MANAGED = ("subject", "body", "start", "end", "isAllDay", "location", "categorie
            "isReminderOn", "reminderMinutesBeforeStart", "sensitivity")
 COMPARABLE = tuple(f for f in MANAGED if f != "body")  # what we can read back faithfully
 TIME_FIELDS = frozenset({"start", "end", "isAllDay"})
+ALL, CMP = "_all", "_cmp"  # keys of the two digests in the stored fingerprint
+
+
+_ZONES: dict[str, ZoneInfo] = {}
+
+
+def zone(name: str) -> ZoneInfo:
+    found = _ZONES.get(name)
+    if found is None:
+        found = _ZONES[name] = ZoneInfo(iana_of(name))
+    return found
+
+
+def utc_text(local: dt.datetime, zone_name: str) -> str:
+    """A wall-clock time in a zone as a UTC instant text (the canonical form of a timed start/end)."""
+    utc = local.replace(tzinfo=zone(zone_name)).astimezone(dt.UTC)
+    return utc.replace(tzinfo=None, microsecond=0).isoformat() + "Z"
 
 
 def _moment(value: Any, all_day: bool) -> str:
-    if not isinstance(value, Mapping) or not value.get("dateTime"):
+    if not isinstance(value, dict) or not value.get("dateTime"):
         return ""
     text = str(value["dateTime"]).rstrip("Z")
     if "." in text:
@@ -31,34 +51,73 @@ def _moment(value: Any, all_day: bool) -> str:
     local = dt.datetime.fromisoformat(text)
     if all_day:
         return local.date().isoformat()
-    zone = ZoneInfo(iana_of(str(value.get("timeZone") or "UTC")))
-    return local.replace(tzinfo=zone).astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return utc_text(local, str(value.get("timeZone") or "UTC"))
 
 
-def normalise(name: str, value: Any, all_day: bool) -> Any:
-    if name in ("start", "end"):
+def _scalar(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool) or value is None:
+        return {True: "true", False: "false", None: ""}[value]
+    if isinstance(value, int):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+
+def text_of(name: str, value: Any, all_day: bool) -> str:
+    """The canonical text of one field: equal before and after a Graph round trip."""
+    if name == "start" or name == "end":
         return _moment(value, all_day)
     if name == "subject":
         return (value or "").strip()
     if name == "location":
-        return ((value or {}).get("displayName") or "").strip() if isinstance(value, Mapping) else ""
-    if name == "categories":
-        return sorted(value or [])
+        return ((value or {}).get("displayName") or "").strip() if isinstance(value, dict) else ""
     if name == "body":
-        return (value or {}).get("content", "") if isinstance(value, Mapping) else ""
+        return (value or {}).get("content", "") if isinstance(value, dict) else ""
     if name == "isAllDay":
-        return bool(value)
-    return value
+        return "true" if value else "false"
+    if name == "categories":
+        return "\x1f".join(sorted(value or []))
+    return _scalar(value)
+
+
+def texts(fields: Mapping[str, Any], names: tuple[str, ...] = MANAGED) -> tuple[str, ...]:
+    all_day = bool(fields.get("isAllDay"))
+    return tuple(text_of(name, fields.get(name), all_day) for name in names)
+
+
+_PREFIXES: dict[tuple[str, ...], tuple[str, ...]] = {}
+
+
+def digest(names: tuple[str, ...], values: Iterable[str]) -> str:
+    prefixes = _PREFIXES.get(names) or _PREFIXES.setdefault(names, tuple(n + "=" for n in names))
+    return format(zlib.crc32("\x1e".join(map(str.__add__, prefixes, values)).encode()), "08x")
+
+
+def per_field(names: tuple[str, ...], values: tuple[str, ...]) -> dict[str, str]:
+    """8 hex digits per field: enough to notice an edit (a 1 in 4 billion miss)."""
+    return {n: format(zlib.crc32(f"{n}={t}".encode()), "08x") for n, t in zip(names, values, strict=True)}
 
 
 def field_hash(name: str, value: Any, all_day: bool) -> str:
-    canonical = json.dumps(normalise(name, value, all_day), ensure_ascii=False, sort_keys=True)
-    return hashlib.sha256(f"{name}={canonical}".encode()).hexdigest()[:12]
+    return per_field((name,), (text_of(name, value, all_day),))[name]
 
 
 def hashes(fields: Mapping[str, Any], names: tuple[str, ...] = MANAGED) -> dict[str, str]:
-    all_day = bool(fields.get("isAllDay"))
-    return {name: field_hash(name, fields.get(name), all_day) for name in names}
+    return per_field(names, texts(fields, names))
+
+
+_BODY = MANAGED.index("body")
+
+
+def comparable_digest(all_texts: tuple[str, ...]) -> str:
+    """Digest of the comparable fields, from the texts of all MANAGED fields."""
+    return digest(COMPARABLE, all_texts[:_BODY] + all_texts[_BODY + 1:])
+
+
+def stamp(all_texts: tuple[str, ...]) -> dict[str, str]:
+    """What we store on an event: per-field hashes and both digests."""
+    return {**per_field(MANAGED, all_texts), ALL: digest(MANAGED, all_texts), CMP: comparable_digest(all_texts)}
 
 
 def encode(stored: Mapping[str, str]) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 
 @dataclass(frozen=True)
@@ -103,8 +104,6 @@ class Tally:
 
 
 def as_utc(value: dt.datetime | dt.date, timezone: str) -> dt.datetime:
-    from zoneinfo import ZoneInfo
-
     if isinstance(value, dt.datetime):
         aware = value if value.tzinfo else value.replace(tzinfo=ZoneInfo(timezone))
         return aware.astimezone(dt.UTC)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Literal
 
 from oh_outlook_provider.sync import fingerprint
@@ -28,25 +29,36 @@ class ExistingEvent:
     id: str
     key: EventKey | None
     source: str | None
-    stored: dict[str, str]  # fingerprint hashes we wrote
-    current: dict[str, str]  # hashes of the fields as they are now
+    stored: dict[str, str]  # the fingerprint we wrote: per-field hashes and digests
+    texts: tuple[str, ...]  # canonical texts of the COMPARABLE fields as they are now
     start_utc: dt.datetime | None = None
+    digest: str = ""  # of those texts
+
+    @cached_property
+    def current(self) -> dict[str, str]:
+        """Per-field hashes of the fields as they are now (worked out only when needed)."""
+        return fingerprint.per_field(fingerprint.COMPARABLE, self.texts)
+
+    @property
+    def current_digest(self) -> str:
+        return self.digest
 
     @classmethod
     def from_graph(cls, event: Mapping[str, Any]) -> ExistingEvent:
         props = {p.get("id"): p.get("value") for p in event.get("singleValueExtendedProperties") or []}
+        texts = fingerprint.texts(event, fingerprint.COMPARABLE)
         start_utc = None
-        current = fingerprint.hashes(event, fingerprint.COMPARABLE)
-        start = fingerprint.normalise("start", event.get("start"), bool(event.get("isAllDay")))
+        start = texts[fingerprint.COMPARABLE.index("start")]
         if start and not event.get("isAllDay"):
-            start_utc = dt.datetime.strptime(start, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+            start_utc = dt.datetime.fromisoformat(start[:-1]).replace(tzinfo=dt.UTC)
         return cls(
             id=str(event["id"]),
             key=EventKey.parse(props.get(KEY_PROP) or ""),
             source=props.get(SOURCE_PROP),
             stored=fingerprint.decode(props.get(FINGERPRINT_PROP)),
-            current=current,
+            texts=texts,
             start_utc=start_utc,
+            digest=fingerprint.digest(fingerprint.COMPARABLE, texts),
         )
 
 
@@ -163,7 +175,10 @@ def plan_mailbox(
         if have is None:
             plan.creates.append(Create(want))
             continue
-        edited = tuple(n for n in fingerprint.COMPARABLE if have.current.get(n) != have.stored.get(n))
+        if want.digest == have.stored.get(fingerprint.ALL) and have.current_digest == have.stored.get(fingerprint.CMP):
+            plan.unchanged += 1  # the common case, decided without per-field hashes
+            continue
+        edited = tuple(n for n in fingerprint.COMPARABLE if have.current[n] != have.stored.get(n))
         ours_changed = {n for n in fingerprint.MANAGED if want.hashes[n] != have.stored.get(n)}
         if edited and have.stored:
             if policy.on_outlook_edit == "overwrite":

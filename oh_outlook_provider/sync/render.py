@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,18 +35,45 @@ class RenderOptions:
     sensitivity: str = "normal"
 
 
-@dataclass(frozen=True)
+@dataclass(eq=False)
 class DesiredEvent:
-    key: EventKey
-    fields: dict[str, Any]  # Graph JSON of every managed field
-    hashes: dict[str, str]
-    start_utc: dt.datetime
+    """The event one employee's calendar should hold for one appointment.
 
-    def tags(self, stored: Mapping[str, str] | None = None) -> list[dict[str, str]]:
+    Only the digests are kept; the Graph JSON and the per-field texts are rebuilt on demand
+    (for creates, updates and conflicts), so a run over 100,000 unchanged appointments holds
+    little more than the appointments themselves.
+    """
+
+    key: EventKey
+    appointment: Appointment
+    options: RenderOptions
+    start_utc: dt.datetime
+    digest: str  # of all managed fields
+    comparable_digest: str  # of the fields Graph gives back faithfully
+
+    @cached_property
+    def _rendered(self) -> tuple[dict[str, Any], tuple[str, ...]]:
+        return _fields_and_texts(self.appointment, self.options)
+
+    @property
+    def fields(self) -> dict[str, Any]:
+        """Graph JSON of every managed field."""
+        return self._rendered[0]
+
+    @property
+    def texts(self) -> tuple[str, ...]:
+        """Canonical text per MANAGED field."""
+        return self._rendered[1]
+
+    @cached_property
+    def hashes(self) -> dict[str, str]:
+        return fingerprint.per_field(fingerprint.MANAGED, self.texts)
+
+    def tags(self) -> list[dict[str, str]]:
         return [
             {"id": SOURCE_PROP, "value": self.key.source},
             {"id": KEY_PROP, "value": str(self.key)},
-            {"id": FINGERPRINT_PROP, "value": fingerprint.encode(stored or self.hashes)},
+            {"id": FINGERPRINT_PROP, "value": fingerprint.encode(fingerprint.stamp(self.texts))},
         ]
 
     def create_body(self, salt: str) -> dict[str, Any]:
@@ -59,6 +87,14 @@ def _moment(value: dt.datetime | dt.date, zone: str) -> dict[str, str]:
         local = local.replace(tzinfo=None)
         return {"dateTime": local.isoformat(timespec="seconds"), "timeZone": graph_timezone(zone)}
     return {"dateTime": f"{value.isoformat()}T00:00:00", "timeZone": graph_timezone(zone)}
+
+
+def _moment_text(value: dt.datetime | dt.date, zone: str, all_day: bool) -> str:
+    """fingerprint.text_of for the moment `_moment` builds, without building and parsing it."""
+    if all_day or not isinstance(value, dt.datetime):
+        return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
+    local = value if value.tzinfo is None else value.astimezone(fingerprint.zone(zone))
+    return fingerprint.utc_text(local.replace(tzinfo=None), graph_timezone(zone))
 
 
 def body_text(appointment: Appointment, options: RenderOptions) -> str:
@@ -78,27 +114,63 @@ def body_text(appointment: Appointment, options: RenderOptions) -> str:
     return "\n\n".join(lines)
 
 
-def render(appointment: Appointment, employee_id: str, source: str, options: RenderOptions) -> DesiredEvent:
-    """The desired event; raises ValueError with a reason when the appointment cannot be shown."""
-    if appointment.all_day and (isinstance(appointment.start, dt.datetime) or isinstance(appointment.end, dt.datetime)):
-        raise ValueError("all-day appointment with times of day")
+def _show_as(appointment: Appointment, options: RenderOptions) -> str:
+    return "oof" if appointment.category.casefold() == "urlaub" else options.show_as
+
+
+def _categories(appointment: Appointment, options: RenderOptions) -> list[str]:
     category = options.category_map.get(appointment.category) if appointment.category else None
+    return [category] if category else []
+
+
+def _fields_and_texts(appointment: Appointment, options: RenderOptions) -> tuple[dict[str, Any], tuple[str, ...]]:
+    all_day = appointment.all_day
     fields: dict[str, Any] = {
         "subject": appointment.title.strip()[:MAX_SUBJECT],
         "body": {"contentType": "text", "content": body_text(appointment, options)},
         "start": _moment(appointment.start, appointment.timezone),
         "end": _moment(appointment.end, appointment.timezone),
-        "isAllDay": appointment.all_day,
+        "isAllDay": all_day,
         "location": {"displayName": appointment.location},
-        "categories": [category] if category else [],
-        "showAs": "oof" if appointment.category.casefold() == "urlaub" else options.show_as,
-        "isReminderOn": options.reminder_minutes is not None and not appointment.all_day,
+        "categories": _categories(appointment, options),
+        "showAs": _show_as(appointment, options),
+        "isReminderOn": options.reminder_minutes is not None and not all_day,
         "reminderMinutesBeforeStart": options.reminder_minutes or 0,
         "sensitivity": options.sensitivity,
     }
+    return fields, _texts(appointment, options, fields["body"]["content"])
+
+
+def _texts(appointment: Appointment, options: RenderOptions, body: str | None = None) -> tuple[str, ...]:
+    """What fingerprint.texts(fields) gives, built straight from the appointment (a test holds them equal):
+    the hot path of a run, so no Graph JSON is built for events that turn out unchanged."""
+    all_day = appointment.all_day
+    return (
+        appointment.title.strip()[:MAX_SUBJECT].strip(),
+        body if body is not None else body_text(appointment, options),
+        _moment_text(appointment.start, appointment.timezone, all_day),
+        _moment_text(appointment.end, appointment.timezone, all_day),
+        "true" if all_day else "false",
+        appointment.location.strip(),
+        "\x1f".join(_categories(appointment, options)),
+        _show_as(appointment, options),
+        "true" if options.reminder_minutes is not None and not all_day else "false",
+        str(options.reminder_minutes or 0),
+        options.sensitivity,
+    )
+
+
+def render(appointment: Appointment, employee_id: str, source: str, options: RenderOptions,
+           start_utc: dt.datetime | None = None) -> DesiredEvent:
+    """The desired event; raises ValueError with a reason when the appointment cannot be shown."""
+    if appointment.all_day and (isinstance(appointment.start, dt.datetime) or isinstance(appointment.end, dt.datetime)):
+        raise ValueError("all-day appointment with times of day")
+    texts = _texts(appointment, options)
     return DesiredEvent(
         key=EventKey(source, appointment.id, employee_id),
-        fields=fields,
-        hashes=fingerprint.hashes(fields),
-        start_utc=as_utc(appointment.start, appointment.timezone),
+        appointment=appointment,
+        options=options,
+        start_utc=start_utc or as_utc(appointment.start, appointment.timezone),
+        digest=fingerprint.digest(fingerprint.MANAGED, texts),
+        comparable_digest=fingerprint.comparable_digest(texts),
     )

@@ -8,7 +8,7 @@ with our source tag are ever read into a plan, changed or deleted.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from typing import NamedTuple
 
 PROPERTY_SET = "{8c6b1f0e-3a52-4d1e-9f6a-6f68b2a7c0d4}"
 SOURCE_PROP = f"String {PROPERTY_SET} Name ohSource"
@@ -22,8 +22,9 @@ def source_id(id_kn: str) -> str:
     return f"openhandwerk:{id_kn}"
 
 
-@dataclass(frozen=True)
-class EventKey:
+class EventKey(NamedTuple):
+    """Which event this is: one per appointment and employee (a tuple: hashed in C, it keys every plan)."""
+
     source: str
     appointment_id: str
     employee_id: str

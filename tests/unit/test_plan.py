@@ -31,7 +31,7 @@ def as_graph(d, event_id=None, source=SOURCE, **edits):
         "id": event_id or f"ev-{d.key.appointment_id}", **fields,
         "singleValueExtendedProperties": [
             {"id": SOURCE_PROP, "value": source}, {"id": KEY_PROP, "value": str(d.key)},
-            {"id": FINGERPRINT_PROP, "value": fingerprint.encode(d.hashes)}],
+            {"id": FINGERPRINT_PROP, "value": fingerprint.encode(fingerprint.stamp(d.texts))}],
     })
 
 
@@ -114,3 +114,21 @@ def test_policy_validation():
         PlanPolicy(on_outlook_edit="merge")
     with pytest.raises(ValueError):
         PlanPolicy(max_delete_fraction=2)
+
+
+def test_fingerprint_without_digests_takes_the_per_field_path():
+    d = desired(1)
+    event = ExistingEvent.from_graph({"id": "x", **d.fields, "singleValueExtendedProperties": [
+        {"id": SOURCE_PROP, "value": SOURCE}, {"id": KEY_PROP, "value": str(d.key)},
+        {"id": FINGERPRINT_PROP, "value": fingerprint.encode(d.hashes)}]})
+    assert plan_mailbox([d], [event], source=SOURCE).unchanged == 1
+    changed = plan_mailbox([desired(1, title="anders")], [event], source=SOURCE)
+    assert changed.updates[0].fields == ("subject",)
+
+
+def test_digests_match_after_a_graph_round_trip():
+    d = desired(1)
+    read_back = dict(d.fields, start={"dateTime": "2026-03-02T07:00:00.0000000", "timeZone": "UTC"},
+                     body={"contentType": "html", "content": "<html>changed by Graph</html>"})
+    event = as_graph(d, **read_back)
+    assert event.current_digest == d.comparable_digest

@@ -40,7 +40,7 @@ def test_tags_and_transaction_id_are_deterministic():
     body = a.create_body("run-1")
     props = {p["id"]: p["value"] for p in body["singleValueExtendedProperties"]}
     assert props[SOURCE_PROP] == "openhandwerk:4711" and props[KEY_PROP] == "openhandwerk:4711|T-1|M-1"
-    assert fingerprint.decode(props[FINGERPRINT_PROP]) == a.hashes
+    assert fingerprint.decode(props[FINGERPRINT_PROP]) == a.hashes | {"_all": a.digest, "_cmp": a.comparable_digest}
     assert body["transactionId"] == b.create_body("run-1")["transactionId"] != a.create_body("run-2")["transactionId"]
     other = render(appt(), "M-2", "openhandwerk:4711", RenderOptions()).create_body("run-1")["transactionId"]
     assert other != body["transactionId"]
@@ -79,3 +79,14 @@ def test_fingerprint_survives_graph_round_trip():
                      body={"contentType": "html", "content": "<html>...</html>"})
     current = fingerprint.hashes(read_back, fingerprint.COMPARABLE)
     assert all(current[n] == event.hashes[n] for n in fingerprint.COMPARABLE)
+
+
+def test_render_texts_equal_the_generic_canonical_texts():
+    """render() builds the canonical texts directly for speed; they must be what fingerprint.texts says."""
+    cases = [appt(), appt(title="  Leerzeichen  ", location=" Ort "),
+             appt(start=dt.date(2026, 3, 2), end=dt.date(2026, 3, 5), all_day=True, category="Urlaub"),
+             appt(start=dt.datetime(2026, 10, 25, 2, 30, tzinfo=BERLIN), end=dt.datetime(2026, 10, 25, 3, 30, tzinfo=BERLIN))]
+    for options in (RenderOptions(), RenderOptions(reminder_minutes=None, category_map={"Wartung": "Blau"})):
+        for a in cases:
+            event = render(a, "M-1", "s", options)
+            assert event.texts == fingerprint.texts(event.fields)

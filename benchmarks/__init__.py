@@ -1,0 +1,1 @@
+"""Reproducible performance runs with printed tables (`make bench`)."""

@@ -1,0 +1,223 @@
+"""`make bench`: sync cost against Graph's real limits, versus a naive baseline, in one process.
+
+The sandbox runs in a child process with latency (30 ms + jitter) and Outlook's limits (4
+concurrent requests per mailbox, request budget), so CPU and memory figures are the client's
+own. Results: a printed table and JSON under .bench/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import math
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from types import SimpleNamespace
+
+import requests
+
+from benchmarks import airflow_costs
+from benchmarks.naive import naive_sync
+from oh_outlook_provider.calendar_runner import CalendarSync, SyncOptions
+from oh_outlook_provider.hooks.office365 import Office365Hook
+from oh_outlook_provider.hooks.openhandwerk import OpenHandwerkHook
+from oh_outlook_provider.mapping_runner import run_user_mapping
+from oh_outlook_provider.settings import office365_settings, openhandwerk_settings
+from oh_outlook_provider.sync.models import Window
+
+ROOT = Path(__file__).resolve().parent.parent
+BASE_DATE = dt.date(2026, 3, 20)
+WINDOW = Window(dt.datetime.combine(BASE_DATE - dt.timedelta(days=30), dt.time(), dt.UTC),
+                dt.datetime.combine(BASE_DATE + dt.timedelta(days=90), dt.time(), dt.UTC))
+
+
+class Sandbox:
+    """The sandbox in a child process, driven through its control API."""
+
+    def __init__(self, latency_ms: float, jitter_ms: float):
+        self.tmp = tempfile.TemporaryDirectory(prefix="oh-bench-")
+        settings_file = Path(self.tmp.name) / "settings.json"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "oh_outlook_provider.sandbox", "serve", "--port", "0", "--latency-ms",
+             str(latency_ms), "--jitter-ms", str(jitter_ms), "--tls-dir", self.tmp.name, "--settings-file",
+             str(settings_file)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(300):
+            if settings_file.exists() and settings_file.stat().st_size:
+                break
+            time.sleep(0.05)
+        self.settings = json.loads(settings_file.read_text())
+        self.base = self.settings["base_url"]
+        self.http = requests.Session()
+        self.http.verify = self.settings["ca_bundle"]
+        for _ in range(100):
+            try:
+                self.http.get(f"{self.base}/_sandbox/stats", timeout=1, verify=self.settings["ca_bundle"])
+                return
+            except requests.RequestException:
+                time.sleep(0.05)
+
+    def call(self, method: str, path: str, body: dict | None = None) -> dict:
+        response = self.http.request(method, f"{self.base}/_sandbox/{path}", json=body, timeout=600,
+                                     verify=self.settings["ca_bundle"])
+        response.raise_for_status()
+        return response.json()
+
+    def reload(self, employees: int, per_employee: int, latency_ms: float, jitter_ms: float) -> dict:
+        return self.call("POST", "reload", {"seed": 42, "employees": employees, "appointments_per_employee": per_employee,
+                                            "base_date": BASE_DATE.isoformat(), "span_days": 60, "cases": False,
+                                            "access_policy": False, "latency_ms": latency_ms, "jitter_ms": jitter_ms})
+
+    def hooks(self) -> tuple[Office365Hook, OpenHandwerkHook]:
+        def conn(data, conn_id):
+            return SimpleNamespace(conn_id=conn_id, host=data.get("host"), login=data["login"],
+                                   password=data["password"], extra=json.dumps(data["extra"]))
+
+        o365 = json.loads(self.settings["AIRFLOW_CONN_OFFICE365_DEFAULT"])
+        oh = json.loads(self.settings["AIRFLOW_CONN_OPENHANDWERK_DEFAULT"])
+        return (Office365Hook(settings=office365_settings(conn(o365, "office365_default"))),
+                OpenHandwerkHook(settings=openhandwerk_settings(conn(oh, "openhandwerk_default"))))
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=10)
+        self.tmp.cleanup()
+
+
+def lower_bound(per_mailbox: dict, workers: int, latency_s: float) -> float:
+    """Time the sandbox's limits allow at best: 4 sub-requests at a time per mailbox, `workers` mailboxes at once."""
+    loads = [0.0] * max(1, workers)
+    for subs in sorted((sum(v.values()) for v in per_mailbox.values()), reverse=True):
+        i = loads.index(min(loads))
+        loads[i] += math.ceil(subs / 4) * latency_s
+    return max(loads)
+
+
+def measure(sandbox: Sandbox, label: str, run, workers: int, latency_s: float) -> dict:
+    sandbox.call("POST", "reset-counters")
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    counts = run()
+    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
+    stats = sandbox.call("GET", "stats")
+    per_mailbox = stats["requests"]
+    reads = sum(v.get("read", 0) for v in per_mailbox.values())
+    writes = sum(v.get("write", 0) for v in per_mailbox.values())
+    written = sum(counts.get(k, 0) for k in ("create", "update", "delete"))
+    events = sum(counts.get(k, 0) for k in ("create", "update", "unchanged"))
+    return {
+        "label": label, "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
+        "http_requests": stats["http_requests"], "batch_calls": stats["batch_calls"], "read_subrequests": reads,
+        "write_subrequests": writes, "written_events": written, "events_in_window": events,
+        "requests_per_written_event": round(stats["http_requests"] / written, 4) if written else None,
+        "throttled_429": stats["throttled_total"], "max_in_flight_per_mailbox": stats["max_in_flight"],
+        "mailboxes": len(per_mailbox), "lower_bound_s": round(lower_bound(per_mailbox, workers, latency_s), 3),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "counts": counts,
+    }
+
+
+def ours(sandbox: Sandbox, mapping: dict, workers: int):
+    def run() -> dict:
+        graph, oh = sandbox.hooks()
+        summary = CalendarSync(graph, oh, mapping, SyncOptions(window=WINDOW, max_workers=workers,
+                                                                salt=uuid.uuid4().hex)).run()
+        if summary["failed"]:
+            raise RuntimeError(f"sync failed: {summary['failed']}")
+        return summary["totals"]
+    return run
+
+
+def naive(sandbox: Sandbox, mapping: dict):
+    def run() -> dict:
+        graph, oh = sandbox.hooks()
+        return naive_sync(graph, oh, mapping, WINDOW, uuid.uuid4().hex)
+    return run
+
+
+def scenario(sandbox: Sandbox, employees: int, per_employee: int, args, with_naive: bool) -> list[dict]:
+    latency_s = (args.latency_ms + args.jitter_ms / 2) / 1000
+    rows = []
+    strategies = [("ours", lambda m: ours(sandbox, m, args.workers))]
+    if with_naive:
+        strategies.append(("naive", lambda m: naive(sandbox, m)))
+    for name, make in strategies:
+        sandbox.reload(employees, per_employee, args.latency_ms, args.jitter_ms)
+        graph, oh = sandbox.hooks()
+        mapping = run_user_mapping(graph, oh, verify_mailboxes=False)[0].mapping()
+        run = make(mapping)
+        rows.append(measure(sandbox, f"{name} initial", run, args.workers, latency_s))
+        rows.append(measure(sandbox, f"{name} rerun", run, args.workers, latency_s))
+        sandbox.call("POST", "churn", {"fraction": 0.1, "seed": 7})
+        rows.append(measure(sandbox, f"{name} 10% changed", run, args.workers, latency_s))
+    return rows
+
+
+def print_rows(title: str, rows: list[dict], baseline: dict[str, dict] | None = None) -> None:
+    print(f"\n{title}")
+    head = (f"{'run':18} {'wall s':>8} {'bound s':>8} {'vs naive':>9} {'HTTP':>6} {'batch':>6} {'reads':>6} "
+            f"{'writes':>7} {'events':>7} {'req/ev':>7} {'429':>5} {'max/mb':>6} {'CPU s':>6} {'RSS MB':>7}")
+    print(head)
+    print("-" * len(head))
+    for r in rows:
+        ratio = ""
+        phase = r["label"].split(" ", 1)[1]
+        if baseline and r["label"].startswith("ours") and phase in baseline:
+            ratio = f"{baseline[phase]['wall_s'] / r['wall_s']:.1f}x"
+        rpe = f"{r['requests_per_written_event']:.3f}" if r["requests_per_written_event"] is not None else "-"
+        print(f"{r['label']:18} {r['wall_s']:8.2f} {r['lower_bound_s']:8.2f} {ratio:>9} {r['http_requests']:6} "
+              f"{r['batch_calls']:6} {r['read_subrequests']:6} {r['write_subrequests']:7} {r['written_events']:7} "
+              f"{rpe:>7} {r['throttled_429']:5} {r['max_in_flight_per_mailbox']:6} {r['cpu_s']:6.2f} "
+              f"{r['peak_rss_mb']:7.1f}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.run")
+    parser.add_argument("--employees", type=int, default=20)
+    parser.add_argument("--appointments", type=int, default=150, help="per employee")
+    parser.add_argument("--latency-ms", type=float, default=30.0)
+    parser.add_argument("--jitter-ms", type=float, default=10.0)
+    parser.add_argument("--workers", type=int, default=8)
+    parser.add_argument("--full", action="store_true", help="also the largest scaling cells")
+    parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--skip-scaling", action="store_true")
+    args = parser.parse_args(argv)
+    out_dir = ROOT / ".bench"
+    out_dir.mkdir(exist_ok=True)
+    results: dict = {"args": vars(args), "started": dt.datetime.now(dt.UTC).isoformat()}
+    sandbox = Sandbox(args.latency_ms, args.jitter_ms)
+    try:
+        rows = scenario(sandbox, args.employees, args.appointments, args, not args.skip_naive)
+        results["default"] = rows
+        baseline = {r["label"].split(" ", 1)[1]: r for r in rows if r["label"].startswith("naive")}
+        print_rows(f"Default size: {args.employees} employees x {args.appointments} appointments, latency "
+                   f"{args.latency_ms:g} ms + {args.jitter_ms:g} ms jitter, {args.workers} mailbox workers", rows, baseline)
+        if not args.skip_scaling:
+            cells = [(e, a) for e in (10, 40, 160) for a in (50, 250, 1000)
+                     if args.full or e * a <= 10_000]
+            scaling = []
+            for e, a in cells:
+                cell = scenario(sandbox, e, a, args, with_naive=False)
+                for r in cell:
+                    r["label"] = f"{e}x{a} " + r["label"].split(" ", 1)[1]
+                scaling.extend(cell[:2])
+            results["scaling"] = scaling
+            print_rows("Scaling (ours): employees x appointments per employee, initial and rerun", scaling)
+    finally:
+        sandbox.close()
+    costs = airflow_costs.measure_all()
+    results["airflow"] = costs
+    airflow_costs.print_costs(costs)
+    path = out_dir / f"bench-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
+    path.write_text(json.dumps(results, indent=2, default=str))
+    print(f"\nJSON: {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    raise SystemExit(main())
