@@ -11,9 +11,9 @@ import logging
 import threading
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from oh_outlook_provider.errors import (
     GraphError,
@@ -47,6 +47,13 @@ class SyncOptions:
     mailboxes: frozenset[str] | None = None  # a shard: only these user ids
 
 
+class Reading(NamedTuple):
+    base: str  # the events collection of the target calendar
+    headers: dict[str, str]
+    existing: list[ExistingEvent]
+    any_ours: bool  # the mailbox holds events of ours somewhere (not only in this window)
+
+
 @dataclass
 class MailboxResult:
     mailbox: str
@@ -76,20 +83,23 @@ class CalendarSync:
         opts = self.options
         self.source = source_id(self.oh.settings.id_kn)
         self.zone = self.oh.settings.timezone
-        # Streamed page by page into the desired state; a failed read raises, it is never "no appointments".
-        records = self.oh.iter_appointments(opts.window.start, opts.window.end)
-        desired = desired_state(records, self.mapping, opts.window, self.source, opts.render)
         mailboxes = sorted(set(self.mapping.values()))
         if opts.mailboxes is not None:
             mailboxes = [m for m in mailboxes if m in opts.mailboxes]
         with ThreadPoolExecutor(max_workers=max(1, opts.max_workers), thread_name_prefix="mailbox") as pool:
-            results = list(pool.map(lambda m: self.sync_mailbox(m, desired.by_mailbox.get(m, [])), mailboxes))
+            # Outlook is read while openHandwerk is read: the two services do not wait for each other.
+            readings = {m: pool.submit(self._read, m) for m in mailboxes}
+            # Streamed page by page into the desired state; a failed read raises, it is never "no appointments".
+            records = self.oh.iter_appointments(opts.window.start, opts.window.end)
+            desired = desired_state(records, self.mapping, opts.window, self.source, opts.render)
+            results = list(pool.map(lambda m: self.sync_mailbox(m, desired.by_mailbox.get(m, []), readings[m]),
+                                    mailboxes))
         return self._summary(results, desired, time.monotonic() - started)
 
-    def sync_mailbox(self, mailbox: str, desired: list[DesiredEvent]) -> MailboxResult:
+    def sync_mailbox(self, mailbox: str, desired: list[DesiredEvent], reading: Future | None = None) -> MailboxResult:
         result = MailboxResult(mailbox, self.upn.get(mailbox))
         try:
-            plan = self._plan(mailbox, list(desired), result)
+            plan = self._plan(mailbox, list(desired), result, reading.result() if reading else self._read(mailbox))
             result.counts = plan.counts()
             result.conflicts = [
                 {"event_id": c.event_id, "appointment_id": c.key.appointment_id, "employee_id": c.key.employee_id,
@@ -135,7 +145,8 @@ class CalendarSync:
         params = {"$filter": filter_, "$expand": expand_tags(), "$select": READ_SELECT, "$top": str(top)}
         return "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
 
-    def _plan(self, mailbox: str, desired: list[DesiredEvent], result: MailboxResult) -> Plan:
+    def _read(self, mailbox: str) -> Reading:
+        """Our events in the window (first page and a probe for any event of ours in one `$batch`)."""
         window = self.options.window
         base = self._events_base(mailbox)
         ours = tag_filter(SOURCE_PROP, self.source)
@@ -156,8 +167,11 @@ class CalendarSync:
             pages[name] = response.body or {}
         raw = list(pages["window"].get("value", []))
         raw.extend(self.graph.page_after(pages["window"], headers=headers))
-        any_ours = bool(pages["probe"].get("value"))
         existing = [e for e in map(ExistingEvent.from_graph, raw) if e.source == self.source]
+        return Reading(base, headers, existing, bool(pages["probe"].get("value")))
+
+    def _plan(self, mailbox: str, desired: list[DesiredEvent], result: MailboxResult, reading: Reading) -> Plan:
+        base, headers, existing, any_ours = reading
 
         wanted = {d.key for d in desired}
         protected: set[str] = set()

@@ -205,7 +205,9 @@ def update_event(state: SandboxState, user_id: str, event: dict, patch: dict) ->
 
 # ---------------------------------------------------------------------- output
 def render_event(event: dict, select: list[str] | None, expand_ids: set[str] | None, zone: str | None) -> dict:
-    out = {k: copy.deepcopy(v) for k, v in event.items() if not k.startswith("_")}
+    keep = (lambda k: not k.startswith("_") and (k in select or k in ("id", "@odata.etag", "start", "end", "body"))) \
+        if select else (lambda k: not k.startswith("_"))
+    out = {k: copy.deepcopy(v) for k, v in event.items() if keep(k)}
     tz_name = zone or "UTC"
     for name, utc_value in (("start", event["_start_utc"]), ("end", event["_end_utc"])):
         if event["isAllDay"]:
@@ -288,10 +290,13 @@ def _top(query: dict, default: int, maximum: int) -> int:
     return value
 
 
-def _page(items: list, query: dict, base_url: str, path: str, default: int, maximum: int) -> dict:
+def _page(items: list, query: dict, base_url: str, path: str, default: int, maximum: int, show=None) -> dict:
+    """One page of `items` with a nextLink; `show` renders only the items on the page."""
     top = _top(query, default, maximum)
     skip = int(query.get("$skip") or 0)
     page = items[skip : skip + top]
+    if show is not None:
+        page = [show(item) for item in page]
     body: dict = {"@odata.context": f"{base_url}/$metadata#{path.strip('/')}", "value": page}
     if skip + top < len(items):
         next_query = {k: v for k, v in query.items() if k != "$skip"} | {"$skip": str(skip + top)}
@@ -535,12 +540,12 @@ def _create(state: SandboxState, user_id: str, calendar_id: str, body: Any, zone
 def _list_events(state, user_id, cal, query, zone, base_url, calendar_id) -> Result:
     clauses = _parse_filter(query["$filter"]) if query.get("$filter") else []
     expand = _parse_expand(query.get("$expand"))
+    select = _select(query)
     with state.lock:
         events = [e for e in state.events.get(user_id, {}).values() if e["_calendar"] == cal["id"]]
         chosen = sorted((e for e in events if _matches(e, clauses)), key=lambda e: (e["_start_utc"], e["id"]))
-        items = [render_event(e, _select(query), expand, zone) for e in chosen]
-    path = f"/users/{user_id}/calendars/{calendar_id}/events" if calendar_id else f"/users/{user_id}/events"
-    return _page(items, query, base_url, path, 10, 1000)
+        path = f"/users/{user_id}/calendars/{calendar_id}/events" if calendar_id else f"/users/{user_id}/events"
+        return _page(chosen, query, base_url, path, 10, 1000, lambda e: render_event(e, select, expand, zone))
 
 
 def _calendar_view(state, user_id, calendar_id, query, zone, base_url, rest) -> dict:
@@ -555,9 +560,10 @@ def _calendar_view(state, user_id, calendar_id, query, zone, base_url, rest) -> 
     with state.lock:
         events = [e for e in state.events.get(user_id, {}).values()
                   if e["_calendar"] == calendar_id and e["_start_utc"] < end and e["_end_utc"] > start]
-        items = [render_event(e, _select(query), None, zone)
-                 for e in sorted(events, key=lambda e: (e["_start_utc"], e["id"]))]
-    return _page(items, query, base_url, f"/users/{user_id}/calendarView", 10, 1000)
+        chosen = sorted(events, key=lambda e: (e["_start_utc"], e["id"]))
+        select = _select(query)
+        return _page(chosen, query, base_url, f"/users/{user_id}/calendarView", 10, 1000,
+                     lambda e: render_event(e, select, None, zone))
 
 
 # ---------------------------------------------------------------------- $batch
