@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 20
+# Sub-requests worth sending again: throttled, server errors, and those whose dependency failed (424).
+BATCH_RETRY_STATUS = RETRYABLE_STATUS | {500, 502, 424}
 USER_SELECT = (
     "id,displayName,mail,userPrincipalName,otherMails,proxyAddresses,"
     "accountEnabled,assignedLicenses,assignedPlans,userType"
@@ -360,9 +362,10 @@ class Office365Hook(BaseHook):
         """Run sub-requests through `$batch` (at most 20 a call) and return each response by id.
 
         Sub-requests to one mailbox are chained with `dependsOn` so that at most
-        `max_per_mailbox` of them run at once on Graph's side. Throttled (429/503/504) and
-        dependency-failed (424) sub-requests are re-sent, and only those, after the largest
-        Retry-After; the rest are final.
+        `max_per_mailbox` of them run at once on Graph's side. Throttled (429), failed on the
+        server's side (5xx) and dependency-failed (424) sub-requests are re-sent, and only those,
+        after the largest Retry-After; the rest are final. Re-sending a POST is safe because
+        every create we send carries a transactionId.
         """
         pending: dict[str, dict] = {}
         for item in requests_:
@@ -379,7 +382,7 @@ class Office365Hook(BaseHook):
             for start in range(0, len(items), BATCH_LIMIT):
                 chunk = items[start : start + BATCH_LIMIT]
                 for response in self._batch_call(chunk):
-                    if response.status in RETRYABLE_STATUS or response.status == 424:
+                    if response.status in BATCH_RETRY_STATUS:
                         if response.status != 424:
                             self.stats.add(throttled=1)
                             waits.append(retry_after_seconds(response.headers) or 0.0)

@@ -48,3 +48,34 @@ def test_same_seed_same_data_and_realistic_content():
     assert any(len(x.get("employees") or []) > 1 for x in a.appointments)
     assert any(x.get("status") == "storniert" for x in a.appointments)
     assert any(str(x.get("start", "")).startswith("2026-03-29") for x in a.appointments)  # DST day
+
+
+def test_sandbox_cli_serves_and_prints_settings(tmp_path):
+    import json
+    import subprocess
+    import sys
+    import time
+
+    import requests
+
+    settings = tmp_path / "settings.json"
+    proc = subprocess.Popen([sys.executable, "-m", "oh_outlook_provider.sandbox", "serve", "--port", "0", "--tls-dir",
+                             str(tmp_path), "--settings-file", str(settings)], stdout=subprocess.PIPE, text=True)
+    try:
+        for _ in range(200):
+            if settings.exists() and settings.stat().st_size:
+                break
+            time.sleep(0.05)
+        data = json.loads(settings.read_text())
+        assert "AIRFLOW_CONN_OFFICE365_DEFAULT" in data and (tmp_path / "ca.pem").exists()
+        for _ in range(100):
+            try:
+                stats = requests.get(f"{data['base_url']}/_sandbox/stats", verify=data["ca_bundle"], timeout=2)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        assert stats.status_code == 200 and stats.json()["invitations_sent"] == 0
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=15)
+    assert "export AIRFLOW_CONN_OFFICE365_DEFAULT=" in out

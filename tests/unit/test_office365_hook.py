@@ -336,3 +336,22 @@ def test_batch_body_is_json_with_relative_urls():
         make_hook().batch([{"id": "a", "method": "PATCH", "url": "/users/u1/events/e1", "body": {"subject": "x"}}])
         sent = json.loads(m.request_history[-1].text)
     assert sent["requests"][0]["url"] == "/users/u1/events/e1"
+
+
+def test_batch_resends_server_errors_and_failed_dependencies_only():
+    calls = []
+
+    def respond(request, context):
+        body = request.json()
+        calls.append(sorted(s["id"] for s in body["requests"]))
+        first = len(calls) == 1
+        status = {"a": 500 if first else 201, "b": 424 if first else 201, "c": 400, "d": 201}
+        return {"responses": [{"id": s["id"], "status": status[s["id"]], "body": {}} for s in body["requests"]]}
+
+    with requests_mock.Mocker() as m:
+        mock_entra(m)
+        m.post(f"{GRAPH}/$batch", json=respond)
+        items = [{"id": i, "method": "POST", "url": f"/users/u{i}/events", "body": {"transactionId": i}} for i in "abcd"]
+        results = make_hook().batch(items)
+    assert calls == [["a", "b", "c", "d"], ["a", "b"]]
+    assert {k: r.status for k, r in results.items()} == {"a": 201, "b": 201, "c": 400, "d": 201}

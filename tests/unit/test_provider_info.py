@@ -73,3 +73,19 @@ def test_airflow_cli_lists_provider_and_connection_types():
                             check=True).stdout
     providers = {p["package_name"]: p for p in json_output(listed)}
     assert providers["oh-outlook-provider"]["version"] == get_provider_info()["versions"][0]
+
+
+def test_connection_form_metadata_as_the_ui_receives_it():
+    """GET /ui/connections/hook_meta is what the React form renders; it never imports our hook."""
+    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+
+    meta = {m.connection_type: m.model_dump() for m in HookMetaService.hook_meta_data()}
+    office = meta["office365"]
+    assert office["hook_name"] == "Office 365 (Microsoft Graph)"
+    assert office["standard_fields"]["host"]["hidden"] and not office["standard_fields"]["password"]["hidden"]
+    assert office["standard_fields"]["login"]["title"] == "Application (client) ID (Anwendungs-ID)"
+    extra = office["extra_fields"]
+    assert extra["tenant_id"]["schema"]["title"] == "Tenant ID (Mandanten-ID)"
+    assert extra["certificate_private_key"]["schema"]["format"] == "password"
+    assert extra["national_cloud"]["value"] == "global"
+    assert meta["openhandwerk"]["standard_fields"]["host"]["title"] == "API base URL"
