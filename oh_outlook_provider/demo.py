@@ -92,7 +92,8 @@ def print_sync(title: str, summary: dict) -> None:
     print(f"\n== {title}")
     if summary.get("window"):
         print(f"   window [{summary['window']['start'][:16]}, {summary['window']['end'][:16]}) UTC")
-    print("   " + ", ".join(f"{k}: {totals.get(k, 0)}" for k in ("create", "update", "delete", "unchanged", "rejected")))
+    print("   " + ", ".join(f"{k}: {totals.get(k, 0)}" for k in ("create", "update", "delete", "unchanged"))
+          + f", rejected appointments: {len(summary['rejected'])}")
     for info in sorted(summary["mailboxes"].values(), key=lambda i: i.get("upn") or ""):
         counts = info.get("counts") or {}
         line = f"   {info.get('upn') or '?':40} {info['status']:8} created {counts.get('create', 0):3}  " \
@@ -159,8 +160,9 @@ def run_demo(workdir: Path) -> int:
         airflow(["dags", "test", "oh_outlook_calendar_sync"], env, log)
         first = merge_summaries(last_xcom(home, "oh_outlook_calendar_sync", "sync_calendars"))
         print_sync("Calendar sync (DAG oh_outlook_calendar_sync, rolling window)", first)
-        print(f"   Graph: {state.stats()['max_in_flight']} requests in flight per mailbox at most, "
-              f"{state.stats()['invitations_sent']} invitations sent")
+        stats = state.stats()
+        print(f"   Graph: at most {stats['max_in_flight']} request(s) in flight per mailbox, {stats['throttled_total']} "
+              f"throttled, {stats['invitations_sent']} invitations sent")
         print_agenda(state, "juergen.mueller@mueller-haustechnik.de", today)
 
         airflow(["dags", "test", "oh_outlook_calendar_sync"], env, log)
