@@ -25,16 +25,20 @@ BERLIN = ZoneInfo("Europe/Berlin")
 WEEKDAYS = ["Mo", "Di", "Mi", "Do", "Fr", "Sa", "So"]
 
 
-def airflow_env(home: Path, sandbox: SandboxServer, dags: Path) -> dict[str, str]:
+def airflow_env(home: Path, sandbox: SandboxServer, dags: Path, connections: bool = True) -> dict[str, str]:
+    """Environment for the airflow CLI; `connections` puts the sandbox connections in AIRFLOW_CONN_* variables."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+    # `airflow standalone` starts its components as `airflow ...` from PATH: put this venv first.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env.update(
         AIRFLOW_HOME=str(home),
         AIRFLOW__CORE__LOAD_EXAMPLES="False",
         AIRFLOW__CORE__DAGS_FOLDER=str(dags),
         AIRFLOW__CORE__TEST_CONNECTION="Enabled",
         AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
-        **sandbox.environment(),
     )
+    if connections:
+        env.update(sandbox.environment())
     return env
 
 
@@ -186,8 +190,13 @@ def run_standalone(workdir: Path, port: int) -> int:
     log = workdir / "standalone.log"
     workdir.mkdir(parents=True, exist_ok=True)
     with SandboxServer(state, port=port) as sandbox:
-        env = airflow_env(home, sandbox, ROOT / "dags")
+        # Connections go into the metadata DB (not the environment), so the UI lists them and edits take effect.
+        env = airflow_env(home, sandbox, ROOT / "dags", connections=False)
         prepare_home(home, env, log)
+        for conn_id, value in (("office365_default", sandbox.office365_connection()),
+                               ("openhandwerk_default", sandbox.openhandwerk_connection())):
+            airflow(["connections", "delete", conn_id], env, log, check=False)
+            airflow(["connections", "add", conn_id, "--conn-json", json.dumps(value)], env, log)
         print(f"Sandbox on {sandbox.base_url}. Starting `airflow standalone` on http://localhost:8080 ...")
         print(f"Login: user 'admin', password in {home}/simple_auth_manager_passwords.json.generated")
         binary = Path(sys.executable).parent / "airflow"
