@@ -28,6 +28,16 @@ def connection(data: dict, conn_id: str) -> SimpleNamespace:
                            password=data.get("password"), extra=json.dumps(data.get("extra") or {}))
 
 
+def json_output(text: str):
+    """The JSON document an airflow `-o json` command printed among its log lines."""
+    for line in reversed(text.splitlines()):
+        try:
+            return json.loads(line)
+        except ValueError:
+            continue
+    raise AssertionError(f"no JSON in output: {text[-300:]}")
+
+
 def fast_retry() -> RetryPolicy:
     return RetryPolicy(max_attempts=12, backoff_base=0.01, backoff_max=0.05, wait_budget=30)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
+from oh_outlook_provider import __version__
+
 
 def make_session(verify: bool | str, timeout: float, headers: dict[str, str] | None = None) -> Any:
     """A requests.Session whose `verify` really applies.
@@ -21,7 +23,7 @@ def make_session(verify: bool | str, timeout: float, headers: dict[str, str] | N
     adapter = HTTPAdapter(pool_connections=8, pool_maxsize=64)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
-    if headers:
-        session.headers.update(headers)
+    session.headers.update({"User-Agent": f"oh-outlook-provider/{__version__}", "Accept": "application/json",
+                            **(headers or {})})
     session.request = functools.partial(session.request, verify=verify, timeout=(min(10.0, timeout), timeout))
     return session

@@ -18,7 +18,6 @@ from urllib.parse import unquote, urlsplit
 
 from airflow.sdk import BaseHook
 
-from oh_outlook_provider import __version__
 from oh_outlook_provider.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -32,6 +31,7 @@ from oh_outlook_provider.errors import (
 from oh_outlook_provider.hooks.http import make_session
 from oh_outlook_provider.hooks.limiter import MailboxLimiter
 from oh_outlook_provider.hooks.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
+from oh_outlook_provider.masking import mask_secrets
 from oh_outlook_provider.settings import Office365Settings, office365_settings
 from oh_outlook_provider.sync.mapping import has_exchange
 
@@ -135,18 +135,8 @@ class Office365Hook(BaseHook):
     def settings(self) -> Office365Settings:
         if self._settings is None:
             self._settings = office365_settings(self.get_connection(self.office365_conn_id))
-        self._mask(self._settings.client_secret, self._settings.certificate_private_key)
+        mask_secrets(self._settings.client_secret, self._settings.certificate_private_key)
         return self._settings
-
-    @staticmethod
-    def _mask(*secrets: str | None) -> None:
-        try:
-            from airflow.sdk.log import mask_secret
-        except ImportError:  # pragma: no cover - very old task SDK
-            return
-        for secret in secrets:
-            if secret:
-                mask_secret(secret)
 
     def _credential(self) -> str | dict:
         s = self.settings
@@ -204,7 +194,7 @@ class Office365Hook(BaseHook):
         token = result.get("access_token")
         if not token:
             raise translate_token_error(result, self.settings.conn_id)
-        self._mask(token)
+        mask_secrets(token)
         return token
 
     # ------------------------------------------------------------------ HTTP
@@ -212,15 +202,8 @@ class Office365Hook(BaseHook):
     def session(self) -> requests.Session:
         with self._init_lock:
             if self._session is None:
-                self._session = make_session(
-                    self.settings.verify,
-                    self.settings.timeout,
-                    {
-                        "Prefer": 'IdType="ImmutableId"',
-                        "User-Agent": f"oh-outlook-provider/{__version__}",
-                        "Accept": "application/json",
-                    },
-                )
+                self._session = make_session(self.settings.verify, self.settings.timeout,
+                                             {"Prefer": 'IdType="ImmutableId"'})
             return self._session
 
     def url(self, path: str) -> str:

@@ -14,11 +14,11 @@ from zoneinfo import ZoneInfo
 
 from airflow.sdk import BaseHook
 
-from oh_outlook_provider import __version__
 from oh_outlook_provider import openhandwerk_api as api
 from oh_outlook_provider.errors import OhOutlookError, OpenHandwerkError
 from oh_outlook_provider.hooks.http import make_session
 from oh_outlook_provider.hooks.retry import RetryPolicy, retry_after_seconds
+from oh_outlook_provider.masking import mask_secrets
 from oh_outlook_provider.settings import OpenHandwerkSettings, openhandwerk_settings
 from oh_outlook_provider.sync.models import Appointment, Employee, Rejected
 
@@ -60,18 +60,14 @@ class OpenHandwerkHook(BaseHook):
     def settings(self) -> OpenHandwerkSettings:
         if self._settings is None:
             self._settings = openhandwerk_settings(self.get_connection(self.openhandwerk_conn_id))
-        _mask(self._settings.password)
+        mask_secrets(self._settings.password)
         return self._settings
 
     @property
     def session(self) -> requests.Session:
         with self._lock:
             if self._session is None:
-                self._session = make_session(
-                    self.settings.verify,
-                    self.settings.timeout,
-                    {"User-Agent": f"oh-outlook-provider/{__version__}", "Accept": "application/json"},
-                )
+                self._session = make_session(self.settings.verify, self.settings.timeout)
             return self._session
 
     def _path(self, name: str, **ids: str) -> str:
@@ -85,7 +81,7 @@ class OpenHandwerkHook(BaseHook):
         token = api.first(payload, api.TOKEN_FIELDS) if isinstance(payload, dict) else payload
         if not isinstance(token, str) or not token:
             raise OpenHandwerkError("openHandwerk login answered without a token; check the API base URL.")
-        _mask(token)
+        mask_secrets(token)
         self._token = token
         return token
 
@@ -171,16 +167,6 @@ class OpenHandwerkHook(BaseHook):
             return True, f"Connection OK: logged in as {self.settings.employee}; employees readable ({count} on page 1)."
         except (OhOutlookError, ValueError) as exc:
             return False, str(exc)
-
-
-def _mask(secret: str | None) -> None:
-    if not secret:
-        return
-    try:
-        from airflow.sdk.log import mask_secret
-    except ImportError:  # pragma: no cover
-        return
-    mask_secret(secret)
 
 
 def _json(response: requests.Response) -> Any:

@@ -15,6 +15,7 @@ import pytest
 from oh_outlook_provider.demo import airflow, airflow_env, last_xcom, merge_summaries
 from oh_outlook_provider.sandbox import control
 from oh_outlook_provider.sync.models import Window
+from tests.conftest import json_output
 from tests.e2e.conftest import ROOT
 from tests.integration.sync_helpers import assert_converged, ours
 
@@ -30,16 +31,6 @@ def env_for(home: Path, sandbox, **extra) -> dict:
 
 def cli(home: Path, sandbox, args: list[str], check=True, **extra) -> subprocess.CompletedProcess:
     return airflow(args, env_for(home, sandbox, **extra), home / "cli.log", check=check)
-
-
-def json_output(text: str):
-    """The JSON document an airflow `-o json` command printed among its log lines."""
-    for line in reversed(text.splitlines()):
-        try:
-            return json.loads(line)
-        except ValueError:
-            continue
-    raise AssertionError(f"no JSON in output: {text[-300:]}")
 
 
 def test_every_dag_parses_without_import_errors(airflow_home, today_sandbox):

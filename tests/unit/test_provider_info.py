@@ -11,6 +11,7 @@ import airflow
 import jsonschema
 
 from oh_outlook_provider import get_provider_info
+from tests.conftest import json_output
 
 SCHEMA = Path(airflow.__file__).parent / "provider_info.schema.json"
 
@@ -50,15 +51,6 @@ def test_masker_hides_secrets_and_nothing_else():
     assert hidden == {"certificate_private_key", "password"}
     oh = next(c for c in get_provider_info()["connection-types"] if c["connection-type"] == "openhandwerk")
     assert not {name for name in oh["conn-fields"] if should_hide_value_for_key(name)}
-
-
-def json_output(text: str):
-    for line in reversed(text.splitlines()):
-        try:
-            return json.loads(line)
-        except ValueError:
-            continue
-    raise AssertionError(f"no JSON in output: {text[-300:]}")
 
 
 def test_airflow_cli_lists_provider_and_connection_types():
