@@ -111,8 +111,10 @@ class SandboxServer:
         valid_until = (dt.date.today() + dt.timedelta(days=729)).isoformat()
         return {
             "conn_type": "office365", "login": CLIENT_ID, "password": secret,
-            "extra": {"tenant_id": TENANT_ID, "authority_url": self.base_url, "graph_url": self.base_url,
-                      "ca_bundle": self.ca_path, "credential_valid_until": valid_until, **extra},
+            # Every form field present (the UI's edit form shows only the keys a connection has).
+            "extra": {"tenant_id": TENANT_ID, "credential_valid_until": valid_until, "national_cloud": "global",
+                      "calendar_name": "", "authority_url": self.base_url, "graph_url": self.base_url,
+                      "ca_bundle": self.ca_path, "request_timeout": 60, **extra},
         }
 
     def openhandwerk_connection(self, **extra: Any) -> dict:
