@@ -99,7 +99,8 @@ class CalendarSync:
     def sync_mailbox(self, mailbox: str, desired: list[DesiredEvent], reading: Future | None = None) -> MailboxResult:
         result = MailboxResult(mailbox, self.upn.get(mailbox))
         try:
-            plan = self._plan(mailbox, list(desired), result, reading.result() if reading else self._read(mailbox))
+            read = reading.result() if reading else self._read(mailbox)
+            plan = self._plan(mailbox, list(desired), result, read)
             result.counts = plan.counts()
             result.conflicts = [
                 {"event_id": c.event_id, "appointment_id": c.key.appointment_id, "employee_id": c.key.employee_id,
@@ -107,7 +108,7 @@ class CalendarSync:
                 for c in plan.conflicts
             ]
             if not self.options.dry_run:
-                self._apply(mailbox, plan, result)
+                self._apply(mailbox, plan, result, read.base)
             problems = []
             if plan.guard_message:
                 problems.append(plan.guard_message)
@@ -232,10 +233,10 @@ class CalendarSync:
         return [e for e in found if e.source == self.source]
 
     # ------------------------------------------------------------------ apply
-    def _apply(self, mailbox: str, plan: Plan, result: MailboxResult) -> None:
+    def _apply(self, mailbox: str, plan: Plan, result: MailboxResult, create_base: str) -> None:
+        """Creates go to the target calendar; updates and deletes address the event by its (immutable) id."""
         items: list[tuple[dict, Any]] = []
         base = f"/users/{mailbox}/events"
-        create_base = self._events_base(mailbox) if self.options.calendar_name else base
         for i, create in enumerate(plan.creates):
             body = create.desired.create_body(self.options.salt)
             items.append(({"id": f"c{i}", "method": "POST", "url": create_base, "body": body}, create))

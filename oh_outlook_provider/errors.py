@@ -153,10 +153,15 @@ def translate_graph_error(
             code,
         )
     if status == 403 and code == "ErrorAccessDenied" and mailbox:
+        # Graph answers a policy block and a missing Calendars permission with the same code; the
+        # policy's message names it ("... AppOnly AccessPolicy ..."), a missing consent does not.
+        policy = "accesspolicy" in detail.replace(" ", "").lower()
         return MailboxAccessDeniedError(
             f"Access to mailbox {mailbox} is denied (ErrorAccessDenied). An Exchange Online "
             "application access policy (or RBAC for Applications) excludes this mailbox from the app: "
-            "add the user to the policy's group, or leave the employee unmapped.",
+            "add the user to the policy's group, or leave the employee unmapped."
+            + ("" if policy else " If every mailbox is denied, Calendars.ReadWrite (Application) lacks admin "
+               f"consent: App registrations > {APP_NAME} > API permissions > 'Grant admin consent'."),
             status,
             code,
         )

@@ -355,3 +355,13 @@ def test_batch_resends_server_errors_and_failed_dependencies_only():
         results = make_hook().batch(items)
     assert calls == [["a", "b", "c", "d"], ["a", "b"]]
     assert {k: r.status for k, r in results.items()} == {"a": 201, "b": 201, "c": 400, "d": 201}
+
+
+def test_access_denied_names_policy_or_consent():
+    policy = errors.translate_graph_error(403, {"error": {"code": "ErrorAccessDenied", "message": (
+        "Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.")}},
+        "GET", "/users/u1/events", "u1")
+    plain = errors.translate_graph_error(403, {"error": {"code": "ErrorAccessDenied", "message": "Access is denied."}},
+                                         "GET", "/users/u1/events", "u1")
+    assert isinstance(policy, errors.MailboxAccessDeniedError) and "Grant admin consent" not in str(policy)
+    assert isinstance(plain, errors.MailboxAccessDeniedError) and "Grant admin consent" in str(plain)
