@@ -69,3 +69,13 @@ def test_rejected_access_token_is_replaced_once(sandbox):
     sandbox.state.signing_key += "-rotated"  # Graph no longer accepts the token msal still holds
     assert hook.get("/users", params={"$top": "1"})["value"]
     assert sandbox.state.stats()["token_requests"] == 2
+
+
+def test_configured_ca_wins_over_requests_ca_bundle(sandbox, monkeypatch, tmp_path):
+    """requests lets REQUESTS_CA_BUNDLE override Session.verify; our sessions must keep the connection's CA."""
+    unrelated = tmp_path / "other-ca.pem"
+    unrelated.write_text((tmp_path / "x").as_posix())  # not a CA at all
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(unrelated))
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(unrelated))
+    hook = graph_hook(sandbox)
+    assert hook.get("/users", params={"$top": "1"})["value"]
