@@ -365,3 +365,21 @@ def test_access_denied_names_policy_or_consent():
                                          "GET", "/users/u1/events", "u1")
     assert isinstance(policy, errors.MailboxAccessDeniedError) and "Grant admin consent" not in str(policy)
     assert isinstance(plain, errors.MailboxAccessDeniedError) and "Grant admin consent" in str(plain)
+
+
+def test_secret_and_token_are_registered_with_the_masker():
+    from airflow.sdk._shared.secrets_masker.secrets_masker import redact
+
+    with requests_mock.Mocker() as m:
+        mock_entra(m, tokens=("eyJ0eXAi.registered-token.sig",))
+        make_hook().get_token()
+    assert redact(f"a {SECRET} b eyJ0eXAi.registered-token.sig c") == "a *** b *** c"
+
+
+def test_certificate_key_is_registered_with_the_masker():
+    from airflow.sdk._shared.secrets_masker.secrets_masker import redact
+
+    pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC-unit-test-key\n-----END PRIVATE KEY-----"
+    hook = make_hook(certificate_private_key=pem, certificate_thumbprint="AB" * 20)
+    assert hook.settings.certificate_private_key == pem
+    assert "unit-test-key" not in redact(f"key: {pem}")

@@ -125,3 +125,12 @@ def test_test_connection():
         m.post(f"{BASE}/auth/login", json=ok({"token": "t"}))
         m.get(f"{BASE}/employees", json=ok([{"id": "1"}]))
         assert make_hook().test_connection() == (True, "Connection OK: logged in as api-user; employees readable (1 on page 1).")
+
+
+def test_password_and_token_are_registered_with_the_masker():
+    from airflow.sdk._shared.secrets_masker.secrets_masker import redact
+
+    with requests_mock.Mocker() as m:
+        m.post(f"{BASE}/auth/login", json=ok({"token": "oh-jwt-registered-1"}))
+        make_hook().login()
+    assert redact("oh-Passw0rd! oh-jwt-registered-1") == "*** ***"
