@@ -435,9 +435,6 @@ class Office365Hook(BaseHook):
     def iter_users(self, page_size: int = 999) -> Iterator[dict]:
         return self.paginate("/users", params={"$select": USER_SELECT, "$top": str(page_size)})
 
-    def calendar_path(self, user_id: str, calendar_id: str | None) -> str:
-        return f"/users/{user_id}/calendars/{calendar_id}" if calendar_id else f"/users/{user_id}/calendar"
-
     def ensure_calendar(self, user_id: str, name: str) -> str:
         """Id of the user's calendar called `name`, created when missing."""
         wanted = name.casefold()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 
@@ -91,16 +91,6 @@ class Window:
 
     def contains(self, instant: dt.datetime) -> bool:
         return self.start <= instant < self.end
-
-
-@dataclass
-class Tally:
-    """Counts by name; used by reports."""
-
-    counts: dict[str, int] = field(default_factory=dict)
-
-    def add(self, name: str, n: int = 1) -> None:
-        self.counts[name] = self.counts.get(name, 0) + n
 
 
 def as_utc(value: dt.datetime | dt.date, timezone: str) -> dt.datetime:
