@@ -383,3 +383,20 @@ def test_certificate_key_is_registered_with_the_masker():
     hook = make_hook(certificate_private_key=pem, certificate_thumbprint="AB" * 20)
     assert hook.settings.certificate_private_key == pem
     assert "unit-test-key" not in redact(f"key: {pem}")
+
+
+def test_secrets_are_registered_once_not_on_every_request(monkeypatch):
+    import airflow.sdk.log
+
+    calls: list[str] = []
+    real = airflow.sdk.log.mask_secret
+    monkeypatch.setattr(airflow.sdk.log, "mask_secret", lambda value, name=None: (calls.append(value), real(value)))
+    with requests_mock.Mocker() as m:
+        mock_entra(m, tokens=("eyJ0eXAi.once-only-token.sig",))
+        m.get(f"{GRAPH}/users", json={"value": []})
+        hook = make_hook(certificate_thumbprint="AB" * 20, certificate_private_key=None)
+        hook._settings = type(hook.settings)(**{**hook.settings.__dict__, "client_secret": "Zz8~registered-once-secret"})
+        for _ in range(5):
+            hook.get("/users")
+    assert calls.count("Zz8~registered-once-secret") == 1
+    assert calls.count("eyJ0eXAi.once-only-token.sig") == 1
