@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import time
 from collections.abc import Iterator
 from types import SimpleNamespace
 
@@ -38,8 +39,13 @@ def json_output(text: str):
     raise AssertionError(f"no JSON in output: {text[-300:]}")
 
 
+def scaled_sleep(seconds: float) -> None:
+    """Tests only: the sandbox sends Graph's whole-second Retry-After; tests wait 1/100 of it."""
+    time.sleep(seconds / 100)
+
+
 def fast_retry() -> RetryPolicy:
-    return RetryPolicy(max_attempts=12, backoff_base=0.01, backoff_max=0.05, wait_budget=30)
+    return RetryPolicy(max_attempts=12, backoff_base=0.5, backoff_max=5, wait_budget=60, sleep=scaled_sleep)
 
 
 def graph_hook(server: SandboxServer, **extra) -> Office365Hook:

@@ -12,6 +12,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
@@ -28,9 +29,10 @@ from oh_outlook_provider.errors import (
     translate_graph_error,
     translate_token_error,
 )
+from oh_outlook_provider.hooks.batching import Call, call_body, plan_calls
 from oh_outlook_provider.hooks.http import make_session
 from oh_outlook_provider.hooks.limiter import MailboxLimiter
-from oh_outlook_provider.hooks.retry import RETRYABLE_STATUS, RetryPolicy, retry_after_seconds
+from oh_outlook_provider.hooks.retry import RetryPolicy, retry_after_seconds
 from oh_outlook_provider.masking import mask_secrets
 from oh_outlook_provider.settings import Office365Settings, office365_settings
 from oh_outlook_provider.sync.mapping import has_exchange
@@ -41,8 +43,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 20
-# Sub-requests worth sending again: throttled, server errors, and those whose dependency failed (424).
-BATCH_RETRY_STATUS = RETRYABLE_STATUS | {500, 502, 424}
+IMMUTABLE_ID = 'IdType="ImmutableId"'
 USER_SELECT = (
     "id,displayName,mail,userPrincipalName,otherMails,proxyAddresses,"
     "accountEnabled,assignedLicenses,assignedPlans,userType"
@@ -202,8 +203,7 @@ class Office365Hook(BaseHook):
     def session(self) -> requests.Session:
         with self._init_lock:
             if self._session is None:
-                self._session = make_session(self.settings.verify, self.settings.timeout,
-                                             {"Prefer": 'IdType="ImmutableId"'})
+                self._session = make_session(self.settings.verify, self.settings.timeout, {"Prefer": IMMUTABLE_ID})
             return self._session
 
     def url(self, path: str) -> str:
@@ -267,7 +267,7 @@ class Office365Hook(BaseHook):
                 refreshed = True
                 self.get_token(force_refresh=True)
                 continue
-            if response.status_code in RETRYABLE_STATUS:
+            if response.status_code in self.retry_policy.statuses:
                 self.stats.add(throttled=1)
                 if state.wait(retry_after_seconds(response.headers)):
                     continue
@@ -293,9 +293,7 @@ class Office365Hook(BaseHook):
         url = self.url(path)
         rel = self._relative(url)
         mailbox = mailbox_of(rel)
-        idempotent = method in ("GET", "DELETE", "PATCH", "PUT") or bool(
-            method == "POST" and isinstance(json_body, dict) and json_body.get("transactionId")
-        )
+        idempotent = self.retry_policy.is_idempotent(method, json_body)
         response = self._send(
             method,
             url,
@@ -342,67 +340,89 @@ class Office365Hook(BaseHook):
 
     # ------------------------------------------------------------------ $batch
     def batch(self, requests_: Iterable[dict]) -> dict[str, BatchResponse]:
-        """Run sub-requests through `$batch` (at most 20 a call) and return each response by id.
+        """Run sub-requests through `$batch` and return each response by id.
 
-        Sub-requests to one mailbox are chained with `dependsOn` so that at most
-        `max_per_mailbox` of them run at once on Graph's side. Throttled (429), failed on the
-        server's side (5xx) and dependency-failed (424) sub-requests are re-sent, and only those,
-        after the largest Retry-After; the rest are final. Re-sending a POST is safe because
-        every create we send carries a transactionId.
+        `plan_calls` cuts them into calls that Graph accepts and that keep at most
+        `max_per_mailbox` requests in flight per mailbox under either way Graph runs a batch
+        (see hooks/batching.py). Throttled, server-failed and dependency-failed (424)
+        sub-requests are sent again, and only those, after the largest Retry-After; a 401
+        (the token expired during the batch) gets a fresh token first. Re-sending a POST is
+        safe because every create we send carries a transactionId.
         """
         pending: dict[str, dict] = {}
         for item in requests_:
             item_id = str(item["id"])
-            if item_id in pending:
-                raise ValueError(f"duplicate batch id {item_id!r}")
+            if item_id.casefold() in {i.casefold() for i in pending}:
+                raise ValueError(f"duplicate batch id {item_id!r} (Graph compares ids case-insensitively)")
             pending[item_id] = item
         results: dict[str, BatchResponse] = {}
         state = self.retry_policy.start()
+        refreshed = False
         while pending:
             retry: dict[str, dict] = {}
             waits: list[float] = []
-            items = list(pending.values())
-            for start in range(0, len(items), BATCH_LIMIT):
-                chunk = items[start : start + BATCH_LIMIT]
-                for response in self._batch_call(chunk):
-                    if response.status in BATCH_RETRY_STATUS:
-                        if response.status != 424:
-                            self.stats.add(throttled=1)
-                            waits.append(retry_after_seconds(response.headers) or 0.0)
-                        retry[response.id] = pending[response.id]
-                    results[response.id] = response
+            expired = False
+            for response in self._run_calls(list(pending.values())):
+                results[response.id] = response
+                if response.status == 401 and not refreshed:
+                    expired = True
+                elif response.status in self.retry_policy.batch_statuses:
+                    if response.status != 424:
+                        self.stats.add(throttled=1)
+                        waits.append(retry_after_seconds(response.headers) or 0.0)
+                else:
+                    continue
+                retry[response.id] = pending[response.id]
             if not retry:
                 break
             pending = retry
-            if not state.wait(max(waits) if waits and max(waits) > 0 else None):
-                break  # the throttled responses stay in results as final answers
+            if expired:
+                refreshed = True
+                self.get_token(force_refresh=True)
+            if waits:
+                longest = max(waits)
+                if not state.wait(longest if longest > 0 else None):
+                    break  # the failed responses stay in results as final answers
+            elif not state.again():
+                break
         return results
 
-    def _batch_call(self, chunk: list[dict]) -> list[BatchResponse]:
-        per_mailbox: dict[str, list[str]] = {}
-        body_requests = []
-        for item in chunk:
-            sub = {"id": str(item["id"]), "method": item["method"].upper(), "url": item["url"]}
-            if item.get("body") is not None:
-                sub["body"] = item["body"]
-                sub["headers"] = {"Content-Type": "application/json", **(item.get("headers") or {})}
-            elif item.get("headers"):
-                sub["headers"] = dict(item["headers"])
-            mailbox = mailbox_of(item["url"])
-            if mailbox:
-                chain = per_mailbox.setdefault(mailbox, [])
-                if len(chain) >= self.limiter.limit:
-                    sub["dependsOn"] = [chain[-self.limiter.limit]]
-                chain.append(sub["id"])
-            body_requests.append(sub)
-        slots = {m: len(ids) for m, ids in per_mailbox.items()}
-        self.stats.add(batch_calls=1, sub_requests=len(chunk))
+    def _run_calls(self, items: list[dict]) -> list[BatchResponse]:
+        """One round: the planned calls, lanes at once, each lane's calls one after another."""
+        lanes = plan_calls(items, mailbox_of, self.limiter.limit, BATCH_LIMIT)
+
+        def run_lane(lane: list[Call]) -> list[BatchResponse]:
+            return [response for call in lane for response in self._batch_call(call)]
+
+        if len(lanes) == 1:
+            return run_lane(lanes[0])
+        with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="batch-lane") as pool:
+            return [response for lane in pool.map(run_lane, lanes) for response in lane]
+
+    def _sub_request(self, item: dict) -> dict:
+        """A sub-request with the headers it needs itself: Graph does not apply the envelope's."""
+        sub: dict[str, Any] = {"id": str(item["id"]), "method": item["method"].upper(), "url": item["url"]}
+        headers = dict(item.get("headers") or {})
+        if item.get("body") is not None:
+            sub["body"] = item["body"]
+            headers.setdefault("Content-Type", "application/json")
+        prefer = next((k for k in headers if k.lower() == "prefer"), None)
+        if prefer is None:
+            headers["Prefer"] = IMMUTABLE_ID
+        elif "idtype" not in headers[prefer].lower():
+            headers[prefer] = f"{headers[prefer]}, {IMMUTABLE_ID}"
+        sub["headers"] = headers
+        return sub
+
+    def _batch_call(self, call: Call) -> list[BatchResponse]:
+        body_requests = call_body(call, self._sub_request)
+        self.stats.add(batch_calls=1, sub_requests=len(body_requests))
         response = self._send(
             "POST",
             self.url("/$batch"),
             body={"requests": body_requests},
-            idempotent=all(_idempotent_sub(s) for s in body_requests),
-            slots=slots,
+            idempotent=all(self.retry_policy.is_idempotent(s["method"], s.get("body")) for s in body_requests),
+            slots=call.slots(),
         )
         payload = _decode(response)
         if response.status_code >= 400:
@@ -479,13 +499,6 @@ class Office365Hook(BaseHook):
             return True, "Connection OK: " + "; ".join(parts) + "."
         except OhOutlookError as exc:
             return False, str(exc)
-
-
-def _idempotent_sub(sub: dict) -> bool:
-    if sub["method"] in ("GET", "DELETE", "PATCH", "PUT"):
-        return True
-    body = sub.get("body")
-    return isinstance(body, dict) and bool(body.get("transactionId"))
 
 
 def _decode(response: requests.Response) -> Any:

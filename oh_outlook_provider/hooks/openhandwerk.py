@@ -25,7 +25,7 @@ from oh_outlook_provider.sync.models import Appointment, Employee, Rejected
 if TYPE_CHECKING:
     import requests
 
-RETRY_STATUS = frozenset({429, 500, 502, 503, 504})
+OPENHANDWERK_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 class OpenHandwerkHook(BaseHook):
@@ -49,7 +49,7 @@ class OpenHandwerkHook(BaseHook):
     ) -> None:
         super().__init__(**kwargs)
         self.openhandwerk_conn_id = openhandwerk_conn_id
-        self.retry_policy = retry_policy or RetryPolicy(max_attempts=5, wait_budget=120.0)
+        self.retry_policy = retry_policy or RetryPolicy(max_attempts=5, wait_budget=120.0, statuses=OPENHANDWERK_STATUSES)
         self._settings = settings
         self._session: requests.Session | None = None
         self._token: str | None = None
@@ -116,7 +116,7 @@ class OpenHandwerkHook(BaseHook):
                 relogged = True
                 self._token = None
                 continue
-            if response.status_code in RETRY_STATUS and state.wait(retry_after_seconds(response.headers)):
+            if response.status_code in self.retry_policy.statuses and state.wait(retry_after_seconds(response.headers)):
                 continue
             return _unwrap(envelope, response.status_code, method, path)
 

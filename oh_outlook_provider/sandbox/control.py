@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from oh_outlook_provider.sandbox.graph import update_event
+from oh_outlook_provider.sandbox.events import update_event
 from oh_outlook_provider.sandbox.state import CLIENT_ID, SandboxState, Secret
 
 

@@ -1,38 +1,44 @@
 """Microsoft Graph v1.0 subset: users, calendars, events, calendarView, $batch.
 
 `dispatch()` is plain Python over `SandboxState`; the web layer and `$batch` both call it,
-so a sub-request is validated, authorised and throttled exactly like a direct one.
+so a sub-request is validated, authorised and throttled exactly like a direct one. Each
+behaviour names its row in docs/sandbox-fidelity.md, where the Microsoft source is given.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import copy
 import datetime as dt
 import hashlib
-import html
+import math
 import re
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
-from zoneinfo import ZoneInfo
 
+import jwt
+
+from oh_outlook_provider.sandbox.events import (
+    GraphFault,
+    check_properties,
+    check_select,
+    create_digest,
+    parse_graph_dt,
+    render_event,
+    store_event,
+    update_event,
+    zone_of,
+)
 from oh_outlook_provider.sandbox.state import SandboxState
 from oh_outlook_provider.sandbox.tokens import TokenInvalid, verify_access_token
-from oh_outlook_provider.timezones import IANA_TO_WINDOWS, WINDOWS_TO_IANA
 
 Result = tuple[int, dict, Any]
 
-# IANA names Graph accepts besides Windows names (a subset of Graph's documented list).
-GRAPH_IANA = set(IANA_TO_WINDOWS) - {"Etc/UTC"}
-WINDOWS_NAMES = set(WINDOWS_TO_IANA)
-EVENT_WRITABLE = {
-    "subject", "body", "start", "end", "isAllDay", "location", "locations", "categories", "showAs",
-    "isReminderOn", "reminderMinutesBeforeStart", "sensitivity", "importance", "attendees",
-    "singleValueExtendedProperties", "transactionId", "responseRequested", "allowNewTimeProposals",
-    "isOnlineMeeting", "hideAttendees",
-}
 USER_DEFAULT_SELECT = ["id", "displayName", "mail", "userPrincipalName"]
 USER_PROPS = USER_DEFAULT_SELECT + ["otherMails", "proxyAddresses", "accountEnabled", "assignedLicenses",
                                     "assignedPlans", "userType"]
@@ -44,19 +50,14 @@ ANY_RE = re.compile(
 CMP_RE = re.compile(r"^(start|end)/dateTime (ge|gt|le|lt|eq) '([^']*)'$", re.IGNORECASE)
 EXPAND_RE = re.compile(r"^singleValueExtendedProperties\(\$filter=(.+)\)$", re.IGNORECASE)
 EXPAND_ID_RE = re.compile(r"^id eq '((?:[^']|'')*)'$", re.IGNORECASE)
-WRAP = '<html><head>\r\n<meta http-equiv="Content-Type" content="text/html; charset=utf-8">\r\n</head><body>{}</body></html>'
-
-
-class GraphFault(Exception):
-    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+PAGE_CAP = 1000  # calendarView pages hold at most this many (fidelity row Q3)
+SERIAL_MESSAGE = "Batch should be either fully sequential or fully parallel"
 
 
 def error(status: int, code: str, message: str, headers: dict | None = None) -> Result:
+    """Graph's error shape; request ids are stamped in by `dispatch` (fidelity row E1)."""
     body = {"error": {"code": code, "message": message,
-                      "innerError": {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S"),
-                                     "request-id": hashlib.md5(message.encode()).hexdigest()}}}
+                      "innerError": {"date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")}}}
     return status, {"Content-Type": "application/json", **(headers or {})}, body
 
 
@@ -64,168 +65,16 @@ def ok(status: int, body: Any = None, headers: dict | None = None) -> Result:
     return status, {"Content-Type": "application/json", **(headers or {})}, body
 
 
+def retry_after(seconds: float) -> str:
+    """Retry-After as Graph sends it: whole seconds, at least 1 (fidelity row R1)."""
+    return str(max(1, math.ceil(seconds)))
+
+
 def _unq(text: str) -> str:
     return text.replace("''", "'")
 
 
-# ---------------------------------------------------------------------- time helpers
-def zone_of(name: str) -> ZoneInfo:
-    if name in WINDOWS_NAMES:
-        return ZoneInfo(WINDOWS_TO_IANA[name])
-    if name in GRAPH_IANA:
-        return ZoneInfo(name)
-    raise GraphFault(400, "TimeZoneNotSupportedException", f"A valid TimeZone value must be specified. "
-                     f"The following TimeZone value is not supported: '{name}'.")
-
-
-def parse_graph_dt(value: str) -> dt.datetime:
-    text = value.strip().rstrip("Z")
-    if "." in text:
-        head, frac = text.split(".", 1)
-        text = f"{head}.{frac[:6]}"
-    return dt.datetime.fromisoformat(text)
-
-
-def fmt_graph_dt(value: dt.datetime) -> str:
-    return value.replace(tzinfo=None).strftime("%Y-%m-%dT%H:%M:%S.0000000")
-
-
-def _moment(body: dict, name: str) -> tuple[dt.datetime, str]:
-    value = body.get(name)
-    if not isinstance(value, dict) or not value.get("dateTime") or not value.get("timeZone"):
-        raise GraphFault(400, "ErrorInvalidRequest", f"'{name}' requires dateTime and timeZone.")
-    try:
-        local = parse_graph_dt(str(value["dateTime"]))
-    except ValueError:
-        raise GraphFault(400, "ErrorInvalidRequest", f"Cannot convert '{value['dateTime']}' to DateTime.") from None
-    if local.tzinfo is not None:
-        raise GraphFault(400, "ErrorInvalidRequest", f"'{name}.dateTime' must not carry an offset.")
-    zone_of(value["timeZone"])
-    return local, value["timeZone"]
-
-
-def validate_event(body: dict) -> dict:
-    """Graph's checks on the merged event; returns computed UTC bounds."""
-    start, start_tz = _moment(body, "start")
-    end, end_tz = _moment(body, "end")
-    start_utc = start.replace(tzinfo=zone_of(start_tz)).astimezone(dt.UTC)
-    end_utc = end.replace(tzinfo=zone_of(end_tz)).astimezone(dt.UTC)
-    if body.get("isAllDay"):
-        if start.time() != dt.time(0) or end.time() != dt.time(0) or start_tz != end_tz:
-            raise GraphFault(400, "ErrorPropertyValidationFailure",
-                             "Your request can't be completed. If the event is an all-day event, start and end "
-                             "must be at midnight and in the same time zone.")
-        if end <= start:
-            raise GraphFault(400, "ErrorPropertyValidationFailure", "All-day events must last at least one day.")
-    if end_utc < start_utc:
-        raise GraphFault(400, "ErrorInvalidRequest", "The end time of the event must be after its start time.")
-    show_as = body.get("showAs")
-    if show_as is not None and show_as not in {"free", "tentative", "busy", "oof", "workingElsewhere", "unknown"}:
-        raise GraphFault(400, "RequestBodyRead", f"Cannot convert '{show_as}' to showAs.")
-    props = body.get("singleValueExtendedProperties") or []
-    if not isinstance(props, list) or any(not isinstance(p, dict) or "id" not in p for p in props):
-        raise GraphFault(400, "RequestBodyRead", "singleValueExtendedProperties must be a list of {id, value}.")
-    return {"start_utc": start_utc, "end_utc": end_utc}
-
-
-def _check_properties(body: Any) -> dict:
-    if not isinstance(body, dict):
-        raise GraphFault(400, "RequestBodyRead", "The request body must be a JSON object.")
-    for key in body:
-        if key not in EVENT_WRITABLE and not key.startswith("@odata"):
-            raise GraphFault(400, "RequestBodyRead",
-                             f"The property '{key}' does not exist on type 'microsoft.graph.event'. "
-                             "Make sure to only use property names that are defined by the type.")
-    return body
-
-
-def _store_body(value: Any) -> dict:
-    if not isinstance(value, dict):
-        return {"contentType": "html", "content": ""}
-    content = str(value.get("content") or "")
-    if (value.get("contentType") or "text").lower() == "text":
-        content = WRAP.format(html.escape(content).replace("\n", "<br>\r\n"))
-    return {"contentType": "html", "content": content}
-
-
-def store_event(state: SandboxState, user_id: str, calendar_id: str, body: dict) -> dict:
-    """Validate and insert a new event (also used to seed private events)."""
-    _check_properties(body)
-    bounds = validate_event(body)
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    event_id = state.new_id()
-    change_key = state.change_key()
-    event = {
-        "id": event_id, "createdDateTime": now, "lastModifiedDateTime": now, "changeKey": change_key,
-        "@odata.etag": f'W/"{change_key}"', "subject": body.get("subject") or "",
-        "body": _store_body(body.get("body")), "start": dict(body["start"]), "end": dict(body["end"]),
-        "isAllDay": bool(body.get("isAllDay")), "location": body.get("location") or {"displayName": ""},
-        "categories": list(body.get("categories") or []), "showAs": body.get("showAs") or "busy",
-        "sensitivity": body.get("sensitivity") or "normal", "importance": body.get("importance") or "normal",
-        "isReminderOn": body.get("isReminderOn", True),
-        "reminderMinutesBeforeStart": body.get("reminderMinutesBeforeStart", 15),
-        "attendees": list(body.get("attendees") or []), "transactionId": body.get("transactionId"),
-        "iCalUId": "040000008200E00074C5B7101A82E008" + event_id[-24:], "type": "singleInstance",
-        "isCancelled": False,
-        "_calendar": calendar_id, "_start_utc": bounds["start_utc"], "_end_utc": bounds["end_utc"],
-        "_props": {p["id"]: p.get("value") for p in body.get("singleValueExtendedProperties") or []},
-    }
-    with state.lock:
-        state.events.setdefault(user_id, {})[event_id] = event
-        if event["attendees"]:
-            state.counters.invitations_sent += len(event["attendees"])
-        if event["transactionId"]:
-            state.transactions[(user_id, event["transactionId"])] = event_id
-    return event
-
-
-def update_event(state: SandboxState, user_id: str, event: dict, patch: dict) -> dict:
-    _check_properties(patch)
-    if "transactionId" in patch and patch["transactionId"] != event.get("transactionId"):
-        raise GraphFault(400, "ErrorInvalidRequest", "transactionId cannot be changed.")
-    merged = {k: v for k, v in event.items() if k in EVENT_WRITABLE}
-    merged.update(patch)
-    bounds = validate_event(merged)
-    with state.lock:
-        for key, value in patch.items():
-            if key == "singleValueExtendedProperties":
-                event["_props"].update({p["id"]: p.get("value") for p in value})
-            elif key == "body":
-                event["body"] = _store_body(value)
-            elif key != "transactionId":
-                event[key] = copy.deepcopy(value)
-        if patch.get("attendees"):
-            state.counters.invitations_sent += len(patch["attendees"])
-        event["_start_utc"], event["_end_utc"] = bounds["start_utc"], bounds["end_utc"]
-        event["changeKey"] = state.change_key()
-        event["@odata.etag"] = f'W/"{event["changeKey"]}"'
-        event["lastModifiedDateTime"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    return event
-
-
-# ---------------------------------------------------------------------- output
-def render_event(event: dict, select: list[str] | None, expand_ids: set[str] | None, zone: str | None) -> dict:
-    keep = (lambda k: not k.startswith("_") and (k in select or k in ("id", "@odata.etag", "start", "end", "body"))) \
-        if select else (lambda k: not k.startswith("_"))
-    out = {k: copy.deepcopy(v) for k, v in event.items() if keep(k)}
-    tz_name = zone or "UTC"
-    for name, utc_value in (("start", event["_start_utc"]), ("end", event["_end_utc"])):
-        if event["isAllDay"]:
-            local = parse_graph_dt(event[name]["dateTime"])
-            out[name] = {"dateTime": fmt_graph_dt(local), "timeZone": tz_name}
-        else:
-            shown = utc_value.astimezone(zone_of(zone)) if zone else utc_value
-            out[name] = {"dateTime": fmt_graph_dt(shown), "timeZone": tz_name}
-    out["bodyPreview"] = html.unescape(re.sub(r"<[^>]+>", "", out["body"]["content"]))[:255].strip()
-    if select:
-        out = {k: v for k, v in out.items() if k in select or k in ("id", "@odata.etag")}
-    if expand_ids is not None:
-        out["singleValueExtendedProperties"] = [
-            {"id": pid, "value": value} for pid, value in event["_props"].items() if pid in expand_ids
-        ]
-    return out
-
-
+# ---------------------------------------------------------------------- queries
 def _parse_filter(text: str) -> list:
     """Our subset of $filter: tag lambdas and start/end comparisons joined by 'and'."""
     clauses: list = []
@@ -250,8 +99,9 @@ def _parse_filter(text: str) -> list:
 
 def _matches(event: dict, clauses: list) -> bool:
     for clause in clauses:
-        if clause[0] == "tag":
-            if event["_props"].get(clause[1]) != clause[2]:
+        if clause[0] == "tag":  # Exchange compares string values case-insensitively (fidelity row Q4)
+            value = event["_props"].get(clause[1])
+            if value is None or str(value).casefold() != clause[2].casefold():
                 return False
         else:
             _, field, op, value = clause
@@ -277,7 +127,7 @@ def _parse_expand(text: str | None) -> set[str] | None:
     return ids
 
 
-def _top(query: dict, default: int, maximum: int) -> int:
+def _top(query: dict, default: int, maximum: int | None) -> int:
     raw = query.get("$top")
     if raw is None:
         return default
@@ -285,22 +135,45 @@ def _top(query: dict, default: int, maximum: int) -> int:
         value = int(raw)
     except ValueError:
         raise GraphFault(400, "BadRequest", f"Invalid $top value '{raw}'.") from None
-    if not 1 <= value <= maximum:
+    if value < 1 or (maximum is not None and value > maximum):
         raise GraphFault(400, "BadRequest", f"Invalid page size specified: '{value}'. Must be between 1 and {maximum}.")
-    return value
+    return min(value, PAGE_CAP)
 
 
-def _page(items: list, query: dict, base_url: str, path: str, default: int, maximum: int, show=None) -> dict:
-    """One page of `items` with a nextLink; `show` renders only the items on the page."""
+def _skiptoken(offset: int) -> str:
+    """Opaque to clients, as Graph's are (fidelity row P1)."""
+    digest = hashlib.sha256(f"skip:{offset}".encode()).hexdigest()[:8]
+    return base64.urlsafe_b64encode(f"{digest}:{offset}".encode()).decode().rstrip("=")
+
+
+def _offset(query: dict, opaque: bool) -> int:
+    if not opaque:
+        return int(query.get("$skip") or 0)
+    token = query.get("$skiptoken")
+    if not token:
+        return 0
+    try:
+        digest, offset = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split(":")
+        if digest == hashlib.sha256(f"skip:{offset}".encode()).hexdigest()[:8]:
+            return int(offset)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        pass
+    raise GraphFault(400, "BadRequest", "The $skiptoken is invalid.")
+
+
+def _page(items: list, query: dict, base_url: str, path: str, default: int, maximum: int | None, show=None,
+          opaque: bool = False) -> dict:
+    """One page of `items` with a nextLink (`$skip` for events, an opaque `$skiptoken` elsewhere)."""
     top = _top(query, default, maximum)
-    skip = int(query.get("$skip") or 0)
+    skip = _offset(query, opaque)
     page = items[skip : skip + top]
     if show is not None:
         page = [show(item) for item in page]
     body: dict = {"@odata.context": f"{base_url}/$metadata#{path.strip('/')}", "value": page}
     if skip + top < len(items):
-        next_query = {k: v for k, v in query.items() if k != "$skip"} | {"$skip": str(skip + top)}
-        body["@odata.nextLink"] = f"{base_url}{path}?{urlencode(next_query)}"
+        rest = {k: v for k, v in query.items() if k not in ("$skip", "$skiptoken")}
+        body["@odata.nextLink"] = f"{base_url}{path}?" + urlencode(
+            rest | ({"$skiptoken": _skiptoken(skip + top)} if opaque else {"$skip": str(skip + top)}))
     return body
 
 
@@ -320,12 +193,12 @@ def mailbox_slot(state: SandboxState, mailbox: str, kind: str):
         if c.in_flight[mailbox] >= limits.mailbox_concurrency:
             c.throttled[mailbox] += 1
             raise GraphFault(429, "ApplicationThrottled", "Application is over its MailboxConcurrency limit.",
-                             {"Retry-After": f"{limits.concurrency_retry_after:g}"})
+                             {"Retry-After": retry_after(limits.concurrency_retry_after)})
         if count >= limits.budget_requests:
             c.throttled[mailbox] += 1
-            wait = max(0.01, limits.budget_window - (now - window_start))
+            wait = limits.budget_window - (now - window_start)
             raise GraphFault(429, "ApplicationThrottled", "Application is over its MailboxRequests limit.",
-                             {"Retry-After": f"{wait:.3f}"})
+                             {"Retry-After": retry_after(wait)})
         state.budget[mailbox] = (window_start, count + 1)
         fault = _draw_fault(state, mailbox, n)
         if fault in ("429", "503", "504"):
@@ -334,7 +207,7 @@ def mailbox_slot(state: SandboxState, mailbox: str, kind: str):
                 c.throttled[mailbox] += 1
             raise GraphFault(int(fault), {"429": "TooManyRequests", "503": "ServiceUnavailable",
                                           "504": "GatewayTimeout"}[fault], "Injected fault.",
-                             {"Retry-After": f"{state.faults.retry_after:g}"})
+                             {"Retry-After": retry_after(state.faults.retry_after)})
         c.in_flight[mailbox] += 1
         c.peak_in_flight[mailbox] = max(c.peak_in_flight[mailbox], c.in_flight[mailbox])
     try:
@@ -353,7 +226,8 @@ def _unit(state: SandboxState, *parts: object) -> float:
 def _draw_fault(state: SandboxState, mailbox: str, n: int) -> str | None:
     f = state.faults
     roll = _unit(state, "fault", mailbox, n)
-    for name, p in (("429", f.p429), ("503", f.p503), ("504", f.p504), ("lost", f.p_lost)):
+    for name, p in (("429", f.p429), ("503", f.p503), ("504", f.p504), ("lost", f.p_lost),
+                    ("504_after", f.p504_after)):
         if roll < p:
             return name
         roll -= p
@@ -368,11 +242,14 @@ def _sleep_latency(state: SandboxState, mailbox: str, n: int) -> None:
 # ---------------------------------------------------------------------- dispatch
 def dispatch(state: SandboxState, method: str, target: str, headers: dict, body: Any, base_url: str) -> Result:
     """Handle one Graph request; `target` is the path after /v1.0 with its query string."""
-    method = method.upper()
+    headers = {k.lower(): v for k, v in headers.items()}
+    return _stamp(_dispatch(state, method.upper(), target, headers, body, base_url), headers)
+
+
+def _dispatch(state: SandboxState, method: str, target: str, headers: dict, body: Any, base_url: str) -> Result:
     parts = urlsplit(target)
     path = parts.path.rstrip("/") or "/"
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
-    headers = {k.lower(): v for k, v in headers.items()}
     try:
         claims = verify_access_token(state, headers.get("authorization", ""))
         if path == "/$batch" and method == "POST":
@@ -382,6 +259,20 @@ def dispatch(state: SandboxState, method: str, target: str, headers: dict, body:
         return error(401, "InvalidAuthenticationToken", str(exc))
     except GraphFault as fault:
         return error(fault.status, fault.code, fault.message, fault.headers)
+
+
+def _stamp(result: Result, request_headers: dict) -> Result:
+    """`request-id` / `client-request-id` on every answer and in every error's innerError (row E1)."""
+    status, headers, body = result
+    ids = {"request-id": str(uuid.uuid4()),
+           "client-request-id": request_headers.get("client-request-id") or str(uuid.uuid4())}
+    if isinstance(body, dict) and isinstance(body.get("error"), dict):
+        body["error"].setdefault("innerError", {}).update(ids)
+    return status, {**headers, **ids}, body
+
+
+def _asks_immutable_id(headers: dict) -> bool:
+    return 'idtype="immutableid"' in headers.get("prefer", "").replace(" ", "").lower()
 
 
 def _route(state, method, path, query, headers, body, claims, base_url) -> Result:
@@ -402,31 +293,39 @@ def _route(state, method, path, query, headers, body, claims, base_url) -> Resul
         if not roles & {"User.Read.All", "User.ReadWrite.All", "Directory.Read.All"}:
             return error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")
         return ok(200, _select_user(user, query))
-    # Everything below is a mailbox call.
-    if not roles & {"Calendars.ReadWrite", "Calendars.Read"} or (
-        method != "GET" and "Calendars.ReadWrite" not in roles
-    ):
-        return error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+    # Everything below is a mailbox call. Exchange grants the union of the tenant-wide Entra consent
+    # (narrowed by an application access policy) and RBAC for Applications role assignments (row A2).
     app = state.apps.get(claims.get("appid"))
-    if app and app.policy_user_ids is not None and user.id not in app.policy_user_ids:
+    consented = bool(roles & {"Calendars.ReadWrite", "Calendars.Read"}) and (
+        method == "GET" or "Calendars.ReadWrite" in roles)
+    in_rbac_scope = bool(app and app.rbac_user_ids is not None and user.id in app.rbac_user_ids)
+    if not consented and not in_rbac_scope:
+        return error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
+    if not in_rbac_scope and app and app.policy_user_ids is not None and user.id not in app.policy_user_ids:
         return error(403, "ErrorAccessDenied", "Access to OData is disabled: [RAOP] : Blocked by tenant configured "
                      "AppOnly AccessPolicy settings.")
     if not user.has_mailbox:
         return error(404, "MailboxNotEnabledForRESTAPI", "The mailbox is either inactive, soft-deleted, or is "
                      "hosted on-premise.")
+    if not _asks_immutable_id(headers):
+        with state.lock:
+            state.counters.without_immutable_id += 1
     kind = "read" if method == "GET" else "write"
     with mailbox_slot(state, user.id, kind) as fault:
         result = _mailbox_route(state, user, method, segments[2:], query, headers, body, base_url)
-    if fault == "lost":  # the write happened, the answer arrives too late for the client
+    if fault == "lost":  # the write happened, the answer arrives too late for the client (row F1)
         state.counters.faults["lost"] += 1
         time.sleep(state.faults.lost_delay)
+    elif fault == "504_after":  # the write happened, the gateway gave up waiting (row F2)
+        state.counters.faults["504_after"] += 1
+        return error(504, "GatewayTimeout", "The gateway did not receive a timely response.")
     return result
 
 
 def _list_users(state: SandboxState, query: dict, base_url: str) -> dict:
     users = sorted(state.users.values(), key=lambda u: u.userPrincipalName)
     items = [_select_user(u, query) for u in users]
-    return _page(items, query, base_url, "/users", 100, 999)
+    return _page(items, query, base_url, "/users", 100, 999, opaque=True)
 
 
 def _select_user(user, query: dict) -> dict:
@@ -493,7 +392,7 @@ def _mailbox_route(state, user, method, rest, query, headers, body, base_url) ->
     if event is None or (calendar_id and event["_calendar"] != calendar_id):
         return error(404, "ErrorItemNotFound", "The specified object was not found in the store.")
     if method == "GET":
-        return ok(200, render_event(event, _select(query), _parse_expand(query.get("$expand")), zone))
+        return ok(200, render_event(event, _event_select(query), _parse_expand(query.get("$expand")), zone))
     if method == "PATCH":
         return ok(200, render_event(update_event(state, user.id, event, body or {}), None, None, zone))
     if method == "DELETE":
@@ -505,6 +404,12 @@ def _mailbox_route(state, user, method, rest, query, headers, body, base_url) ->
 
 def _select(query: dict) -> list[str] | None:
     return [s.strip() for s in query.get("$select", "").split(",") if s.strip()] or None
+
+
+def _event_select(query: dict) -> list[str] | None:
+    select = _select(query)
+    check_select(select)
+    return select
 
 
 def _select_cal(cal: dict, query: dict) -> dict:
@@ -526,13 +431,19 @@ def _create_calendar(state: SandboxState, user_id: str, body: Any) -> dict:
 
 
 def _create(state: SandboxState, user_id: str, calendar_id: str, body: Any, zone: str | None) -> Result:
-    _check_properties(body)
+    check_properties(body)
     txn = body.get("transactionId")
     with state.lock:
-        existing_id = state.transactions.get((user_id, txn)) if txn else None
-        existing = state.events.get(user_id, {}).get(existing_id) if existing_id else None
-    if existing is not None:  # a repeated create: Graph answers with the event it already made
-        return ok(201, render_event(existing, None, None, zone))
+        known = state.transactions.get((user_id, txn)) if txn else None
+        existing = state.events.get(user_id, {}).get(known[0]) if known else None
+    if known:
+        # Reused with another body: refused (row X1). With the same body Graph's answer is not
+        # documented: the first event, or the same refusal (row X2, a setting).
+        if known[1] != create_digest(body) or state.behaviour.duplicate_transaction == "error":
+            raise GraphFault(400, "ErrorDuplicateTransactionId",
+                             f"The transaction id '{txn}' was already used to create another item in this mailbox.")
+        if existing is not None:
+            return ok(201, render_event(existing, None, None, zone))
     event = store_event(state, user_id, calendar_id, body)
     return ok(201, render_event(event, None, None, zone))
 
@@ -540,7 +451,7 @@ def _create(state: SandboxState, user_id: str, calendar_id: str, body: Any, zone
 def _list_events(state, user_id, cal, query, zone, base_url, calendar_id) -> Result:
     clauses = _parse_filter(query["$filter"]) if query.get("$filter") else []
     expand = _parse_expand(query.get("$expand"))
-    select = _select(query)
+    select = _event_select(query)
     with state.lock:
         events = [e for e in state.events.get(user_id, {}).values() if e["_calendar"] == cal["id"]]
         chosen = sorted((e for e in events if _matches(e, clauses)), key=lambda e: (e["_start_utc"], e["id"]))
@@ -557,58 +468,114 @@ def _calendar_view(state, user_id, calendar_id, query, zone, base_url, rest) -> 
                          "string parameters StartDateTime and EndDateTime.") from None
     if (end - start).days > 1825:
         raise GraphFault(400, "ErrorInvalidParameter", "The time window must not exceed 1825 days.")
+    # Extended properties cannot be filtered or expanded on calendarView: Graph answers 500 (row Q1).
+    if any("singlevalueextendedproperties" in query.get(k, "").lower() for k in ("$filter", "$expand")):
+        raise GraphFault(500, "ErrorInternalServerError", "An internal server error occurred. The operation failed.")
+    select = _event_select(query)
     with state.lock:
         events = [e for e in state.events.get(user_id, {}).values()
                   if e["_calendar"] == calendar_id and e["_start_utc"] < end and e["_end_utc"] > start]
         chosen = sorted(events, key=lambda e: (e["_start_utc"], e["id"]))
-        select = _select(query)
-        return _page(chosen, query, base_url, f"/users/{user_id}/calendarView", 10, 1000,
-                     lambda e: render_event(e, select, None, zone))
+        return _page(chosen, query, base_url, f"/users/{user_id}/calendarView", 10, None,
+                     lambda e: render_event(e, select, None, zone), opaque=True)
 
 
 # ---------------------------------------------------------------------- $batch
-def run_batch(state: SandboxState, headers: dict, body: Any, base_url: str) -> Result:
-    requests = (body or {}).get("requests") if isinstance(body, dict) else None
+def batch_shape(requests: list[dict]) -> str | None:
+    """parallel | serial | same, or None: the only dependency shapes Graph accepts (row B2).
+
+    parallel: no sub-request has dependsOn; serial: one chain, each depending on the one
+    before; same: every dependent names the same single sub-request, which depends on none.
+    """
+    deps = {str(r["id"]).casefold(): [str(d).casefold() for d in r.get("dependsOn") or []] for r in requests}
+    dependents = {i: d for i, d in deps.items() if d}
+    if not dependents:
+        return "parallel"
+    if any(len(d) != 1 for d in dependents.values()):
+        return None
+    roots = [i for i, d in deps.items() if not d]
+    if len(roots) != 1:
+        return None
+    targets = [d[0] for d in dependents.values()]
+    if set(targets) == {roots[0]}:
+        return "same"  # two sub-requests, one depending on the other, are both "same" and "serial"
+    if len(set(targets)) != len(targets):
+        return None  # a fork: two sub-requests wait for the same one, but not for the root only
+    chain, nxt = [roots[0]], {d[0]: i for i, d in dependents.items()}
+    while chain[-1] in nxt:
+        chain.append(nxt[chain[-1]])
+    return "serial" if len(chain) == len(deps) else None
+
+
+def _validate_batch(requests: Any) -> Result | None:
+    """The envelope's rules (row B1), checked before anything runs."""
     if not isinstance(requests, list) or not requests:
         return error(400, "BadRequest", "Invalid batch payload format.")
     if len(requests) > 20:
         return error(400, "BadRequest", "The number of batch requests exceeds the limit of 20.")
-    ids = [str(r.get("id")) for r in requests]
+    if any(not isinstance(r, dict) or not r.get("id") or not r.get("method") or not r.get("url") for r in requests):
+        return error(400, "BadRequest", "Each batch request needs an id, a method and a url.")
+    ids = [str(r["id"]).casefold() for r in requests]  # Graph compares ids case-insensitively
     if len(set(ids)) != len(ids):
         return error(400, "BadRequest", "Batch request ids must be unique.")
     for r in requests:
         if r.get("body") is not None and not any(k.lower() == "content-type" for k in (r.get("headers") or {})):
             return error(400, "BadRequest", "Content-Type header must be specified for a request with a body.")
+        if str(r["url"]).lower().startswith(("http://", "https://")):
+            return error(400, "BadRequest", "Batch request urls must be relative to the version segment.")
         for dep in r.get("dependsOn") or []:
-            if str(dep) not in ids:
+            if str(dep).casefold() not in ids:
                 return error(400, "BadRequest", f"dependsOn refers to an unknown id '{dep}'.")
-    state.counters.batch_calls += 1
-    by_id = {str(r["id"]): r for r in requests}
-    results: dict[str, dict] = {}
-    auth = {"authorization": headers.get("authorization", ""), "prefer": headers.get("prefer", "")}
+    if batch_shape(requests) is None:
+        return error(400, "BadRequest", SERIAL_MESSAGE)
+    return None
 
-    def run(req_id: str) -> None:
-        req = by_id[req_id]
-        deps = [str(d) for d in req.get("dependsOn") or []]
-        if any(not 200 <= results[d]["status"] < 300 for d in deps):
-            results[req_id] = {"id": req_id, "status": 424, "headers": {},
-                               "body": error(424, "FailedDependency", "A dependency failed.")[2]}
+
+def _expire_envelope_token(state: SandboxState, headers: dict) -> None:
+    """Fault: the token the envelope came with expires before its sub-requests run (row F3)."""
+    with state.lock:
+        if not state.faults.expire_token_in_batch:
             return
-        sub_headers = {**auth, **{k.lower(): v for k, v in (req.get("headers") or {}).items()}}
-        url = str(req.get("url") or "")
-        status, out_headers, out_body = dispatch(state, req.get("method", "GET"), url, sub_headers,
-                                                 req.get("body"), base_url)
-        results[req_id] = {"id": req_id, "status": status, "headers": out_headers, "body": out_body}
+        state.faults.expire_token_in_batch = False
+        token = headers.get("authorization", "")[7:].strip()
+        state.revoked_tokens.add(jwt.decode(token, options={"verify_signature": False}).get("jti"))
 
-    # Waves: everything whose dependencies are done runs in parallel, as Graph does.
-    remaining = list(ids)
-    with ThreadPoolExecutor(max_workers=20) as pool:
+
+def run_batch(state: SandboxState, headers: dict, body: Any, base_url: str) -> Result:
+    requests = (body or {}).get("requests") if isinstance(body, dict) else None
+    refused = _validate_batch(requests)
+    if refused:
+        return refused
+    state.counters.batch_calls += 1
+    _expire_envelope_token(state, headers)
+    by_id = {str(r["id"]).casefold(): r for r in requests}
+    results: dict[str, dict] = {}
+
+    def run(key: str) -> None:
+        req = by_id[key]
+        deps = [str(d).casefold() for d in req.get("dependsOn") or []]
+        if any(not 200 <= results[d]["status"] < 300 for d in deps):
+            results[key] = {"id": req["id"], "status": 424, "headers": {},
+                            "body": error(424, "FailedDependency", "A dependency failed.")[2]}
+            return
+        # Only the envelope's token carries over; every other header counts on the request that
+        # carries it, so Prefer is not inherited from the envelope (row B4).
+        sub_headers = {"authorization": headers.get("authorization", ""),
+                       **{k.lower(): v for k, v in (req.get("headers") or {}).items()}}
+        url = str(req["url"])
+        status, out_headers, out_body = dispatch(state, req["method"], url if url.startswith("/") else "/" + url,
+                                                 sub_headers, req.get("body"), base_url)
+        results[key] = {"id": req["id"], "status": status, "headers": out_headers, "body": out_body}
+
+    # Ready sub-requests run in waves; how many at once is the execution setting (row B5).
+    width = 4 if state.behaviour.batch_execution == "four_at_a_time" else 20
+    remaining = list(by_id)
+    with ThreadPoolExecutor(max_workers=width) as pool:
         while remaining:
-            ready = [i for i in remaining if all(str(d) in results for d in by_id[i].get("dependsOn") or [])]
-            if not ready:
-                return error(400, "BadRequest", "dependsOn forms a cycle.")
+            ready = [k for k in remaining
+                     if all(str(d).casefold() in results for d in by_id[k].get("dependsOn") or [])]
             list(pool.map(run, ready))
-            remaining = [i for i in remaining if i not in results]
-    order = list(ids)
-    state.rng.shuffle(order)  # responses may come in any order
-    return ok(200, {"responses": [results[i] for i in order]})
+            remaining = [k for k in remaining if k not in results]
+    order = list(by_id)
+    state.rng.shuffle(order)  # responses may come in any order (row B3)
+    return ok(200, {"responses": [results[k] for k in order]})

@@ -10,6 +10,7 @@ import threading
 from collections import Counter
 from dataclasses import dataclass, field
 
+from oh_outlook_provider.sandbox.events import store_event
 from oh_outlook_provider.sandbox.seed import SeedData, build_seed
 
 TENANT_ID = "6f1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d"
@@ -35,6 +36,7 @@ class App:
     certificates: dict[str, str] = field(default_factory=dict)  # sha1 thumbprint (upper hex) -> cert PEM
     roles: set[str] = field(default_factory=lambda: set(GRAPH_ROLES))
     policy_user_ids: set[str] | None = None  # application access policy: allowed mailboxes
+    rbac_user_ids: set[str] | None = None  # RBAC for Applications: the management scope's mailboxes
 
 
 @dataclass
@@ -45,15 +47,17 @@ class Faults:
     p503: float = 0.0
     p504: float = 0.0
     p_lost: float = 0.0  # processed, then the answer is held back past the client's timeout
+    p504_after: float = 0.0  # processed, then 504 GatewayTimeout (fidelity row F2)
     lost_delay: float = 2.0
-    retry_after: float = 0.05
+    retry_after: float = 1.0  # Graph sends whole seconds, at least 1 (fidelity row R1)
+    expire_token_in_batch: bool = False  # one-shot: the envelope's token expires before its sub-requests run
 
     @classmethod
     def profile(cls, name: str) -> Faults:
         return {
             "none": cls(),
             "flaky": cls(p429=0.05, p503=0.02, p504=0.02),
-            "harsh": cls(p429=0.15, p503=0.05, p504=0.05, p_lost=0.01),
+            "harsh": cls(p429=0.15, p503=0.05, p504=0.05, p_lost=0.01, p504_after=0.01),
         }[name]
 
 
@@ -62,7 +66,33 @@ class Limits:
     mailbox_concurrency: int = 4
     budget_requests: int = 10_000
     budget_window: float = 600.0
-    concurrency_retry_after: float = 0.05
+    concurrency_retry_after: float = 1.0
+
+
+BATCH_EXECUTIONS = ("four_at_a_time", "all_at_once")
+DUPLICATE_TRANSACTIONS = ("first_event", "error")
+
+
+@dataclass
+class Behaviour:
+    """Where Microsoft's documentation is silent or contradicts itself, one setting per plausible behaviour.
+
+    batch_execution (fidelity row B5): "four_at_a_time" - Graph hands at most 4 sub-requests of one
+    batch to Outlook at once (throttling page, current revision; learn.microsoft.com Q&A 1660054);
+    "all_at_once" - every ready sub-request runs at once and the mailbox answers 429
+    MailboxConcurrency past 4 (older revisions, Q&A 734143).
+    duplicate_transaction (fidelity row X2): a create repeating a transactionId with an identical
+    body - "first_event" returns the event made first, "error" answers 400 ErrorDuplicateTransactionId.
+    """
+
+    batch_execution: str = "four_at_a_time"
+    duplicate_transaction: str = "first_event"
+
+    def __post_init__(self) -> None:
+        if self.batch_execution not in BATCH_EXECUTIONS:
+            raise ValueError(f"batch_execution must be one of {BATCH_EXECUTIONS}")
+        if self.duplicate_transaction not in DUPLICATE_TRANSACTIONS:
+            raise ValueError(f"duplicate_transaction must be one of {DUPLICATE_TRANSACTIONS}")
 
 
 @dataclass
@@ -77,6 +107,7 @@ class Counters:
     http_requests: int = 0
     batch_calls: int = 0
     oh_requests: int = 0
+    without_immutable_id: int = 0  # mailbox (sub-)requests that did not ask for IdType="ImmutableId"
 
 
 class SandboxState:
@@ -96,18 +127,22 @@ class SandboxState:
         token_lifetime: int = 3600,
         access_policy: bool = True,
         cases: bool = True,
+        behaviour: Behaviour | None = None,
+        rbac_scope: bool = False,
     ) -> None:
         self.lock = getattr(self, "lock", None) or threading.RLock()
         self._params = dict(seed=seed, employees=employees, appointments_per_employee=appointments_per_employee,
                             base_date=base_date, span_days=span_days, latency_ms=latency_ms, jitter_ms=jitter_ms,
                             faults=faults, limits=limits, token_lifetime=token_lifetime, access_policy=access_policy,
-                            cases=cases)
+                            cases=cases, behaviour=behaviour, rbac_scope=rbac_scope)
         self.seed = seed
         self.rng = random.Random(seed)
         self.latency = latency_ms / 1000.0
         self.jitter = jitter_ms / 1000.0
         self.faults = faults or Faults()
         self.limits = limits or Limits()
+        self.behaviour = behaviour or Behaviour()
+        self.revoked_tokens: set[str] = set()  # jti of tokens made invalid before their expiry
         self.token_lifetime = token_lifetime
         self.signing_key = hashlib.sha256(f"sandbox-{seed}".encode()).hexdigest()
         self.data: SeedData = build_seed(seed, employees, appointments_per_employee, base_date, span_days, cases)
@@ -117,12 +152,16 @@ class SandboxState:
         self.apps = {
             CLIENT_ID: App(CLIENT_ID, [Secret(CLIENT_SECRET, now + dt.timedelta(days=730))]),
         }
-        if access_policy:
-            self.apps[CLIENT_ID].policy_user_ids = {u.id for u in self.data.users} - self.data.blocked_user_ids
+        allowed = {u.id for u in self.data.users} - self.data.blocked_user_ids
+        if rbac_scope:  # scoped by RBAC for Applications: the tenant-wide consent is removed (fidelity row A2)
+            self.apps[CLIENT_ID].roles.discard("Calendars.ReadWrite")
+            self.apps[CLIENT_ID].rbac_user_ids = allowed
+        elif access_policy:
+            self.apps[CLIENT_ID].policy_user_ids = allowed
         self.users = {u.id: u for u in self.data.users}
         self.calendars: dict[str, dict[str, dict]] = {}  # user id -> calendar id -> calendar
         self.events: dict[str, dict[str, dict]] = {}  # user id -> event id -> stored event
-        self.transactions: dict[tuple[str, str], str] = {}  # (user, transactionId) -> event id
+        self.transactions: dict[tuple[str, str], tuple[str, str]] = {}  # (user, transactionId) -> (event id, body)
         self.appointments = {a["id"]: copy.deepcopy(a) for a in self.data.appointments}
         self.employees = {e["id"]: copy.deepcopy(e) for e in self.data.employees}
         self.counters = Counters()
@@ -163,8 +202,6 @@ class SandboxState:
             return self._ensure_default_calendar(user_id)
 
     def _seed_private_events(self) -> None:
-        from oh_outlook_provider.sandbox.graph import store_event
-
         for user_id, items in self.data.private_events.items():
             cal = self._ensure_default_calendar(user_id)
             for item in items:
@@ -213,6 +250,7 @@ class SandboxState:
                 "http_requests": c.http_requests,
                 "batch_calls": c.batch_calls,
                 "oh_requests": c.oh_requests,
+                "without_immutable_id": c.without_immutable_id,
             }
 
     def reset_counters(self) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 
 import jwt
 
@@ -16,7 +17,7 @@ def issue_access_token(state, tenant: str, client_id: str, roles: set[str]) -> t
     lifetime = state.token_lifetime
     claims = {"aud": "https://graph.microsoft.com", "iss": f"https://sts.windows.net/{tenant}/", "iat": now,
               "nbf": now, "exp": now + lifetime, "appid": client_id, "tid": tenant, "roles": sorted(roles),
-              "idtyp": "app"}
+              "idtyp": "app", "jti": str(uuid.uuid4())}
     return jwt.encode(claims, state.signing_key, algorithm="HS256"), lifetime
 
 
@@ -24,9 +25,12 @@ def verify_access_token(state, authorization: str) -> dict:
     if not authorization.lower().startswith("bearer "):
         raise TokenInvalid("Access token is empty.")
     try:
-        return jwt.decode(authorization[7:].strip(), state.signing_key, algorithms=["HS256"],
-                          audience="https://graph.microsoft.com")
+        claims = jwt.decode(authorization[7:].strip(), state.signing_key, algorithms=["HS256"],
+                            audience="https://graph.microsoft.com")
     except jwt.ExpiredSignatureError:
         raise TokenInvalid("Lifetime validation failed, the token is expired.") from None
     except jwt.PyJWTError:
         raise TokenInvalid("IDX14100: JWT is not well formed.") from None
+    if claims.get("jti") in state.revoked_tokens:
+        raise TokenInvalid("Lifetime validation failed, the token is expired.")
+    return claims

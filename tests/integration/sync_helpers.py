@@ -9,7 +9,7 @@ from collections import Counter
 from oh_outlook_provider.calendar_runner import CalendarSync, SyncOptions
 from oh_outlook_provider.mapping_runner import run_user_mapping
 from oh_outlook_provider.openhandwerk_api import parse_appointment
-from oh_outlook_provider.sandbox.graph import render_event
+from oh_outlook_provider.sandbox.events import render_event
 from oh_outlook_provider.sync import fingerprint
 from oh_outlook_provider.sync.desired import desired_state
 from oh_outlook_provider.sync.models import Window

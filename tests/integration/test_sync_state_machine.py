@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
 from oh_outlook_provider.sandbox import control
-from oh_outlook_provider.sandbox.graph import store_event
+from oh_outlook_provider.sandbox.events import store_event
 from oh_outlook_provider.sandbox.state import Faults
 from oh_outlook_provider.sync.models import Window
 from tests.conftest import BASE_DATE, graph_hook, oh_hook

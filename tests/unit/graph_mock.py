@@ -21,7 +21,7 @@ GRAPH = "https://graph.microsoft.com/v1.0"
 def make_hook(sleeps: list | None = None, **extra) -> Office365Hook:
     conn = SimpleNamespace(conn_id="office365_default", login=CLIENT, password=SECRET,
                            extra=json.dumps({"tenant_id": TENANT, **extra}))
-    policy = RetryPolicy(max_attempts=5, backoff_base=0.5, wait_budget=100,
+    policy = RetryPolicy(max_attempts=5, backoff_base=0.5, wait_budget=100, retry_after_jitter=0,
                          sleep=(sleeps.append if sleeps is not None else (lambda s: None)))
     return Office365Hook(settings=office365_settings(conn), retry_policy=policy)
 

@@ -104,25 +104,31 @@ def _batch_responder(throttle_ids=(), retry_after="1.5"):
     return respond, calls
 
 
-def test_batch_splits_45_requests_into_3_calls_and_maps_by_id():
+def test_batch_sends_only_graphs_three_shapes_and_maps_by_id():
+    """Fidelity row B2: the old four-lane dependsOn chains would be refused as a whole."""
+    from oh_outlook_provider.sandbox.graph import batch_shape
+
     respond, calls = _batch_responder()
     with requests_mock.Mocker() as m:
         mock_entra(m)
         m.post(f"{GRAPH}/$batch", json=respond)
         items = [{"id": str(i), "method": "POST", "url": f"/users/u{i % 3}/events", "body": {"subject": str(i)}}
-                 for i in range(45)]
+                 for i in range(45)] + [{"id": f"big{i}", "method": "DELETE", "url": f"/users/big/events/e{i}"}
+                                        for i in range(90)]
         results = make_hook().batch(items)
-    assert [len(c["requests"]) for c in calls] == [20, 20, 5]
+    assert sorted(results) == sorted(i["id"] for i in items)
     assert results["17"].body == {"id": "ev-17"} and results["17"].ok
+    assert all(batch_shape(c["requests"]) in ("parallel", "serial") for c in calls)
+    for call in calls:
+        mailboxes = {s["url"].split("/")[2] for s in call["requests"]}
+        assert len(mailboxes) == 1 and len(call["requests"]) <= 20
+        if batch_shape(call["requests"]) == "parallel":  # at most 4 at once, however Graph runs it
+            assert len(call["requests"]) <= 4
+    # 15 per small mailbox: parallel calls of 4 (4 round trips); 90: ceil(90/20) = 5 serial calls
+    assert len(calls) == 3 * 4 + 5
     first = calls[0]["requests"]
     assert first[0]["headers"]["Content-Type"] == "application/json"
-    # Sub-requests to one mailbox are chained so at most 4 run at once on Graph's side.
-    by_mailbox = {}
-    for sub in first:
-        by_mailbox.setdefault(sub["url"].split("/")[2], []).append(sub)
-    for subs in by_mailbox.values():
-        assert all("dependsOn" not in s for s in subs[:4])
-        assert [s["dependsOn"] for s in subs[4:]] == [[subs[i]["id"]] for i in range(len(subs) - 4)]
+    assert all(s["headers"]["Prefer"] == 'IdType="ImmutableId"' for c in calls for s in c["requests"])
 
 
 def test_batch_resends_only_throttled_items_after_largest_retry_after():

@@ -26,7 +26,8 @@ def make_hook(sleeps=None, **extra):
     conn = SimpleNamespace(conn_id="openhandwerk_default", host=BASE, login="api-user", password="oh-Passw0rd!",
                            extra=json.dumps({"id_kn": "4711", "page_size": 2, **extra}))
     return OpenHandwerkHook(settings=openhandwerk_settings(conn),
-                            retry_policy=RetryPolicy(max_attempts=4, sleep=(sleeps if sleeps is not None else []).append))
+                            retry_policy=RetryPolicy(max_attempts=4, retry_after_jitter=0,
+                                                     sleep=(sleeps if sleeps is not None else []).append))
 
 
 def test_login_sends_documented_fields_and_token_is_reused():

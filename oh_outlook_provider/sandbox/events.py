@@ -1,0 +1,256 @@
+"""Events as the sandbox's Exchange stores them: validation, storage, edits and rendering.
+
+Shapes (property names, enum members) come from Microsoft's schema (`graph_schema.json`);
+each rule names its row in docs/sandbox-fidelity.md. Kept apart from the HTTP routing in
+`graph.py` so the tenant state can seed events without importing the web layer.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import html
+import json
+import re
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from oh_outlook_provider.graph_schema import enum_members, properties_of, schema
+from oh_outlook_provider.timezones import MAPPED_IANA_NAMES, WINDOWS_NAMES, iana_of
+
+if TYPE_CHECKING:
+    from oh_outlook_provider.sandbox.state import SandboxState
+
+EVENT_PROPERTIES = frozenset(properties_of("event"))
+# Computed by Exchange (event resource page: read-only); a client's value is ignored.
+EVENT_READ_ONLY = frozenset({
+    "id", "changeKey", "createdDateTime", "lastModifiedDateTime", "bodyPreview", "iCalUId", "isCancelled",
+    "isOrganizer", "hasAttachments", "organizer", "responseStatus", "seriesMasterId", "type", "webLink",
+    "originalStart", "originalStartTimeZone", "originalEndTimeZone", "onlineMeeting", "onlineMeetingUrl",
+    "cancelledOccurrences", "isDraft", "calendar", "instances", "exceptionOccurrences", "attachments", "extensions",
+    "multiValueExtendedProperties",
+})
+EVENT_WRITABLE = EVENT_PROPERTIES - EVENT_READ_ONLY
+ENUM_NAMES = frozenset(schema()["enums"])
+ENUM_FIELDS = {"showAs": "freeBusyStatus", "sensitivity": "sensitivity", "importance": "importance"}
+WRAP = '<html><head>\r\n<meta http-equiv="Content-Type" content="text/html; charset=utf-8">\r\n</head><body>{}</body></html>'
+
+
+class GraphFault(Exception):
+    """A Graph error answer raised from deep inside a handler."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
+
+
+# ---------------------------------------------------------------------- time
+def zone_of(name: str) -> ZoneInfo:
+    """Every Windows name and every IANA name CLDR maps (fidelity row T1)."""
+    if name in WINDOWS_NAMES or name in MAPPED_IANA_NAMES:
+        return ZoneInfo(iana_of(name))
+    raise GraphFault(400, "TimeZoneNotSupportedException", f"A valid TimeZone value must be specified. "
+                     f"The following TimeZone value is not supported: '{name}'.")
+
+
+def parse_graph_dt(value: str) -> dt.datetime:
+    text = value.strip().rstrip("Z")
+    if "." in text:
+        head, frac = text.split(".", 1)
+        text = f"{head}.{frac[:6]}"
+    return dt.datetime.fromisoformat(text)
+
+
+def fmt_graph_dt(value: dt.datetime) -> str:
+    return value.replace(tzinfo=None).strftime("%Y-%m-%dT%H:%M:%S.0000000")
+
+
+def _moment(body: dict, name: str) -> tuple[dt.datetime, str]:
+    value = body.get(name)
+    if not isinstance(value, dict) or not value.get("dateTime") or not value.get("timeZone"):
+        raise GraphFault(400, "ErrorInvalidRequest", f"'{name}' requires dateTime and timeZone.")
+    try:
+        local = parse_graph_dt(str(value["dateTime"]))
+    except ValueError:
+        raise GraphFault(400, "ErrorInvalidRequest", f"Cannot convert '{value['dateTime']}' to DateTime.") from None
+    if local.tzinfo is not None:
+        raise GraphFault(400, "ErrorInvalidRequest", f"'{name}.dateTime' must not carry an offset.")
+    zone_of(value["timeZone"])
+    return local, value["timeZone"]
+
+
+# ---------------------------------------------------------------------- validation
+def _check_enum(name: str, value: Any, enum: str) -> None:
+    if value is not None and value not in enum_members(enum):
+        raise GraphFault(400, "RequestBodyRead", f"Cannot convert the literal '{value}' to the expected type "
+                         f"'microsoft.graph.{enum}'.")
+
+
+def _check_shape(name: str, value: Any, type_name: str) -> None:
+    """Nested objects may carry only the properties their schema type has."""
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise GraphFault(400, "RequestBodyRead", f"'{name}' must be a JSON object of type 'microsoft.graph.{type_name}'.")
+    props = properties_of(type_name)
+    for key, inner in value.items():
+        if key.startswith("@odata"):
+            continue
+        if key not in props:
+            raise GraphFault(400, "RequestBodyRead", f"The property '{key}' does not exist on type "
+                             f"'microsoft.graph.{type_name}'. Make sure to only use property names that are defined "
+                             "by the type.")
+        inner_type = props[key]
+        if inner_type in schema()["complex_types"]:
+            _check_shape(f"{name}.{key}", inner, inner_type)
+        elif inner_type in ENUM_NAMES:
+            _check_enum(f"{name}.{key}", inner, inner_type)
+
+
+def check_properties(body: Any) -> dict:
+    """Unknown properties, enum values and nested shapes, as Graph's OData reader refuses them."""
+    if not isinstance(body, dict):
+        raise GraphFault(400, "RequestBodyRead", "The request body must be a JSON object.")
+    for key, value in body.items():
+        if key.startswith("@odata"):
+            continue
+        if key not in EVENT_PROPERTIES:
+            raise GraphFault(400, "RequestBodyRead",
+                             f"The property '{key}' does not exist on type 'microsoft.graph.event'. "
+                             "Make sure to only use property names that are defined by the type.")
+        if key in ENUM_FIELDS:
+            _check_enum(key, value, ENUM_FIELDS[key])
+        elif key in ("body", "location", "recurrence", "start", "end"):
+            _check_shape(key, value, {"body": "itemBody", "location": "location", "recurrence": "patternedRecurrence",
+                                      "start": "dateTimeTimeZone", "end": "dateTimeTimeZone"}[key])
+    return body
+
+
+def validate_event(body: dict) -> dict:
+    """Graph's checks on the merged event; returns computed UTC bounds."""
+    start, start_tz = _moment(body, "start")
+    end, end_tz = _moment(body, "end")
+    start_utc = start.replace(tzinfo=zone_of(start_tz)).astimezone(dt.UTC)
+    end_utc = end.replace(tzinfo=zone_of(end_tz)).astimezone(dt.UTC)
+    if body.get("isAllDay"):
+        if start.time() != dt.time(0) or end.time() != dt.time(0) or start_tz != end_tz:
+            raise GraphFault(400, "ErrorPropertyValidationFailure",
+                             "Your request can't be completed. If the event is an all-day event, start and end "
+                             "must be at midnight and in the same time zone.")
+        if end <= start:
+            raise GraphFault(400, "ErrorPropertyValidationFailure", "All-day events must last at least one day.")
+    if end_utc < start_utc:
+        raise GraphFault(400, "ErrorInvalidRequest", "The end time of the event must be after its start time.")
+    recurrence = body.get("recurrence")
+    if recurrence is not None and not (isinstance(recurrence, dict) and recurrence.get("pattern")
+                                       and recurrence.get("range")):
+        raise GraphFault(400, "ErrorInvalidRequest", "A recurrence needs a pattern and a range.")
+    props = body.get("singleValueExtendedProperties") or []
+    if not isinstance(props, list) or any(not isinstance(p, dict) or "id" not in p for p in props):
+        raise GraphFault(400, "RequestBodyRead", "singleValueExtendedProperties must be a list of {id, value}.")
+    return {"start_utc": start_utc, "end_utc": end_utc}
+
+
+def create_digest(body: dict) -> str:
+    """What makes two creates 'the same request' for transactionId reuse (fidelity row X2)."""
+    return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
+
+# ---------------------------------------------------------------------- storage
+def _store_body(value: Any) -> dict:
+    if not isinstance(value, dict):
+        return {"contentType": "html", "content": ""}
+    content = str(value.get("content") or "")
+    if (value.get("contentType") or "text").lower() == "text":
+        content = WRAP.format(html.escape(content).replace("\n", "<br>\r\n"))
+    return {"contentType": "html", "content": content}
+
+
+def store_event(state: SandboxState, user_id: str, calendar_id: str, body: dict) -> dict:
+    """Validate and insert a new event (also used to seed private events)."""
+    check_properties(body)
+    bounds = validate_event(body)
+    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    event_id = state.new_id()
+    change_key = state.change_key()
+    event = {
+        "id": event_id, "createdDateTime": now, "lastModifiedDateTime": now, "changeKey": change_key,
+        "@odata.etag": f'W/"{change_key}"', "subject": body.get("subject") or "",
+        "body": _store_body(body.get("body")), "start": dict(body["start"]), "end": dict(body["end"]),
+        "isAllDay": bool(body.get("isAllDay")), "location": body.get("location") or {"displayName": ""},
+        "categories": list(body.get("categories") or []), "showAs": body.get("showAs") or "busy",
+        "sensitivity": body.get("sensitivity") or "normal", "importance": body.get("importance") or "normal",
+        "isReminderOn": body.get("isReminderOn", True),
+        "reminderMinutesBeforeStart": body.get("reminderMinutesBeforeStart", 15),
+        "attendees": list(body.get("attendees") or []), "transactionId": body.get("transactionId"),
+        "recurrence": copy.deepcopy(body.get("recurrence")),
+        "iCalUId": "040000008200E00074C5B7101A82E008" + event_id[-24:],
+        "type": "seriesMaster" if body.get("recurrence") else "singleInstance",
+        "isCancelled": False,
+        "_calendar": calendar_id, "_start_utc": bounds["start_utc"], "_end_utc": bounds["end_utc"],
+        "_props": {p["id"]: p.get("value") for p in body.get("singleValueExtendedProperties") or []},
+        "_create_digest": create_digest(body),
+    }
+    with state.lock:
+        state.events.setdefault(user_id, {})[event_id] = event
+        if event["attendees"]:
+            state.counters.invitations_sent += len(event["attendees"])
+        if event["transactionId"]:
+            state.transactions[(user_id, event["transactionId"])] = (event_id, event["_create_digest"])
+    return event
+
+
+def update_event(state: SandboxState, user_id: str, event: dict, patch: dict) -> dict:
+    check_properties(patch)
+    if "transactionId" in patch and patch["transactionId"] != event.get("transactionId"):
+        raise GraphFault(400, "ErrorInvalidRequest", "transactionId cannot be changed.")
+    merged = {k: v for k, v in event.items() if k in EVENT_WRITABLE}
+    merged.update(patch)
+    bounds = validate_event(merged)
+    with state.lock:
+        for key, value in patch.items():
+            if key == "singleValueExtendedProperties":
+                event["_props"].update({p["id"]: p.get("value") for p in value})
+            elif key == "body":
+                event["body"] = _store_body(value)
+            elif key != "transactionId" and key in EVENT_WRITABLE:
+                event[key] = copy.deepcopy(value)
+        if patch.get("attendees"):
+            state.counters.invitations_sent += len(patch["attendees"])
+        event["_start_utc"], event["_end_utc"] = bounds["start_utc"], bounds["end_utc"]
+        event["changeKey"] = state.change_key()
+        event["@odata.etag"] = f'W/"{event["changeKey"]}"'
+        event["lastModifiedDateTime"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return event
+
+
+# ---------------------------------------------------------------------- output
+def check_select(select: list[str] | None) -> None:
+    """`$select` of a property the type does not have: 400 (fidelity row Q2)."""
+    for name in select or ():
+        if name not in EVENT_PROPERTIES:
+            raise GraphFault(400, "BadRequest", f"Could not find a property named '{name}' on type "
+                             "'microsoft.graph.event'.")
+
+
+def render_event(event: dict, select: list[str] | None, expand_ids: set[str] | None, zone: str | None) -> dict:
+    keep = (lambda k: not k.startswith("_") and (k in select or k in ("id", "@odata.etag", "start", "end", "body"))) \
+        if select else (lambda k: not k.startswith("_"))
+    out = {k: copy.deepcopy(v) for k, v in event.items() if keep(k)}
+    tz_name = zone or "UTC"
+    for name, utc_value in (("start", event["_start_utc"]), ("end", event["_end_utc"])):
+        if event["isAllDay"]:
+            local = parse_graph_dt(event[name]["dateTime"])
+            out[name] = {"dateTime": fmt_graph_dt(local), "timeZone": tz_name}
+        else:
+            shown = utc_value.astimezone(zone_of(zone)) if zone else utc_value
+            out[name] = {"dateTime": fmt_graph_dt(shown), "timeZone": tz_name}
+    out["bodyPreview"] = html.unescape(re.sub(r"<[^>]+>", "", out["body"]["content"]))[:255].strip()
+    if select:
+        out = {k: v for k, v in out.items() if k in select or k in ("id", "@odata.etag")}
+    if expand_ids is not None:
+        out["singleValueExtendedProperties"] = [
+            {"id": pid, "value": value} for pid, value in event["_props"].items() if pid in expand_ids
+        ]
+    return out
