@@ -24,7 +24,7 @@ from oh_outlook_provider.errors import (
 from oh_outlook_provider.sync import fingerprint
 from oh_outlook_provider.sync.desired import desired_state, events_for
 from oh_outlook_provider.sync.models import Appointment, Rejected, Window
-from oh_outlook_provider.sync.plan import ExistingEvent, Plan, PlanPolicy, plan_mailbox
+from oh_outlook_provider.sync.plan import Create, ExistingEvent, Plan, PlanPolicy, plan_mailbox
 from oh_outlook_provider.sync.render import DesiredEvent, RenderOptions
 from oh_outlook_provider.sync.tags import KEY_PROP, SOURCE_PROP, expand_tags, source_id, tag_filter
 from oh_outlook_provider.timezones import graph_timezone
@@ -108,7 +108,7 @@ class CalendarSync:
                 for c in plan.conflicts
             ]
             if not self.options.dry_run:
-                self._apply(mailbox, plan, result, read.base)
+                self._apply(mailbox, plan, result, read)
             problems = []
             if plan.guard_message:
                 problems.append(plan.guard_message)
@@ -233,13 +233,13 @@ class CalendarSync:
         return [e for e in found if e.source == self.source]
 
     # ------------------------------------------------------------------ apply
-    def _apply(self, mailbox: str, plan: Plan, result: MailboxResult, create_base: str) -> None:
+    def _apply(self, mailbox: str, plan: Plan, result: MailboxResult, reading: Reading, salt: str | None = None) -> None:
         """Creates go to the target calendar; updates and deletes address the event by its (immutable) id."""
         items: list[tuple[dict, Any]] = []
         base = f"/users/{mailbox}/events"
         for i, create in enumerate(plan.creates):
-            body = create.desired.create_body(self.options.salt)
-            items.append(({"id": f"c{i}", "method": "POST", "url": create_base, "body": body}, create))
+            body = create.desired.create_body(salt or self.options.salt)
+            items.append(({"id": f"c{i}", "method": "POST", "url": reading.base, "body": body}, create))
         for i, update in enumerate(plan.updates):
             items.append(({"id": f"u{i}", "method": "PATCH", "url": f"{base}/{update.event_id}",
                            "body": update.patch_body()}, update))
@@ -249,9 +249,13 @@ class CalendarSync:
             return
         responses = self.graph.batch([item for item, _ in items])
         unexpected = []
+        reused: list[DesiredEvent] = []
         for item, action in items:
             response = responses[item["id"]]
             if response.ok or (item["method"] == "DELETE" and response.status == 404):
+                continue
+            if isinstance(action, Create) and salt is None and _error_code(response) == "ErrorDuplicateTransactionId":
+                reused.append(action.desired)
                 continue
             error = self.graph.batch_error(item, response)
             if isinstance(error, (MailboxNotEnabledError, MailboxAccessDeniedError)):
@@ -261,8 +265,22 @@ class CalendarSync:
                 result.rejected.append(Rejected(key.appointment_id, f"Graph refused the event: {error}", mailbox=mailbox))
             else:
                 unexpected.append(error)
+        if reused:
+            self._settle_reused(mailbox, reused, result, reading)
         if unexpected:
             raise GraphError(f"{len(unexpected)} write(s) failed, first: {unexpected[0]}")
+
+    def _settle_reused(self, mailbox: str, desired: list[DesiredEvent], result: MailboxResult, reading: Reading) -> None:
+        """Creates Graph refused as a repeated transactionId (ErrorDuplicateTransactionId).
+
+        Either our earlier attempt did create the event (its answer was lost) or the id was used
+        for an event that is gone since. Find the events by their key tag, bring found ones up to
+        date, and create the missing ones once more with a new transactionId: never a duplicate,
+        never a failed run.
+        """
+        found = self._lookup(reading.base, desired, reading.headers)
+        plan = plan_mailbox(desired, found, self.options.policy, self.source)
+        self._apply(mailbox, plan, result, reading, salt=f"{self.options.salt}/again")
 
     # ------------------------------------------------------------------ report
     def _summary(self, results: list[MailboxResult], desired: Any, seconds: float) -> dict[str, Any]:
@@ -293,6 +311,11 @@ class CalendarSync:
             "openhandwerk_requests": getattr(self.oh, "requests_made", None),
             "duration_s": round(seconds, 3),
         }
+
+
+def _error_code(response: Any) -> str:
+    body = response.body if isinstance(response.body, dict) else {}
+    return str((body.get("error") or {}).get("code") or "")
 
 
 def _utc(value: dt.datetime) -> str:

@@ -157,9 +157,10 @@ def translate_graph_error(
         # policy's message names it ("... AppOnly AccessPolicy ..."), a missing consent does not.
         policy = "accesspolicy" in detail.replace(" ", "").lower()
         return MailboxAccessDeniedError(
-            f"Access to mailbox {mailbox} is denied (ErrorAccessDenied). An Exchange Online "
-            "application access policy (or RBAC for Applications) excludes this mailbox from the app: "
-            "add the user to the policy's group, or leave the employee unmapped."
+            f"Access to mailbox {mailbox} is denied (ErrorAccessDenied). Exchange Online scopes the app "
+            "away from this mailbox: with RBAC for Applications add the user to the management scope of the "
+            "app's 'Application Calendars.ReadWrite' role assignment; with an (older) application access "
+            "policy add the user to the policy's group; or leave the employee unmapped."
             + ("" if policy else " If every mailbox is denied, Calendars.ReadWrite (Application) lacks admin "
                f"consent: App registrations > {APP_NAME} > API permissions > 'Grant admin consent'."),
             status,
@@ -178,8 +179,9 @@ def translate_graph_error(
         return NotFoundError(f"{what}: not found ({code or 'ResourceNotFound'}) {detail}".strip(), status, code)
     if status == 401:
         return GraphError(
-            f"{what}: Graph rejected the access token ({code or 'Unauthorized'}). Check that the tenant "
-            "and national cloud of the connection match.",
+            f"{what}: Graph rejected the access token ({code or 'Unauthorized'}: {detail or 'no detail'}) even "
+            "after a fresh token was requested. If every call fails like this, check that the tenant and "
+            "national cloud of the connection match.",
             status,
             code,
         )

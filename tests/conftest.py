@@ -17,7 +17,7 @@ from oh_outlook_provider.hooks.office365 import Office365Hook  # noqa: E402
 from oh_outlook_provider.hooks.openhandwerk import OpenHandwerkHook  # noqa: E402
 from oh_outlook_provider.hooks.retry import RetryPolicy  # noqa: E402
 from oh_outlook_provider.sandbox import SandboxServer  # noqa: E402
-from oh_outlook_provider.sandbox.state import SandboxState  # noqa: E402
+from oh_outlook_provider.sandbox.state import Behaviour, SandboxState  # noqa: E402
 from oh_outlook_provider.settings import office365_settings, openhandwerk_settings  # noqa: E402
 
 BASE_DATE = dt.date(2026, 3, 20)  # a week before the DST change of 29 March 2026
@@ -64,9 +64,19 @@ def shared_sandbox() -> Iterator[SandboxServer]:
         yield server
 
 
-@pytest.fixture
-def sandbox(shared_sandbox: SandboxServer) -> SandboxServer:
-    """The session's server with fresh default data for each test."""
+# Where Microsoft documents two behaviours (docs/sandbox-fidelity.md rows B5 and X2), every sandbox
+# test runs under both: the current throttling page with the first event returned for a repeated
+# transactionId, and the older all-at-once execution with the repeat refused.
+BEHAVIOURS = {
+    "graph-4-at-a-time": Behaviour(batch_execution="four_at_a_time", duplicate_transaction="first_event"),
+    "graph-all-at-once": Behaviour(batch_execution="all_at_once", duplicate_transaction="error"),
+}
+
+
+@pytest.fixture(params=list(BEHAVIOURS))
+def sandbox(shared_sandbox: SandboxServer, request: pytest.FixtureRequest) -> SandboxServer:
+    """The session's server with fresh default data for each test, once per Graph behaviour."""
     shared_sandbox.state.reload(seed=42, base_date=BASE_DATE, employees=12, appointments_per_employee=12,
-                                latency_ms=0.0, jitter_ms=0.0, faults=None, limits=None, access_policy=True)
+                                latency_ms=0.0, jitter_ms=0.0, faults=None, limits=None, access_policy=True,
+                                behaviour=BEHAVIOURS[request.param], rbac_scope=False)
     return shared_sandbox

@@ -130,6 +130,7 @@ class Office365Hook(BaseHook):
         self._app: Any = None
         self._session: requests.Session | None = None
         self._init_lock = threading.Lock()
+        self._refreshes = 0  # forced token refreshes so far: a batch round refreshes only if nobody did
 
     # ------------------------------------------------------------------ settings, auth
     @property
@@ -181,6 +182,7 @@ class Office365Hook(BaseHook):
 
         app = self.get_app()
         if force_refresh:
+            self._refreshes += 1
             cache = app.token_cache
             for item in list(cache.search(cache.CredentialType.ACCESS_TOKEN)):
                 cache.remove_at(item)
@@ -362,6 +364,7 @@ class Office365Hook(BaseHook):
             retry: dict[str, dict] = {}
             waits: list[float] = []
             expired = False
+            refreshes = self._refreshes
             for response in self._run_calls(list(pending.values())):
                 results[response.id] = response
                 if response.status == 401 and not refreshed:
@@ -378,7 +381,8 @@ class Office365Hook(BaseHook):
             pending = retry
             if expired:
                 refreshed = True
-                self.get_token(force_refresh=True)
+                if self._refreshes == refreshes:  # else another call of this round already got a new token
+                    self.get_token(force_refresh=True)
             if waits:
                 longest = max(waits)
                 if not state.wait(longest if longest > 0 else None):
@@ -457,12 +461,26 @@ class Office365Hook(BaseHook):
 
     def ensure_calendar(self, user_id: str, name: str) -> str:
         """Id of the user's calendar called `name`, created when missing."""
+        found = self._find_calendar(user_id, name)
+        if found:
+            return found
+        try:
+            return self.post(f"/users/{user_id}/calendars", {"name": name})["id"]
+        except GraphError as exc:
+            # A create retried after a gateway timeout may find its own calendar (409 ErrorFolderExists).
+            if exc.code != "ErrorFolderExists":
+                raise
+            found = self._find_calendar(user_id, name)
+            if not found:
+                raise
+            return found
+
+    def _find_calendar(self, user_id: str, name: str) -> str | None:
         wanted = name.casefold()
         for calendar in self.paginate(f"/users/{user_id}/calendars", params={"$select": "id,name"}):
             if (calendar.get("name") or "").casefold() == wanted:
                 return calendar["id"]
-        created = self.post(f"/users/{user_id}/calendars", {"name": name})
-        return created["id"]
+        return None
 
     # ------------------------------------------------------------------ expiry, test
     def credential_valid_until(self) -> dt.date | None:

@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from oh_outlook_provider.calendar_runner import CalendarSync
 from oh_outlook_provider.openhandwerk_api import parse_appointment
 from oh_outlook_provider.sandbox import control
 from oh_outlook_provider.sandbox.state import CLIENT_SECRET, Faults
@@ -161,7 +162,7 @@ def test_interrupted_run_then_rerun_converges_without_duplicates(sandbox, mappin
 
 
 def test_lost_responses_and_5xx_are_retried_without_duplicates(sandbox, mapping):
-    sandbox.state.reload(faults=Faults(p503=0.05, p504=0.05, p429=0.05, p_lost=0.05, lost_delay=0.6, retry_after=0.01))
+    sandbox.state.reload(faults=Faults(p503=0.05, p504=0.05, p429=0.05, p_lost=0.05, p504_after=0.05, lost_delay=0.6))
     graph = graph_hook(sandbox, request_timeout=0.4)
     summary = sync(sandbox, mapping, graph=graph)
     faults = sandbox.state.stats()["faults"]
@@ -222,3 +223,21 @@ def test_blocked_mailbox_is_skipped_and_others_continue(sandbox, mapping):
 def test_summary_is_json_and_free_of_secrets(sandbox, mapping):
     text = json.dumps(sync(sandbox, mapping))
     assert CLIENT_SECRET not in text and "Bearer" not in text
+
+
+def test_gateway_timeouts_after_writes_finish_in_one_run_without_duplicates(sandbox, mapping, monkeypatch):
+    """Fidelity rows F2, X1, X2: a create whose 504 hid a success is sent again with the same
+    transactionId; whether Graph returns the first event or refuses the repeat, the run ends
+    exact, with no failed mailbox and no second copy."""
+    sandbox.state.reload(faults=Faults(p504_after=0.15), behaviour=sandbox.state.behaviour)
+    settled: list[int] = []
+    settle = CalendarSync._settle_reused
+    monkeypatch.setattr(CalendarSync, "_settle_reused",
+                        lambda self, m, desired, *a: settled.append(len(desired)) or settle(self, m, desired, *a))
+    summary = sync(sandbox, mapping)
+    sandbox.state.faults = Faults()
+    assert sandbox.state.stats()["faults"].get("504_after", 0) > 3
+    assert summary["failed"] == {}
+    assert all(r["record_id"].startswith("T-BAD") for r in summary["rejected"])
+    assert_converged(sandbox, mapping)
+    assert bool(settled) == (sandbox.state.behaviour.duplicate_transaction == "error")

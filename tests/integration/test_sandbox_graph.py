@@ -63,13 +63,28 @@ def test_users_paging_and_select(sandbox):
         hook.get("/users", params={"$top": "1000"})
 
 
-def test_transaction_id_deduplicates_a_repeated_create(sandbox):
+def test_transaction_id_repeated_with_the_same_body(sandbox):
+    """Fidelity row X2: undocumented, so both answers are emulated; no second event either way."""
     hook = graph_hook(sandbox)
     user = first_licensed(sandbox)
     a = hook.post(f"/users/{user}/events", event(transactionId="txn-1"))
-    b = hook.post(f"/users/{user}/events", event(transactionId="txn-1"))
-    assert a["id"] == b["id"]
+    if sandbox.state.behaviour.duplicate_transaction == "first_event":
+        assert hook.post(f"/users/{user}/events", event(transactionId="txn-1"))["id"] == a["id"]
+    else:
+        with pytest.raises(errors.GraphError) as exc:
+            hook.post(f"/users/{user}/events", event(transactionId="txn-1"))
+        assert exc.value.status == 400 and exc.value.code == "ErrorDuplicateTransactionId"
     assert sum(1 for e in sandbox.state.mailbox_events(user) if e["transactionId"] == "txn-1") == 1
+
+
+def test_transaction_id_repeated_with_another_body_is_refused(sandbox):
+    """Fidelity row X1 (alcionai/corso issue 2490)."""
+    hook = graph_hook(sandbox)
+    user = first_licensed(sandbox)
+    hook.post(f"/users/{user}/events", event(transactionId="txn-2"))
+    with pytest.raises(errors.GraphError) as exc:
+        hook.post(f"/users/{user}/events", event(transactionId="txn-2", subject="Anders"))
+    assert exc.value.code == "ErrorDuplicateTransactionId"
 
 
 def test_attendees_count_as_invitations(sandbox):

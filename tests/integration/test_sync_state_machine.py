@@ -143,7 +143,7 @@ class SyncMachine(RuleBasedStateMachine):
 
     @rule()
     def faulty_sync(self):
-        self.state.faults = Faults(p429=0.1, p503=0.1, p504=0.05, p_lost=0.03, lost_delay=0.2, retry_after=0.005)
+        self.state.faults = Faults(p429=0.1, p503=0.1, p504=0.05, p_lost=0.03, p504_after=0.03, lost_delay=0.2)
         try:
             sync(self.server, self.mapping, graph=self.shared["faulty"], openhandwerk=self.hooks["openhandwerk"],
                  allow_mass_delete=True)
