@@ -41,7 +41,7 @@ class SyncOptions:
     policy: PlanPolicy = PlanPolicy()
     render: RenderOptions = RenderOptions()
     dry_run: bool = False
-    max_workers: int = 8
+    max_workers: int = 32  # mailboxes at once: Graph limits each mailbox, not how many an app serves
     read_page_size: int = 500
     salt: str = "manual"  # the Airflow run id: retries of a run share transactionIds
     mailboxes: frozenset[str] | None = None  # a shard: only these user ids

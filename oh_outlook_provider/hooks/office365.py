@@ -130,6 +130,7 @@ class Office365Hook(BaseHook):
         self._app: Any = None
         self._session: requests.Session | None = None
         self._init_lock = threading.Lock()
+        self._token_lock = threading.Lock()
         self._refreshes = 0  # forced token refreshes so far: a batch round refreshes only if nobody did
 
     # ------------------------------------------------------------------ settings, auth
@@ -187,7 +188,8 @@ class Office365Hook(BaseHook):
             for item in list(cache.search(cache.CredentialType.ACCESS_TOKEN)):
                 cache.remove_at(item)
         try:
-            result = app.acquire_token_for_client(scopes=[self.settings.scope])
+            with self._token_lock:  # one token request, not one per mailbox thread starting at once
+                result = app.acquire_token_for_client(scopes=[self.settings.scope])
         except requests.RequestException as exc:
             raise AuthenticationError(
                 f"Token request to {self.settings.authority_host} failed ({type(exc).__name__})."

@@ -67,10 +67,25 @@ class Office365CalendarSyncOperator(BaseOperator):
     Idempotent: reruns converge to the same calendars with no duplicates. Only events tagged
     with this openHandwerk account are changed or deleted; attendees are never written.
 
+    :param office365_conn_id: connection of type ``office365`` (the Entra app registration).
+    :param openhandwerk_conn_id: connection of type ``openhandwerk``.
     :param mapping: the mapping operator's result (XComArg) or its ``mapping`` dict.
-    :param window_start: / window_end: explicit window; default the run's data interval,
-        else now - ``past`` .. now + ``future``.
-    :param mailboxes: only these user ids (a shard, for dynamic task mapping).
+    :param window_start: start of an explicit window; default the run's data interval,
+        else now - ``past``. (templated)
+    :param window_end: end of an explicit window; default the data interval's end, else now + ``future``. (templated)
+    :param calendar_name: target calendar, created when missing; empty = the default calendar (also a
+        connection field). (templated)
+    :param on_outlook_edit: what to do with an event edited in Outlook: ``overwrite``, ``keep`` or ``fail``. (templated)
+    :param max_delete_fraction: the mass-delete guard refuses to delete more than this share of our
+        events in a mailbox.
+    :param allow_mass_delete: let this run delete past the guard (after openHandwerk really lost appointments).
+    :param dry_run: plan and report, write nothing. (templated)
+    :param max_workers: mailboxes synced at once by this task (Graph limits each mailbox, not how many).
+    :param past: rolling window's reach back (timedelta, days or ISO duration). (templated)
+    :param future: rolling window's reach ahead. (templated)
+    :param mailboxes: only these user ids (a shard, for dynamic task mapping). (templated)
+    :param category_map: openHandwerk category -> Outlook category name.
+    :param reminder_minutes: reminder before timed events; ``None`` for none.
     """
 
     template_fields: Sequence[str] = (
@@ -92,7 +107,7 @@ class Office365CalendarSyncOperator(BaseOperator):
         max_delete_fraction: float = 0.5,
         allow_mass_delete: bool = False,
         dry_run: bool = False,
-        max_workers: int = 8,
+        max_workers: int = 32,
         past: dt.timedelta | float | str = dt.timedelta(days=7),
         future: dt.timedelta | float | str = dt.timedelta(days=90),
         mailboxes: Any = None,

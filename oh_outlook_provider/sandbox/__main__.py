@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from oh_outlook_provider.sandbox.server import SandboxServer
-from oh_outlook_provider.sandbox.state import Faults, SandboxState
+from oh_outlook_provider.sandbox.state import BATCH_EXECUTIONS, DUPLICATE_TRANSACTIONS, Behaviour, Faults, SandboxState
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,12 +24,17 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--latency-ms", type=float, default=0.0)
     serve.add_argument("--jitter-ms", type=float, default=0.0)
     serve.add_argument("--faults", choices=["none", "flaky", "harsh"], default="none")
+    serve.add_argument("--batch-execution", choices=list(BATCH_EXECUTIONS), default="four_at_a_time",
+                       help="how Graph runs a parallel $batch (docs/sandbox-fidelity.md, row B5)")
+    serve.add_argument("--duplicate-transaction", choices=list(DUPLICATE_TRANSACTIONS), default="first_event",
+                       help="answer to a repeated transactionId with the same body (row X2)")
     serve.add_argument("--tls-dir", type=Path, default=None, help="where ca.pem is written (default: temp)")
     serve.add_argument("--settings-file", type=Path, default=None, help="also write the settings as JSON here")
     args = parser.parse_args(argv)
     state = SandboxState(seed=args.seed, employees=args.employees,
                          appointments_per_employee=args.appointments_per_employee, latency_ms=args.latency_ms,
-                         jitter_ms=args.jitter_ms, faults=Faults.profile(args.faults))
+                         jitter_ms=args.jitter_ms, faults=Faults.profile(args.faults),
+                         behaviour=Behaviour(args.batch_execution, args.duplicate_transaction))
     server = SandboxServer(state, host=args.host, port=args.port, tls_dir=args.tls_dir,
                            public_host=args.public_host).prepare()
     settings = {"base_url": server.base_url, "ca_bundle": server.ca_path, **server.environment()}

@@ -12,7 +12,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from oh_outlook_provider.sandbox import control, entra, graph, openhandwerk
-from oh_outlook_provider.sandbox.state import Faults, SandboxState
+from oh_outlook_provider.sandbox.state import Behaviour, Faults, SandboxState
 
 ALL = ["GET", "POST", "PATCH", "DELETE", "PUT"]
 
@@ -88,6 +88,8 @@ def create_app(state: SandboxState) -> FastAPI:
         body = await _body(request) or {}
         if "faults" in body:
             body["faults"] = Faults(**body["faults"]) if isinstance(body["faults"], dict) else Faults.profile(body["faults"])
+        if "behaviour" in body:
+            body["behaviour"] = Behaviour(**body["behaviour"])
         if "base_date" in body:
             body["base_date"] = dt.date.fromisoformat(body["base_date"])
         await run_in_threadpool(state.reload, **body)
