@@ -7,6 +7,8 @@ from typing import Any
 
 from oh_outlook_provider import __version__
 
+POOL_SIZE = 160
+
 
 def make_session(verify: bool | str, timeout: float, headers: dict[str, str] | None = None) -> Any:
     """A requests.Session whose `verify` really applies.
@@ -20,7 +22,9 @@ def make_session(verify: bool | str, timeout: float, headers: dict[str, str] | N
 
     session = requests.Session()
     session.verify = verify
-    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=64)
+    # Up to 32 mailboxes x 4 requests in flight: keep that many connections, so none is
+    # thrown away and re-handshaken (TLS) under load.
+    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=POOL_SIZE)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers.update({"User-Agent": f"oh-outlook-provider/{__version__}", "Accept": "application/json",
