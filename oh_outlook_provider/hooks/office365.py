@@ -43,6 +43,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 20
+# Sent on every request and every sub-request (a batch's envelope headers do not reach its
+# sub-requests): updates and deletes address events by id, and only immutable ids survive an
+# event moving between folders (a changed target calendar, a user dragging it), so an id read
+# in one run still names the same event in the next (Graph's "immutable identifiers" page).
 IMMUTABLE_ID = 'IdType="ImmutableId"'
 USER_SELECT = (
     "id,displayName,mail,userPrincipalName,otherMails,proxyAddresses,"
