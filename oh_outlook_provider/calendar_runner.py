@@ -254,10 +254,10 @@ class CalendarSync:
             response = responses[item["id"]]
             if response.ok or (item["method"] == "DELETE" and response.status == 404):
                 continue
-            if isinstance(action, Create) and salt is None and _error_code(response) == "ErrorDuplicateTransactionId":
+            error = self.graph.batch_error(item, response)
+            if isinstance(action, Create) and salt is None and error.code == "ErrorDuplicateTransactionId":
                 reused.append(action.desired)
                 continue
-            error = self.graph.batch_error(item, response)
             if isinstance(error, (MailboxNotEnabledError, MailboxAccessDeniedError)):
                 raise error
             key = getattr(getattr(action, "desired", None), "key", None) or getattr(action, "key", None)
@@ -311,11 +311,6 @@ class CalendarSync:
             "openhandwerk_requests": getattr(self.oh, "requests_made", None),
             "duration_s": round(seconds, 3),
         }
-
-
-def _error_code(response: Any) -> str:
-    body = response.body if isinstance(response.body, dict) else {}
-    return str((body.get("error") or {}).get("code") or "")
 
 
 def _utc(value: dt.datetime) -> str:

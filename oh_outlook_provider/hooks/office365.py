@@ -358,10 +358,12 @@ class Office365Hook(BaseHook):
         safe because every create we send carries a transactionId.
         """
         pending: dict[str, dict] = {}
+        folded: set[str] = set()
         for item in requests_:
             item_id = str(item["id"])
-            if item_id.casefold() in {i.casefold() for i in pending}:
+            if item_id.casefold() in folded:
                 raise ValueError(f"duplicate batch id {item_id!r} (Graph compares ids case-insensitively)")
+            folded.add(item_id.casefold())
             pending[item_id] = item
         results: dict[str, BatchResponse] = {}
         state = self.retry_policy.start()

@@ -33,7 +33,6 @@ EVENT_READ_ONLY = frozenset({
 })
 EVENT_WRITABLE = EVENT_PROPERTIES - EVENT_READ_ONLY
 ENUM_NAMES = frozenset(schema()["enums"])
-ENUM_FIELDS = {"showAs": "freeBusyStatus", "sensitivity": "sensitivity", "importance": "importance"}
 WRAP = '<html><head>\r\n<meta http-equiv="Content-Type" content="text/html; charset=utf-8">\r\n</head><body>{}</body></html>'
 
 
@@ -88,7 +87,8 @@ def _check_enum(name: str, value: Any, enum: str) -> None:
 
 
 def _check_shape(name: str, value: Any, type_name: str) -> None:
-    """Nested objects may carry only the properties their schema type has."""
+    """An object may carry only the properties its schema type has; nested objects and enum members
+    are checked by their schema types in turn."""
     if value is None:
         return
     if not isinstance(value, dict):
@@ -112,18 +112,7 @@ def check_properties(body: Any) -> dict:
     """Unknown properties, enum values and nested shapes, as Graph's OData reader refuses them."""
     if not isinstance(body, dict):
         raise GraphFault(400, "RequestBodyRead", "The request body must be a JSON object.")
-    for key, value in body.items():
-        if key.startswith("@odata"):
-            continue
-        if key not in EVENT_PROPERTIES:
-            raise GraphFault(400, "RequestBodyRead",
-                             f"The property '{key}' does not exist on type 'microsoft.graph.event'. "
-                             "Make sure to only use property names that are defined by the type.")
-        if key in ENUM_FIELDS:
-            _check_enum(key, value, ENUM_FIELDS[key])
-        elif key in ("body", "location", "recurrence", "start", "end"):
-            _check_shape(key, value, {"body": "itemBody", "location": "location", "recurrence": "patternedRecurrence",
-                                      "start": "dateTimeTimeZone", "end": "dateTimeTimeZone"}[key])
+    _check_shape("event", body, "event")
     return body
 
 

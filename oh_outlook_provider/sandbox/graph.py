@@ -140,10 +140,13 @@ def _top(query: dict, default: int, maximum: int | None) -> int:
     return min(value, PAGE_CAP)
 
 
+def _skip_digest(offset: int | str) -> str:
+    return hashlib.sha256(f"skip:{offset}".encode()).hexdigest()[:8]
+
+
 def _skiptoken(offset: int) -> str:
     """Opaque to clients, as Graph's are (fidelity row P1)."""
-    digest = hashlib.sha256(f"skip:{offset}".encode()).hexdigest()[:8]
-    return base64.urlsafe_b64encode(f"{digest}:{offset}".encode()).decode().rstrip("=")
+    return base64.urlsafe_b64encode(f"{_skip_digest(offset)}:{offset}".encode()).decode().rstrip("=")
 
 
 def _offset(query: dict, opaque: bool) -> int:
@@ -154,7 +157,7 @@ def _offset(query: dict, opaque: bool) -> int:
         return 0
     try:
         digest, offset = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode().split(":")
-        if digest == hashlib.sha256(f"skip:{offset}".encode()).hexdigest()[:8]:
+        if digest == _skip_digest(offset):
             return int(offset)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         pass
