@@ -15,6 +15,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from oh_outlook_provider import graph_paths as paths
 from oh_outlook_provider.errors import (
     GraphError,
     MailboxAccessDeniedError,
@@ -133,8 +134,8 @@ class CalendarSync:
     def _events_base(self, mailbox: str) -> str:
         name = self.options.calendar_name
         if not name:
-            return f"/users/{mailbox}/events"
-        return f"/users/{mailbox}/calendars/{self.graph.ensure_calendar(mailbox, name)}/events"
+            return paths.events(mailbox)
+        return paths.events(mailbox, self.graph.ensure_calendar(mailbox, name))
 
     def _read_headers(self) -> dict[str, str]:
         # All-day events come back at local midnight only in their own zone; ask for it.
@@ -236,15 +237,14 @@ class CalendarSync:
     def _apply(self, mailbox: str, plan: Plan, result: MailboxResult, reading: Reading, salt: str | None = None) -> None:
         """Creates go to the target calendar; updates and deletes address the event by its (immutable) id."""
         items: list[tuple[dict, Any]] = []
-        base = f"/users/{mailbox}/events"
         for i, create in enumerate(plan.creates):
             body = create.desired.create_body(salt or self.options.salt)
             items.append(({"id": f"c{i}", "method": "POST", "url": reading.base, "body": body}, create))
         for i, update in enumerate(plan.updates):
-            items.append(({"id": f"u{i}", "method": "PATCH", "url": f"{base}/{update.event_id}",
+            items.append(({"id": f"u{i}", "method": "PATCH", "url": paths.event(mailbox, update.event_id),
                            "body": update.patch_body()}, update))
         for i, delete in enumerate(plan.deletes):
-            items.append(({"id": f"d{i}", "method": "DELETE", "url": f"{base}/{delete.event_id}"}, delete))
+            items.append(({"id": f"d{i}", "method": "DELETE", "url": paths.event(mailbox, delete.event_id)}, delete))
         if not items:
             return
         responses = self.graph.batch([item for item, _ in items])

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from oh_outlook_provider import graph_paths as paths
 from oh_outlook_provider.errors import MailboxAccessDeniedError, MailboxNotEnabledError
 from oh_outlook_provider.sync.mapping import BLOCKED, MATCHED, NO_MAILBOX, MappingResult, graph_user, map_employees
 from oh_outlook_provider.sync.models import Employee, Rejected
@@ -29,7 +30,7 @@ def run_user_mapping(
 
         def probe(entry: Any) -> tuple[str, str | None]:
             try:
-                graph.get(f"/users/{entry.user_id}/calendar", params={"$select": "id"})
+                graph.get(paths.default_calendar(entry.user_id), params={"$select": "id"})
             except MailboxNotEnabledError:
                 return entry.employee_id, NO_MAILBOX
             except MailboxAccessDeniedError:

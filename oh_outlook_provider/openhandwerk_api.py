@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from oh_outlook_provider.sync.models import Appointment, Employee, Rejected
@@ -50,8 +51,9 @@ CANCELLED_STATUS = {"cancelled", "canceled", "storniert", "abgesagt"}
 
 
 def path(paths: Mapping[str, str] | None, name: str, **ids: str) -> str:
+    """A path with each id percent-encoded as one segment (an id may hold any printable character)."""
     template = (paths or {}).get(name) or DEFAULT_PATHS[name]
-    return template.format(**ids)
+    return template.format(**{key: quote(value, safe="") for key, value in ids.items()})
 
 
 def first(record: Mapping[str, Any], names: Iterable[str]) -> Any:
@@ -73,9 +75,30 @@ def _bool(value: Any) -> bool:
 
 
 def record_id(record: Any, names: Iterable[str]) -> str:
+    """The record's id as text, or "?" when it has none a person could look up."""
     if not isinstance(record, Mapping):
         return "?"
-    return _text(first(record, names)) or "?"
+    value = first(record, names)
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return "?"
+    text = _text(value)
+    if not text or len(text) > MAX_ID or any(not ch.isprintable() for ch in text):
+        return "?"
+    return text
+
+
+MAX_ID = 200  # our event key (source|appointment|employee) stays well inside an extended property
+
+
+def _id_problem(record: Mapping[str, Any], names: Iterable[str], kind: str) -> str:
+    value = first(record, names)
+    if value is None:
+        return f"{kind} without an id (expected one of {', '.join(names)})"
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        return f"{kind} id is {_shown(value)}, expected a text or a whole number"
+    if len(_text(value)) > MAX_ID:
+        return f"{kind} id is longer than {MAX_ID} characters"
+    return f"{kind} id {_text(value)[:40]!r} holds control characters"
 
 
 def parse_employee(record: Any) -> Employee | Rejected:
@@ -83,7 +106,14 @@ def parse_employee(record: Any) -> Employee | Rejected:
         return Rejected("?", f"employee record is a {type(record).__name__}, not an object", "employee")
     emp_id = record_id(record, EMPLOYEE_ID)
     if emp_id == "?":
-        return Rejected("?", f"employee without an id (expected one of {', '.join(EMPLOYEE_ID)})", "employee")
+        return Rejected("?", _id_problem(record, EMPLOYEE_ID, "employee"), "employee")
+    try:
+        return _employee(record, emp_id)
+    except Exception as exc:  # noqa: BLE001 - a shape nobody foresaw rejects this record only
+        return Rejected(emp_id, f"unreadable record ({type(exc).__name__}: {str(exc)[:80]})", "employee")
+
+
+def _employee(record: Mapping[str, Any], emp_id: str) -> Employee:
     name = _text(first(record, EMPLOYEE_NAME)) or " ".join(
         p for p in (_text(first(record, EMPLOYEE_FIRST)), _text(first(record, EMPLOYEE_LAST))) if p
     )
@@ -115,82 +145,136 @@ def _customer(value: Any) -> str:
 
 
 def _employee_ids(value: Any) -> tuple[str, ...]:
+    """Ids as openHandwerk may send them: a list (of ids or employee objects), one id, or "a,b"."""
     if value is None:
         return ()
-    if isinstance(value, (str, int)):
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
         value = [v for v in str(value).split(",") if v.strip()]
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"employees is {_shown(value)}, expected a list of employee ids")
     ids = []
     for item in value:
-        ident = record_id(item, EMPLOYEE_ID) if isinstance(item, Mapping) else _text(item)
+        if isinstance(item, Mapping):
+            ident = record_id(item, EMPLOYEE_ID)
+        elif isinstance(item, str) or (isinstance(item, int) and not isinstance(item, bool)):
+            ident = _text(item)
+        else:
+            raise ValueError(f"employees holds {_shown(item)}, expected employee ids")
         if ident and ident != "?" and ident not in ids:
             ids.append(ident)
     return tuple(ids)
 
 
-def _parse_moment(value: Any, zone: ZoneInfo, what: str) -> dt.datetime | dt.date:
-    """A date (all-day) or a wall-clock datetime in `zone`; offsets are converted to `zone`."""
-    if isinstance(value, dt.datetime):
-        parsed: dt.datetime | dt.date = value
-    elif isinstance(value, dt.date):
-        return value
-    else:
+def _shown(value: Any) -> str:
+    """A value's type and a short excerpt, for rejection reasons."""
+    text = repr(value)
+    return f"a {type(value).__name__} ({text[:40]}{'...' if len(text) > 40 else ''})"
+
+
+# Outlook stores times as Windows FILETIMEs (from 1601) and uses 4501-01-01 as its "no date"
+# (MS-OXOCAL); a record outside this range could never be shown, and Python's datetime would
+# overflow converting year 1 or 9999 across a time zone.
+EARLIEST, LATEST = dt.date(1601, 1, 1), dt.date(4500, 12, 31)
+
+
+def _parse_raw(value: Any, what: str) -> dt.datetime | dt.date:
+    """A date or a datetime as written (naive, or with its own offset), inside Outlook's range."""
+    if isinstance(value, dt.datetime | dt.date):
+        parsed = value
+    elif isinstance(value, str):
         text = _text(value).replace(" ", "T", 1)
-        if text.endswith("Z"):
+        if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
         try:
             parsed = dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"{what} '{_text(value)}' is not an ISO date or date-time") from None
-    if isinstance(parsed, dt.datetime):
-        return parsed.replace(tzinfo=zone) if parsed.tzinfo is None else parsed.astimezone(zone)
+            raise ValueError(f"{what} '{_text(value)[:40]}' is not an ISO date or date-time") from None
+    else:
+        raise ValueError(f"{what} is {_shown(value)}, expected an ISO date or date-time text")
+    day = parsed.date() if isinstance(parsed, dt.datetime) else parsed
+    if not EARLIEST <= day <= LATEST:
+        raise ValueError(f"{what} {day.isoformat()} is outside the dates Outlook can store "
+                         f"({EARLIEST.isoformat()} to {LATEST.isoformat()})")
     return parsed
 
 
+def _wall(value: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    """An aware time in `zone`. Offsets are converted. A naive wall time is read in `zone`: in the
+    repeated autumn hour as its first occurrence (fold 0), and a time the spring-forward gap skips
+    (02:30 in Berlin) moved forward by the gap (03:30), as Outlook moves such a time."""
+    if value.tzinfo is not None:
+        return value.astimezone(zone)
+    aware = value.replace(tzinfo=zone)
+    return aware.astimezone(dt.UTC).astimezone(zone)
+
+
 def parse_appointment(record: Any, timezone: str = "Europe/Berlin") -> Appointment | Rejected:
-    """One appointment record -> Appointment, or Rejected naming the record and the reason."""
+    """One appointment record -> Appointment, or Rejected naming the record and the reason.
+
+    Never raises: any record, whatever its JSON, is accepted or rejected with its id and a reason
+    (a fuzz test over arbitrary JSON holds this), so one bad record never stops the others.
+    """
     if not isinstance(record, Mapping):
         return Rejected("?", f"appointment record is a {type(record).__name__}, not an object")
     app_id = record_id(record, APPOINTMENT_ID)
     if app_id == "?":
-        return Rejected("?", f"appointment without an id (expected one of {', '.join(APPOINTMENT_ID)})")
+        return Rejected("?", _id_problem(record, APPOINTMENT_ID, "appointment"))
     try:
-        zone = ZoneInfo(_text(record.get("timezone")) or timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        return Rejected(app_id, f"unknown time zone '{record.get('timezone')}'")
-    title = _text(first(record, APPOINTMENT_TITLE))
-    raw_start, raw_end = first(record, APPOINTMENT_START), first(record, APPOINTMENT_END)
-    if raw_start is None:
-        return Rejected(app_id, "no start date")
-    try:
-        start = _parse_moment(raw_start, zone, "start")
-        end = _parse_moment(raw_end, zone, "end") if raw_end is not None else None
+        return _appointment(record, app_id, timezone)
     except ValueError as exc:
         return Rejected(app_id, str(exc))
+    except Exception as exc:  # noqa: BLE001 - a shape nobody foresaw rejects this record only
+        return Rejected(app_id, f"unreadable record ({type(exc).__name__}: {str(exc)[:80]})")
+
+
+def _zone(record: Mapping[str, Any], default: str) -> ZoneInfo:
+    name = record.get("timezone")
+    if name in (None, ""):
+        name = default
+    try:
+        return ZoneInfo(str(name))
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone '{_text(name)[:40]}' (expected an IANA name such as Europe/Berlin)") from None
+
+
+def _appointment(record: Mapping[str, Any], app_id: str, timezone: str) -> Appointment:
+    zone = _zone(record, timezone)
+    raw_start, raw_end = first(record, APPOINTMENT_START), first(record, APPOINTMENT_END)
+    if raw_start is None:
+        raise ValueError("no start date")
+    start_raw = _parse_raw(raw_start, "start")
+    end_raw = _parse_raw(raw_end, "end") if raw_end is not None else None
     all_day_flag = first(record, APPOINTMENT_ALL_DAY)
-    all_day = _bool(all_day_flag) if all_day_flag is not None else not isinstance(start, dt.datetime)
+    all_day = _bool(all_day_flag) if all_day_flag is not None else not isinstance(start_raw, dt.datetime)
+    start: dt.datetime | dt.date
+    end: dt.datetime | dt.date
     if all_day:
-        start_day = start.date() if isinstance(start, dt.datetime) else start
-        if end is None:
-            end_day = start_day + dt.timedelta(days=1)
-        elif isinstance(end, dt.datetime) and end.time() == dt.time(0) and end.date() > start_day:
-            end_day = end.date()  # given as exclusive midnight already
+        # The calendar day as written: an offset says where the writer was, not which day it is
+        # (2026-03-20T00:00+05:00 is the 20th, although it is the 19th in Berlin).
+        start = _day(start_raw)
+        if end_raw is None:
+            end = start + dt.timedelta(days=1)
+        elif isinstance(end_raw, dt.datetime) and end_raw.time() == dt.time(0) and end_raw.date() > start:
+            end = end_raw.date()  # given as exclusive midnight already
         else:
-            end_day = (end.date() if isinstance(end, dt.datetime) else end) + dt.timedelta(days=1)
-        start, end = start_day, end_day
+            end = _day(end_raw) + dt.timedelta(days=1)
     else:
-        if not isinstance(start, dt.datetime):
-            return Rejected(app_id, "start has no time of day but the appointment is not all-day")
-        if end is None:
-            return Rejected(app_id, "no end time")
-        if not isinstance(end, dt.datetime):
-            end = dt.datetime.combine(end, dt.time(), zone)
-    if end <= start:
-        return Rejected(app_id, f"end {end.isoformat()} is not after start {start.isoformat()}")
+        if not isinstance(start_raw, dt.datetime):
+            raise ValueError("start has no time of day but the appointment is not all-day")
+        if end_raw is None:
+            raise ValueError("no end time")
+        start = _wall(start_raw, zone)
+        end = _wall(end_raw if isinstance(end_raw, dt.datetime) else dt.datetime.combine(end_raw, dt.time()), zone)
+        if start_raw.tzinfo is None and start.replace(tzinfo=None) != start_raw and isinstance(end_raw, dt.datetime):
+            # The start fell into the spring-forward gap and moved: keep the length on the wall clock.
+            end = max(end, start + (end_raw.replace(tzinfo=None) - start_raw))
+    if end <= start:  # type: ignore[operator]
+        raise ValueError(f"end {end.isoformat()} is not after start {start.isoformat()}")
     status = _text(first(record, APPOINTMENT_STATUS)).lower()
     cancelled_flag = first(record, APPOINTMENT_CANCELLED)
     return Appointment(
         id=app_id,
-        title=title or "(ohne Titel)",
+        title=_text(first(record, APPOINTMENT_TITLE)) or "(ohne Titel)",
         start=start,
         end=end,
         timezone=zone.key,
@@ -203,6 +287,10 @@ def parse_appointment(record: Any, timezone: str = "Europe/Berlin") -> Appointme
         employee_ids=_employee_ids(first(record, APPOINTMENT_EMPLOYEES)),
         cancelled=(_bool(cancelled_flag) if cancelled_flag is not None else False) or status in CANCELLED_STATUS,
     )
+
+
+def _day(value: dt.datetime | dt.date) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
 
 
 def unwrap_page(payload: Any) -> list:

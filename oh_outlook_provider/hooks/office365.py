@@ -19,6 +19,7 @@ from urllib.parse import unquote, urlsplit
 
 from airflow.sdk import BaseHook
 
+from oh_outlook_provider import graph_paths as paths
 from oh_outlook_provider.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -473,7 +474,7 @@ class Office365Hook(BaseHook):
         if found:
             return found
         try:
-            return self.post(f"/users/{user_id}/calendars", {"name": name})["id"]
+            return self.post(paths.calendars(user_id), {"name": name})["id"]
         except GraphError as exc:
             # A create retried after a gateway timeout may find its own calendar (409 ErrorFolderExists).
             if exc.code != "ErrorFolderExists":
@@ -485,7 +486,7 @@ class Office365Hook(BaseHook):
 
     def _find_calendar(self, user_id: str, name: str) -> str | None:
         wanted = name.casefold()
-        for calendar in self.paginate(f"/users/{user_id}/calendars", params={"$select": "id,name"}):
+        for calendar in self.paginate(paths.calendars(user_id), params={"$select": "id,name"}):
             if (calendar.get("name") or "").casefold() == wanted:
                 return calendar["id"]
         return None
@@ -512,7 +513,7 @@ class Office365Hook(BaseHook):
             parts = ["token issued", f"User.Read.All ok ({len(listed)} users on the first page)"]
             licensed = next((u for u in listed if has_exchange(u)), None)
             if licensed:
-                self.get(f"/users/{licensed['id']}/calendar", params={"$select": "id"})
+                self.get(paths.default_calendar(licensed["id"]), params={"$select": "id"})
                 parts.append(f"Calendars.ReadWrite ok (calendar of {licensed.get('userPrincipalName')})")
             else:
                 parts.append("no user with an Exchange Online licence on the first page: calendar not tested")

@@ -59,6 +59,10 @@ def create_app(state: SandboxState) -> FastAPI:
             status, headers, out = graph.error(400, "BadRequest", "Unable to read JSON request payload.")
             return _json(status, out, headers)
         state.counters.http_requests += 1
+        # The path as sent (still percent-encoded): Graph decodes each segment on its own, so an
+        # encoded "/" inside an id never splits it (graph._route unquotes the segments).
+        raw = request.scope.get("raw_path", b"").decode("latin-1").split("?", 1)[0]
+        path = raw.split("/v1.0", 1)[1].lstrip("/") if "/v1.0" in raw else path
         target = "/" + path + (f"?{request.url.query}" if request.url.query else "")
         status, headers, out = await run_in_threadpool(
             graph.dispatch, state, request.method, target, dict(request.headers), body, base(request) + "/v1.0"
@@ -68,6 +72,8 @@ def create_app(state: SandboxState) -> FastAPI:
     @app.api_route("/openhandwerk/{path:path}", methods=ALL)
     async def oh_api(path: str, request: Request) -> Response:
         body = await _body(request)
+        raw = request.scope.get("raw_path", b"").decode("latin-1").split("?", 1)[0]
+        path = raw.split("/openhandwerk", 1)[1].lstrip("/") if "/openhandwerk" in raw else path
         status, out = await run_in_threadpool(
             openhandwerk.handle, state, request.method, path, dict(request.query_params),
             {k.lower(): v for k, v in request.headers.items()}, body,

@@ -19,7 +19,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import jwt
 
@@ -255,7 +255,7 @@ def _dispatch(state: SandboxState, method: str, target: str, headers: dict, body
     query = dict(parse_qsl(parts.query, keep_blank_values=True))
     try:
         claims = verify_access_token(state, headers.get("authorization", ""))
-        if path == "/$batch" and method == "POST":
+        if unquote(path) == "/$batch" and method == "POST":
             return run_batch(state, headers, body, base_url)
         return _route(state, method, path, query, headers, body, claims, base_url)
     except TokenInvalid as exc:
@@ -279,7 +279,7 @@ def _asks_immutable_id(headers: dict) -> bool:
 
 
 def _route(state, method, path, query, headers, body, claims, base_url) -> Result:
-    segments = [s for s in path.split("/") if s]
+    segments = [unquote(s) for s in path.split("/") if s]
     if not segments or segments[0].lower() != "users":
         return error(400, "BadRequest", f"Resource not found for the segment '{segments[0] if segments else ''}'.")
     roles = set(claims.get("roles") or [])

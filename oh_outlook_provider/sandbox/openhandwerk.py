@@ -6,6 +6,7 @@ import copy
 import datetime as dt
 import time
 from typing import Any
+from urllib.parse import unquote
 
 import jwt
 
@@ -84,7 +85,7 @@ def handle(state: SandboxState, method: str, path: str, query: dict, headers: di
                     chosen.append(record)
             return _page(chosen, query)
         if path.startswith("/appointments/") and method == "GET":
-            record = state.appointments.get(path.split("/", 2)[2])
+            record = state.appointments.get(unquote(path.split("/", 2)[2]))
             if record is None:
                 return envelope(404, "Termin nicht gefunden.")
             return envelope(200, copy.deepcopy(record))

@@ -37,8 +37,13 @@ def zone(name: str) -> ZoneInfo:
 
 
 def utc_text(local: dt.datetime, zone_name: str) -> str:
-    """A wall-clock time in a zone as a UTC instant text (the canonical form of a timed start/end)."""
-    utc = local.replace(tzinfo=zone(zone_name)).astimezone(dt.UTC)
+    """A wall-clock time in a zone as a UTC instant text (the canonical form of a timed start/end).
+
+    Graph answers in wall time (Prefer: outlook.timezone), and 02:30 on the autumn day reads back
+    the same for both of its instants; so the repeated hour is always read as its first occurrence
+    (fold 0), on our side and on Graph's, and the two texts stay equal run after run.
+    """
+    utc = local.replace(tzinfo=zone(zone_name), fold=0).astimezone(dt.UTC)
     return utc.replace(tzinfo=None, microsecond=0).isoformat() + "Z"
 
 
@@ -48,10 +53,13 @@ def _moment(value: Any, all_day: bool) -> str:
     text = str(value["dateTime"]).rstrip("Z")
     if "." in text:
         text = text.split(".", 1)[0]
-    local = dt.datetime.fromisoformat(text)
-    if all_day:
-        return local.date().isoformat()
-    return utc_text(local, str(value.get("timeZone") or "UTC"))
+    try:
+        local = dt.datetime.fromisoformat(text)
+        if all_day:
+            return local.date().isoformat()
+        return utc_text(local, str(value.get("timeZone") or "UTC"))
+    except (ValueError, OverflowError):  # an Outlook edit to year 1: an edit, never a crash
+        return text
 
 
 def _scalar(value: Any) -> str:

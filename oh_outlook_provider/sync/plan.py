@@ -49,7 +49,7 @@ class ExistingEvent:
         texts = fingerprint.texts(event, fingerprint.COMPARABLE)
         start_utc = None
         start = texts[fingerprint.COMPARABLE.index("start")]
-        if start and not event.get("isAllDay"):
+        if start.endswith("Z") and not event.get("isAllDay"):
             start_utc = dt.datetime.fromisoformat(start[:-1]).replace(tzinfo=dt.UTC)
         return cls(
             id=str(event["id"]),

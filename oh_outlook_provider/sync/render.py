@@ -84,9 +84,22 @@ class DesiredEvent:
 def _moment(value: dt.datetime | dt.date, zone: str) -> dict[str, str]:
     if isinstance(value, dt.datetime):
         local = value if value.tzinfo is None else value.astimezone(ZoneInfo(zone))
-        local = local.replace(tzinfo=None)
-        return {"dateTime": local.isoformat(timespec="seconds"), "timeZone": graph_timezone(zone)}
+        if not _unique_wall_time(local):
+            # 02:30 on the autumn day names two instants and a wall time cannot say which (Graph's
+            # dateTimeTimeZone has no offset): send the instant in UTC. Outlook shows it in the
+            # reader's zone all the same, and reads back as the same wall time (see fingerprint).
+            utc = local.astimezone(dt.UTC).replace(tzinfo=None)
+            return {"dateTime": utc.isoformat(timespec="seconds"), "timeZone": "UTC"}
+        return {"dateTime": local.replace(tzinfo=None).isoformat(timespec="seconds"), "timeZone": graph_timezone(zone)}
     return {"dateTime": f"{value.isoformat()}T00:00:00", "timeZone": graph_timezone(zone)}
+
+
+def _unique_wall_time(local: dt.datetime) -> bool:
+    """Whether this wall-clock time names one instant in its zone (not the repeated or skipped hour)."""
+    if local.tzinfo is None:
+        return True
+    other = local.replace(fold=1 - local.fold)
+    return other.utcoffset() == local.utcoffset()
 
 
 def _moment_text(value: dt.datetime | dt.date, zone: str, all_day: bool) -> str:

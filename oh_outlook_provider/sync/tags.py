@@ -7,6 +7,7 @@ with our source tag are ever read into a plan, changed or deleted.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import NamedTuple
 
@@ -30,14 +31,27 @@ class EventKey(NamedTuple):
     employee_id: str
 
     def __str__(self) -> str:
-        return f"{self.source}|{self.appointment_id}|{self.employee_id}"
+        return "|".join(map(_escape, self))
 
     @classmethod
     def parse(cls, text: str) -> EventKey | None:
         parts = (text or "").split("|")
         if len(parts) != 3 or not all(parts):
             return None
-        return cls(*parts)
+        return cls(*map(_unescape, parts))
+
+
+# openHandwerk may put any printable character in an id, "|" included: "%" and "|" are escaped
+# so every id round-trips. Keys written before (ids without either) read back unchanged.
+_UNESCAPE = re.compile("%(25|7C)", re.IGNORECASE)
+
+
+def _escape(part: str) -> str:
+    return part.replace("%", "%25").replace("|", "%7C")
+
+
+def _unescape(part: str) -> str:
+    return _UNESCAPE.sub(lambda m: "%" if m.group(1) == "25" else "|", part)
 
 
 def transaction_id(key: EventKey, salt: str) -> str:

@@ -318,9 +318,9 @@ def test_test_connection_reports_permissions_and_expiry():
         mock_entra(m)
         m.get(f"{GRAPH}/users", json={"value": [
             {"id": "u1", "userPrincipalName": "a@x.de", "assignedPlans": []},
-            {"id": "u2", "userPrincipalName": "b@x.de",
+            {"id": "0e6b6c52-9d55-4c0e-8d2b-6a4a1e2f3b4c", "userPrincipalName": "b@x.de",
              "assignedPlans": [{"service": "exchange", "capabilityStatus": "Enabled"}]}]})
-        m.get(f"{GRAPH}/users/u2/calendar", json={"id": "cal"})
+        m.get(f"{GRAPH}/users/0e6b6c52-9d55-4c0e-8d2b-6a4a1e2f3b4c/calendar", json={"id": "cal"})
         ok, message = make_hook(credential_valid_until="2099-01-31").test_connection()
     assert ok, message
     assert "Calendars.ReadWrite ok (calendar of b@x.de)" in message and "valid until 2099-01-31" in message

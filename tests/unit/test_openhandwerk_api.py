@@ -71,3 +71,80 @@ def test_unwrap_page_variants():
     assert unwrap_page([1]) == [1] and unwrap_page({"items": [2]}) == [2]
     with pytest.raises(ValueError):
         unwrap_page({"nothing": 1})
+
+
+# ---------------------------------------------------------------- hostile records (issue 11, items 1, 2, 13)
+@pytest.mark.parametrize("employees, reason", [
+    (1.5, "employees is a float (1.5)"),
+    ({"id": "M-1"}, "employees is a dict"),
+    ([["M-1"]], "employees holds a list"),
+    ([None], "employees holds a NoneType"),
+    ([True], "employees holds a bool"),
+])
+def test_employees_of_a_wrong_type_reject_the_record_with_the_reason(employees, reason):
+    r = parse_appointment({"id": "T-9", "title": "x", "start": "2026-03-02T08:00", "end": "2026-03-02T09:00",
+                           "employees": employees})
+    assert isinstance(r, Rejected) and r.record_id == "T-9" and reason in r.reason
+
+
+@pytest.mark.parametrize("start, end", [
+    ("0001-01-01T00:30:00", "0001-01-01T01:30:00"),
+    ("9999-12-31T23:00:00", "9999-12-31T23:30:00"),
+    ("9999-12-31", None),
+    ("1600-12-31", "1600-12-31"),
+    ("4501-01-01T08:00:00", "4501-01-01T09:00:00"),
+])
+def test_dates_outlook_cannot_store_are_rejected_not_raised(start, end):
+    r = parse_appointment({"id": "T-Y", "title": "x", "start": start, "end": end})
+    assert isinstance(r, Rejected) and r.record_id == "T-Y" and "outside the dates Outlook can store" in r.reason
+
+
+def test_the_edges_of_outlooks_range_are_accepted():
+    first = parse_appointment({"id": "a", "title": "x", "start": "1601-01-01T08:00", "end": "1601-01-01T09:00"})
+    last = parse_appointment({"id": "b", "title": "x", "start": "4500-12-31", "allDay": True})
+    assert isinstance(first, Appointment) and isinstance(last, Appointment)
+    assert last.end == dt.date(4501, 1, 1)
+
+
+@pytest.mark.parametrize("ident, reason", [
+    (1.5, "appointment id is a float"), (True, "appointment id is a bool"), (["x"], "appointment id is a list"),
+    ("T\n1", "holds control characters"), ("x" * 201, "longer than 200"),
+])
+def test_ids_no_one_could_look_up_are_rejected_with_the_reason(ident, reason):
+    r = parse_appointment({"id": ident, "title": "x", "start": "2026-03-02T08:00", "end": "2026-03-02T09:00"})
+    assert isinstance(r, Rejected) and reason in r.reason
+
+
+def test_any_printable_id_is_kept_as_written():
+    ident = "T-FZ|17 / ?#%&'\"<>ü"
+    a = parse_appointment({"id": ident, "title": "x", "start": "2026-03-02T08:00", "end": "2026-03-02T09:00"})
+    assert a.id == ident
+
+
+def test_all_day_with_an_offset_keeps_the_calendar_day_as_written():
+    a = parse_appointment({"id": "U", "title": "Urlaub", "start": "2026-03-20T00:00:00+05:00",
+                           "end": "2026-03-20T00:00:00+05:00", "allDay": True})
+    assert (a.start, a.end) == (dt.date(2026, 3, 20), dt.date(2026, 3, 21))
+
+
+def test_a_start_in_the_spring_forward_gap_moves_forward_and_keeps_its_length():
+    # 29 March 2026, Berlin: 02:00 -> 03:00. Outlook moves a 02:30 start to 03:30.
+    a = parse_appointment({"id": "S", "title": "x", "start": "2026-03-29T02:30:00", "end": "2026-03-29T03:30:00"})
+    assert isinstance(a, Appointment)
+    assert a.start == dt.datetime(2026, 3, 29, 3, 30, tzinfo=BERLIN)
+    assert a.end - a.start == dt.timedelta(hours=1)
+    assert a.start_utc() == dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.UTC)
+
+
+def test_the_repeated_autumn_hour_keeps_which_occurrence_was_meant():
+    second = parse_appointment({"id": "F", "title": "x", "start": "2026-10-25T02:30:00+01:00",
+                                "end": "2026-10-25T03:30:00+01:00"})
+    first = parse_appointment({"id": "G", "title": "x", "start": "2026-10-25T02:30:00", "end": "2026-10-25T03:00:00"})
+    assert second.start_utc() == dt.datetime(2026, 10, 25, 1, 30, tzinfo=dt.UTC)
+    assert first.start_utc() == dt.datetime(2026, 10, 25, 0, 30, tzinfo=dt.UTC)  # a wall time means the first one
+
+
+def test_a_wrong_zone_name_is_rejected_with_the_reason():
+    r = parse_appointment({"id": "Z", "title": "x", "start": "2026-03-02T08:00", "end": "2026-03-02T09:00",
+                           "timezone": "Mars/Olympus"})
+    assert isinstance(r, Rejected) and "unknown time zone 'Mars/Olympus'" in r.reason

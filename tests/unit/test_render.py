@@ -90,3 +90,26 @@ def test_render_texts_equal_the_generic_canonical_texts():
         for a in cases:
             event = render(a, "M-1", "s", options)
             assert event.texts == fingerprint.texts(event.fields)
+
+
+def test_the_second_0230_of_the_autumn_day_is_written_as_its_instant_and_reads_back_unchanged():
+    """Issue 11 item 6: 02:30+01:00 on 25 Oct 2026 was written as 02:30 wall time (= 00:30Z, the first one)."""
+    second = dt.datetime(2026, 10, 25, 2, 30, tzinfo=dt.timezone(dt.timedelta(hours=1))).astimezone(BERLIN)
+    event = render(appt(start=second, end=second + dt.timedelta(hours=1)), "M-1", "s", RenderOptions())
+    assert event.fields["start"] == {"dateTime": "2026-10-25T01:30:00", "timeZone": "UTC"}
+    assert event.fields["end"] == {"dateTime": "2026-10-25T03:30:00", "timeZone": "W. Europe Standard Time"}
+    # Graph answers in Berlin wall time (Prefer: outlook.timezone): 02:30, which names both instants.
+    read_back = dict(event.fields, start={"dateTime": "2026-10-25T02:30:00.0000000", "timeZone": "W. Europe Standard Time"})
+    assert fingerprint.hashes(read_back, fingerprint.COMPARABLE)["start"] == event.hashes["start"]
+    first_one = dt.datetime(2026, 10, 25, 0, 30, tzinfo=dt.UTC).astimezone(BERLIN)
+    first = render(appt(start=first_one, end=second), "M-1", "s", RenderOptions())
+    assert first.fields["start"] == {"dateTime": "2026-10-25T00:30:00", "timeZone": "UTC"}
+
+
+def test_event_keys_round_trip_any_printable_id():
+    from oh_outlook_provider.sync.tags import EventKey
+
+    for ident in ("T-FZ|17", "100%", "%7C", "a|b|c", "ü €/?#&'\"", "T-1"):
+        key = EventKey("openhandwerk:4711", ident, "M|1")
+        assert EventKey.parse(str(key)) == key
+    assert str(EventKey("s", "T-1", "M-1")) == "s|T-1|M-1"  # keys written before read back unchanged

@@ -1,0 +1,68 @@
+"""Graph paths built from ids: each id is checked against what Graph issues and encoded as one segment.
+
+An id pasted raw into a path is an injection: `<id>/../<other id>` addresses another mailbox
+(clients normalise dot segments before sending), `#` cuts the rest of the path off, `?` starts a
+query. So a user id must be an Entra object id (a GUID: the mapping stores nothing else), an
+event or calendar id must use the alphabet of Exchange ids (base64, url-safe or not), and both
+are percent-encoded whole, `/` included.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from oh_outlook_provider.errors import OhOutlookError
+
+_GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
+_EXCHANGE_ID = re.compile(r"[A-Za-z0-9+/=_-]{1,1024}")
+
+
+class GraphIdError(OhOutlookError):
+    """An id that Graph would never issue: refused before any request is made."""
+
+
+def segment(value: str) -> str:
+    """One path segment, every reserved character encoded."""
+    return quote(value, safe="")
+
+
+def user_id(value: str) -> str:
+    if not isinstance(value, str) or not _GUID.fullmatch(value):
+        raise GraphIdError(f"user id {str(value)[:60]!r} is not an Entra object id (a GUID); "
+                           "rerun the user mapping, which stores the id Graph returns.")
+    return value
+
+
+def item_id(value: str, what: str = "event") -> str:
+    if not isinstance(value, str) or not _EXCHANGE_ID.fullmatch(value):
+        raise GraphIdError(f"{what} id {str(value)[:60]!r} is not an id Exchange issues.")
+    return value
+
+
+def user(uid: str) -> str:
+    return f"/users/{segment(user_id(uid))}"
+
+
+def events(uid: str, calendar_id: str | None = None) -> str:
+    """The events of the default calendar, or of one calendar."""
+    if calendar_id is None:
+        return f"{user(uid)}/events"
+    return f"{calendars(uid)}/{segment(item_id(calendar_id, 'calendar'))}/events"
+
+
+def event(uid: str, event_id: str) -> str:
+    """One event, wherever in the mailbox it is (ids are mailbox-wide)."""
+    return f"{user(uid)}/events/{segment(item_id(event_id))}"
+
+
+def calendars(uid: str) -> str:
+    return f"{user(uid)}/calendars"
+
+
+def calendar(uid: str, calendar_id: str) -> str:
+    return f"{calendars(uid)}/{segment(item_id(calendar_id, 'calendar'))}"
+
+
+def default_calendar(uid: str) -> str:
+    return f"{user(uid)}/calendar"

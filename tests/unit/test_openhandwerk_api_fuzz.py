@@ -1,0 +1,77 @@
+"""Fuzz: any JSON value openHandwerk may send is accepted or rejected with an id and a reason, never raised."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from oh_outlook_provider.openhandwerk_api import (
+    APPOINTMENT_ALL_DAY,
+    APPOINTMENT_EMPLOYEES,
+    APPOINTMENT_END,
+    APPOINTMENT_ID,
+    APPOINTMENT_START,
+    APPOINTMENT_TITLE,
+    parse_appointment,
+    parse_employee,
+)
+from oh_outlook_provider.sync.desired import desired_state
+from oh_outlook_provider.sync.models import Appointment, Rejected, Window
+from oh_outlook_provider.sync.render import RenderOptions
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12,
+)
+DATES = st.one_of(
+    st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31, 23, 59)).map(lambda d: d.isoformat()),
+    st.dates().map(dt.date.isoformat),
+    st.datetimes(timezones=st.timezones()).map(lambda d: d.isoformat()),
+    JSON,
+)
+RECORD = st.fixed_dictionaries({}, optional={
+    "id": st.one_of(st.text(max_size=12), st.integers(), JSON),
+    "title": JSON, "start": DATES, "end": DATES, "allDay": JSON, "employees": JSON,
+    "timezone": st.one_of(st.sampled_from(["Europe/Berlin", "UTC", "Mars/Olympus", "", "../etc"]), JSON),
+    "cancelled": JSON, "status": JSON, "address": JSON, "customer": JSON, "description": JSON,
+}) | st.dictionaries(st.sampled_from(APPOINTMENT_ID + APPOINTMENT_TITLE + APPOINTMENT_START + APPOINTMENT_END
+                                     + APPOINTMENT_ALL_DAY + APPOINTMENT_EMPLOYEES), JSON | DATES, max_size=8) | JSON
+
+
+def _has_reason(result) -> bool:
+    return isinstance(result, Rejected) and bool(result.record_id) and bool(result.reason)
+
+
+@settings(max_examples=600, deadline=None)
+@given(RECORD)
+def test_any_record_is_accepted_or_rejected_with_id_and_reason(record):
+    result = parse_appointment(record)
+    assert isinstance(result, Appointment) or _has_reason(result)
+    if isinstance(result, Appointment):
+        assert result.end > result.start
+        result.start_utc()  # usable downstream: no overflow, no naive time
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(RECORD, max_size=6))
+def test_the_run_goes_on_whatever_the_records(records):
+    """The whole desired state is built: bad records are carried as rejections, good ones as events."""
+    parsed = [parse_appointment(r) for r in records]
+    window = Window(dt.datetime(1601, 1, 2, tzinfo=dt.UTC), dt.datetime(4500, 12, 30, tzinfo=dt.UTC))
+    state = desired_state(parsed + [parse_appointment(
+        {"id": "good", "title": "x", "start": "2026-03-02T08:00", "end": "2026-03-02T09:00", "employees": ["M"]})],
+        {"M": "mailbox"}, window, "openhandwerk:1", RenderOptions())
+    assert any(e.key.appointment_id == "good" for e in state.by_mailbox["mailbox"])
+    for event in state.by_mailbox["mailbox"]:
+        assert event.fields["end"]  # every accepted appointment renders to Graph JSON
+    assert len(state.rejected) >= sum(isinstance(p, Rejected) for p in parsed)
+
+
+@settings(max_examples=300, deadline=None)
+@given(JSON | st.dictionaries(st.sampled_from(["id", "email", "name", "active", "vorname"]), JSON, max_size=5))
+def test_any_employee_record_is_accepted_or_rejected(record):
+    result = parse_employee(record)
+    assert not isinstance(result, Rejected) or (result.record_id and result.reason)
