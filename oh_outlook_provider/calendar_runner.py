@@ -1,7 +1,16 @@
 """One calendar-sync run: read through the hooks, plan with the pure core, apply through Graph.
 
 Kept apart from the Airflow operator so tests, the demo and benchmarks drive the very same
-code. Mailboxes run in parallel; one mailbox failing never stops the others.
+code. Only the order of work is decided here (the plan's actions know their own requests):
+
+1. read every mailbox (our events in the target calendar's window, and copies of ours left in
+   calendars that held them before a `calendar_name` change) while openHandwerk is read;
+2. plan every mailbox with the pure core, then one mass-delete guard over the whole run;
+3. apply each mailbox: creates, updates and deletes in one `$batch`; read back what was created,
+   so that overlapping runs leave no duplicate behind; then remove the copies in other calendars
+   whose event now exists in the target.
+
+Mailboxes run in parallel; one mailbox failing never stops the others.
 """
 
 from __future__ import annotations
@@ -10,10 +19,12 @@ import datetime as dt
 import logging
 import threading
 import time
-from collections.abc import Mapping
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+from urllib.parse import quote
 
 from oh_outlook_provider import graph_paths as paths
 from oh_outlook_provider.errors import (
@@ -21,13 +32,35 @@ from oh_outlook_provider.errors import (
     MailboxAccessDeniedError,
     MailboxNotEnabledError,
     OhOutlookError,
+    OpenHandwerkError,
 )
 from oh_outlook_provider.sync import fingerprint
 from oh_outlook_provider.sync.desired import desired_state, events_for
 from oh_outlook_provider.sync.models import Appointment, Rejected, Window
-from oh_outlook_provider.sync.plan import Create, ExistingEvent, Plan, PlanPolicy, plan_mailbox
+from oh_outlook_provider.sync.plan import (
+    DUPLICATE,
+    MOVED,
+    Action,
+    Create,
+    Delete,
+    ExistingEvent,
+    Plan,
+    PlanPolicy,
+    plan_mailbox,
+    run_guard,
+)
 from oh_outlook_provider.sync.render import DesiredEvent, RenderOptions
-from oh_outlook_provider.sync.tags import KEY_PROP, SOURCE_PROP, expand_tags, source_id, tag_filter
+from oh_outlook_provider.sync.tags import (
+    HELD,
+    HOLDS,
+    KEY_PROP,
+    SOURCE_PROP,
+    EventKey,
+    expand_tags,
+    holds_prop,
+    source_id,
+    tag_filter,
+)
 from oh_outlook_provider.timezones import graph_timezone
 
 log = logging.getLogger(__name__)
@@ -49,10 +82,11 @@ class SyncOptions:
 
 
 class Reading(NamedTuple):
-    base: str  # the events collection of the target calendar
+    target: str  # the events collection of the target calendar
     headers: dict[str, str]
-    existing: list[ExistingEvent]
-    any_ours: bool  # the mailbox holds events of ours somewhere (not only in this window)
+    existing: list[ExistingEvent]  # ours in the target calendar's window
+    any_ours: bool  # the target calendar holds events of ours somewhere (not only in this window)
+    strays: list[ExistingEvent]  # ours in other calendars of the mailbox
 
 
 @dataclass
@@ -66,6 +100,15 @@ class MailboxResult:
     conflicts: list[dict] = field(default_factory=list)
 
 
+@dataclass
+class Prepared:
+    """A mailbox read and planned, waiting for the run-level guard."""
+
+    result: MailboxResult
+    plan: Plan | None = None
+    reading: Reading | None = None
+
+
 class CalendarSync:
     def __init__(self, graph: Any, openhandwerk: Any, mapping: Mapping[str, Mapping[str, Any]], options: SyncOptions):
         self.graph = graph
@@ -75,6 +118,8 @@ class CalendarSync:
         self.upn = {str(info["user_id"]): info.get("upn") for info in mapping.values() if info and info.get("user_id")}
         self._appointments: dict[str, Appointment | Rejected | None] = {}
         self._lock = threading.Lock()
+        self._known_id: str | None = None  # an appointment the list returned: proves the single-record path
+        self._single_path_ok: bool | None = None
         self.source = ""
         self.zone = "Europe/Berlin"
 
@@ -91,17 +136,37 @@ class CalendarSync:
             # Outlook is read while openHandwerk is read: the two services do not wait for each other.
             readings = {m: pool.submit(self._read, m) for m in mailboxes}
             # Streamed page by page into the desired state; a failed read raises, it is never "no appointments".
-            records = self.oh.iter_appointments(opts.window.start, opts.window.end)
+            records = self._noting_one(self.oh.iter_appointments(opts.window.start, opts.window.end))
             desired = desired_state(records, self.mapping, opts.window, self.source, opts.render)
-            results = list(pool.map(lambda m: self.sync_mailbox(m, desired.by_mailbox.get(m, []), readings[m]),
-                                    mailboxes))
+            prepared = list(pool.map(lambda m: self._prepare(m, desired.by_mailbox.get(m, []), readings[m]),
+                                     mailboxes))
+            held_back = run_guard([p.plan for p in prepared if p.plan], desired.appointments + len(desired.rejected),
+                                  opts.policy)
+            results = list(pool.map(lambda p: self._finish(p, held_back), prepared))
         return self._summary(results, desired, time.monotonic() - started)
 
-    def sync_mailbox(self, mailbox: str, desired: list[DesiredEvent], reading: Future | None = None) -> MailboxResult:
+    def _noting_one(self, records: Iterable[Appointment | Rejected]) -> Iterator[Appointment | Rejected]:
+        for record in records:
+            if self._known_id is None and isinstance(record, Appointment):
+                self._known_id = record.id
+            yield record
+
+    def _prepare(self, mailbox: str, desired: list[DesiredEvent], reading: Future) -> Prepared:
         result = MailboxResult(mailbox, self.upn.get(mailbox))
         try:
-            read = reading.result() if reading else self._read(mailbox)
-            plan = self._plan(mailbox, list(desired), result, read)
+            read = reading.result()
+            return Prepared(result, self._plan(mailbox, list(desired), result, read), read)
+        except Exception as exc:  # noqa: BLE001 - reported per mailbox, the task fails at the end
+            _fail(result, exc)
+            return Prepared(result)
+
+    def _finish(self, prepared: Prepared, held_back: str | None) -> MailboxResult:
+        result, plan, reading = prepared.result, prepared.plan, prepared.reading
+        if plan is None or reading is None:
+            return result
+        try:
+            if held_back:
+                plan.block_real_deletes(held_back)
             result.counts = plan.counts()
             result.conflicts = [
                 {"event_id": c.event_id, "appointment_id": c.key.appointment_id, "employee_id": c.key.employee_id,
@@ -109,9 +174,9 @@ class CalendarSync:
                 for c in plan.conflicts
             ]
             if not self.options.dry_run:
-                self._apply(mailbox, plan, result, read)
+                self._apply(result.mailbox, plan, result, reading)
             problems = []
-            if plan.guard_message:
+            if plan.guard_message and plan.blocked_deletes:
                 problems.append(plan.guard_message)
             failed = [c for c in plan.conflicts if c.resolution == "failed"]
             if failed:
@@ -121,63 +186,101 @@ class CalendarSync:
                 )
             if problems:
                 result.status, result.error = "failed", " ".join(problems)
-        except (MailboxNotEnabledError, MailboxAccessDeniedError) as exc:
-            result.status, result.error = "skipped", str(exc)
-        except OhOutlookError as exc:
-            result.status, result.error = "failed", str(exc)
         except Exception as exc:  # noqa: BLE001 - reported per mailbox, the task fails at the end
-            log.exception("mailbox %s failed unexpectedly", mailbox)
-            result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
+            _fail(result, exc)
         return result
 
     # ------------------------------------------------------------------ read + plan
-    def _events_base(self, mailbox: str) -> str:
+    def _target(self, mailbox: str) -> str | None:
+        """Id of the target calendar, None for the default calendar."""
         name = self.options.calendar_name
         if not name:
-            return paths.events(mailbox)
-        return paths.events(mailbox, self.graph.ensure_calendar(mailbox, name))
+            return None
+        calendar_id = self.graph.ensure_calendar(mailbox, name)
+        return None if self.graph.is_default_calendar(mailbox, calendar_id) else calendar_id
 
     def _read_headers(self) -> dict[str, str]:
         # All-day events come back at local midnight only in their own zone; ask for it.
         return {"Prefer": f'outlook.timezone="{graph_timezone(self.zone)}", IdType="ImmutableId"'}
 
-    def _query(self, filter_: str, top: int) -> str:
-        from urllib.parse import quote
-
-        params = {"$filter": filter_, "$expand": expand_tags(), "$select": READ_SELECT, "$top": str(top)}
+    def _query(self, filter_: str, top: int, select: str = READ_SELECT, expand: bool = True) -> str:
+        params = {"$filter": filter_, "$select": select, "$top": str(top)}
+        if expand:
+            params["$expand"] = expand_tags()
         return "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
 
-    def _read(self, mailbox: str) -> Reading:
-        """Our events in the window (first page and a probe for any event of ours in one `$batch`)."""
-        window = self.options.window
-        base = self._events_base(mailbox)
+    def _in_range(self, start: dt.datetime, end: dt.datetime) -> str:
         ours = tag_filter(SOURCE_PROP, self.source)
-        in_window = (
-            f"{ours} and start/dateTime ge '{_utc(window.start)}' and start/dateTime lt '{_utc(window.end)}'"
-        )
-        headers = self._read_headers()
-        first = self.graph.batch([
-            {"id": "window", "method": "GET", "url": f"{base}?{self._query(in_window, self.options.read_page_size)}",
-             "headers": headers},
-            {"id": "probe", "method": "GET", "url": f"{base}?{self._query(ours, 1)}", "headers": headers},
-        ])
-        pages = {}
-        for name in ("window", "probe"):
-            response = first[name]
+        return f"{ours} and start/dateTime ge '{_utc(start)}' and start/dateTime lt '{_utc(end)}'"
+
+    def _pages(self, requests: list[dict], probes: frozenset[str] = frozenset()) -> dict[str, list[dict]]:
+        """GETs in one `$batch`, each followed through all its pages (a probe: its first page only)."""
+        responses = self.graph.batch(requests)
+        out = {}
+        for item in requests:
+            response = responses[item["id"]]
             if not response.ok:
-                raise self.graph.batch_error({"method": "GET", "url": base}, response)
-            pages[name] = response.body or {}
-        raw = list(pages["window"].get("value", []))
-        raw.extend(self.graph.page_after(pages["window"], headers=headers))
-        existing = [e for e in map(ExistingEvent.from_graph, raw) if e.source == self.source]
-        return Reading(base, headers, existing, bool(pages["probe"].get("value")))
+                raise self.graph.batch_error(item, response)
+            page = response.body or {}
+            rest = () if item["id"] in probes else self.graph.page_after(page, headers=item.get("headers"))
+            out[item["id"]] = [*page.get("value", []), *rest]
+        return out
+
+    def _read(self, mailbox: str) -> Reading:
+        """Our events in the window, and whether and where else the mailbox holds ours, in one `$batch`."""
+        window = self.options.window
+        target_id = self._target(mailbox)
+        target = paths.events(mailbox, target_id)
+        headers = self._read_headers()
+        ours = tag_filter(SOURCE_PROP, self.source)
+        holds = holds_prop(self.source)
+        requests = [
+            {"id": "window", "method": "GET", "headers": headers,
+             "url": f"{target}?{self._query(self._in_range(window.start, window.end), self.options.read_page_size)}"},
+            {"id": "probe", "method": "GET", "url": f"{target}?{self._query(ours, 1, 'id', False)}", "headers": headers},
+            {"id": "holders", "method": "GET", "headers": headers,
+             "url": f"{paths.calendars(mailbox)}?{self._query(tag_filter(holds, HOLDS), 100, 'id,name', False)}"},
+        ]
+        if target_id is not None:  # events of ours written before calendar_name was set
+            requests.append({"id": "default", "method": "GET", "headers": headers,
+                             "url": f"{paths.events(mailbox)}?{self._query(ours, 1, 'id', False)}"})
+        pages = self._pages(requests, probes=frozenset({"probe", "default"}))
+        existing = [e for e in map(ExistingEvent.from_graph, pages["window"]) if e.source == self.source]
+        holders = {c["id"] for c in pages["holders"]}
+        elsewhere: list[str | None] = sorted(holders - {target_id})
+        if pages.get("default"):
+            elsewhere.append(None)
+        strays = self._strays(mailbox, elsewhere, headers) if elsewhere else []
+        if target_id is not None and target_id not in holders and not self.options.dry_run:
+            self._tag_calendar(mailbox, target_id, HOLDS)
+        return Reading(target, headers, existing, bool(pages["probe"]), strays)
+
+    def _strays(self, mailbox: str, calendars: list[str | None], headers: dict) -> list[ExistingEvent]:
+        """All our events in calendars other than the target; a tagged calendar found empty is untagged."""
+        ours = tag_filter(SOURCE_PROP, self.source)
+        requests = [{"id": f"s{i}", "method": "GET", "headers": headers,
+                     "url": f"{paths.events(mailbox, cal)}?{self._query(ours, self.options.read_page_size)}"}
+                    for i, cal in enumerate(calendars)]
+        pages = self._pages(requests)
+        strays = []
+        for i, cal in enumerate(calendars):
+            found = [e for e in (ExistingEvent.from_graph(x, elsewhere=True) for x in pages[f"s{i}"])
+                     if e.source == self.source]
+            if not found and cal is not None and not self.options.dry_run:
+                self._tag_calendar(mailbox, cal, HELD)  # emptied by an earlier run: stop reading it
+            strays.extend(found)
+        return strays
+
+    def _tag_calendar(self, mailbox: str, calendar_id: str, value: str) -> None:
+        self.graph.patch(paths.calendar(mailbox, calendar_id),
+                         {"singleValueExtendedProperties": [{"id": holds_prop(self.source), "value": value}]})
 
     def _plan(self, mailbox: str, desired: list[DesiredEvent], result: MailboxResult, reading: Reading) -> Plan:
-        base, headers, existing, any_ours = reading
-
         wanted = {d.key for d in desired}
         protected: set[str] = set()
-        for event in existing:
+        # Events of ours the window's desired state does not name: moved out of the window (keep
+        # them current), copies in another calendar of a still-live appointment (move them), or gone.
+        for event in [*reading.existing, *reading.strays]:
             if event.key is None or event.key in wanted:
                 continue
             moved = self._still_wanted(event, mailbox)
@@ -187,12 +290,12 @@ class CalendarSync:
             elif moved is not None:
                 desired.append(moved)
                 wanted.add(moved.key)
-        existing = [e for e in existing if e.id not in protected]
+        existing = [e for e in [*reading.existing, *reading.strays] if e.id not in protected]
 
-        have = {e.key for e in existing}
-        missing = [d for d in desired if d.key not in have]
-        if missing and any_ours:
-            existing.extend(self._lookup(base, missing, headers))
+        in_target = {e.key for e in existing if not e.elsewhere}
+        missing = [d for d in desired if d.key not in in_target]
+        if missing and reading.any_ours:
+            existing.extend(self._lookup(reading.target, missing, reading.headers))
         return plan_mailbox(desired, existing, self.options.policy, self.source)
 
     def _still_wanted(self, event: ExistingEvent, mailbox: str) -> DesiredEvent | Rejected | None:
@@ -209,6 +312,7 @@ class CalendarSync:
         return next((d for m, d in pairs if m == mailbox and d.key == event.key), None)
 
     def _appointment(self, appointment_id: str) -> Appointment | Rejected | None:
+        self._check_single_path()
         with self._lock:
             if appointment_id in self._appointments:
                 return self._appointments[appointment_id]
@@ -217,60 +321,89 @@ class CalendarSync:
             self._appointments[appointment_id] = found
         return found
 
-    def _lookup(self, base: str, missing: list[DesiredEvent], headers: dict) -> list[ExistingEvent]:
+    def _check_single_path(self) -> None:
+        """Before "openHandwerk does not know it" may delete an event, the single-record path must
+        answer for a record the list returned: a wrong path (a 404 for everything) deletes nothing."""
+        with self._lock:
+            if self._single_path_ok is None:
+                known = self._known_id
+                answer = self.oh.get_appointment(known) if known is not None else None
+                self._single_path_ok = known is None or isinstance(answer, Appointment) and answer.id == known
+                if known is not None and isinstance(answer, Appointment | Rejected):
+                    self._appointments[known] = answer
+            if not self._single_path_ok:
+                raise OpenHandwerkError(
+                    f"openHandwerk's single-appointment path does not answer for appointment {self._known_id!r}, "
+                    "which the appointment list returned; so no event is deleted for lack of an answer. Check "
+                    f"the 'appointment' path of connection '{self.oh.settings.conn_id}'."
+                )
+
+    def _lookup(self, target: str, missing: list[DesiredEvent], headers: dict) -> list[ExistingEvent]:
         """Find our events for keys absent from the window (moved in from elsewhere) by their key tag."""
         requests = [
-            {"id": f"k{i}", "method": "GET", "url": f"{base}?{self._query(tag_filter(KEY_PROP, str(d.key)), 10)}",
+            {"id": f"k{i}", "method": "GET", "url": f"{target}?{self._query(tag_filter(KEY_PROP, str(d.key)), 10)}",
              "headers": headers}
             for i, d in enumerate(missing)
         ]
-        found: list[ExistingEvent] = []
-        responses = self.graph.batch(requests)
-        for item in requests:
-            response = responses[item["id"]]
-            if not response.ok:
-                raise self.graph.batch_error(item, response)
-            found.extend(ExistingEvent.from_graph(e) for e in (response.body or {}).get("value", []))
+        found = [ExistingEvent.from_graph(e) for events in self._pages(requests).values() for e in events]
         return [e for e in found if e.source == self.source]
 
     # ------------------------------------------------------------------ apply
-    def _apply(self, mailbox: str, plan: Plan, result: MailboxResult, reading: Reading, salt: str | None = None) -> None:
-        """Creates go to the target calendar; updates and deletes address the event by its (immutable) id."""
-        items: list[tuple[dict, Any]] = []
-        for i, create in enumerate(plan.creates):
-            body = create.desired.create_body(salt or self.options.salt)
-            items.append(({"id": f"c{i}", "method": "POST", "url": reading.base, "body": body}, create))
-        for i, update in enumerate(plan.updates):
-            items.append(({"id": f"u{i}", "method": "PATCH", "url": paths.event(mailbox, update.event_id),
-                           "body": update.patch_body()}, update))
-        for i, delete in enumerate(plan.deletes):
-            items.append(({"id": f"d{i}", "method": "DELETE", "url": paths.event(mailbox, delete.event_id)}, delete))
-        if not items:
-            return
+    def _apply(self, mailbox: str, plan: Plan, result: MailboxResult, reading: Reading) -> None:
+        """Writes, then a read-back of what was created, then the copies in other calendars."""
+        moves = [d for d in plan.deletes if d.reason == MOVED]
+        first = [*plan.creates, *plan.updates, *(d for d in plan.deletes if d.reason != MOVED)]
+        failed, errors, created = self._send(mailbox, first, result, reading)
+        second: list[Action] = self._duplicates_of(mailbox, created, reading) if created else []
+        # A copy in another calendar goes only once its event exists in the target: never lost on the way.
+        second += [d for d in moves if d.key not in failed]
+        if second:
+            _, more, _ = self._send(mailbox, second, result, reading)
+            errors += more
+        if errors:
+            raise GraphError(f"{len(errors)} write(s) failed, first: {errors[0]}")
+
+    def _send(self, mailbox: str, actions: list[Action], result: MailboxResult, reading: Reading,
+              salt: str | None = None) -> tuple[set[EventKey], list[GraphError], list[DesiredEvent]]:
+        """One `$batch` of actions: keys that did not take, unexpected errors, and what was created."""
+        if not actions:
+            return set(), [], []
+        items = [({"id": f"a{i}", **action.request(mailbox, reading.target, salt or self.options.salt)}, action)
+                 for i, action in enumerate(actions)]
         responses = self.graph.batch([item for item, _ in items])
-        unexpected = []
+        failed: set[EventKey] = set()
+        errors: list[GraphError] = []
         reused: list[DesiredEvent] = []
+        created: list[DesiredEvent] = []
         for item, action in items:
             response = responses[item["id"]]
-            if response.ok or (item["method"] == "DELETE" and response.status == 404):
+            if response.ok:
+                if isinstance(action, Create):
+                    created.append(action.desired)
                 continue
+            if response.status == 404 and not isinstance(action, Create):
+                continue  # deleted meanwhile (in Outlook, or an overlapping run's clean-up): nothing left to do
             error = self.graph.batch_error(item, response)
             if isinstance(action, Create) and salt is None and error.code == "ErrorDuplicateTransactionId":
                 reused.append(action.desired)
                 continue
             if isinstance(error, (MailboxNotEnabledError, MailboxAccessDeniedError)):
                 raise error
-            key = getattr(getattr(action, "desired", None), "key", None) or getattr(action, "key", None)
-            if 400 <= response.status < 500 and response.status not in (401, 403, 429) and key is not None:
-                result.rejected.append(Rejected(key.appointment_id, f"Graph refused the event: {error}", mailbox=mailbox))
+            if action.key is not None:
+                failed.add(action.key)
+            if 400 <= response.status < 500 and response.status not in (401, 403, 429) and action.key is not None:
+                result.rejected.append(Rejected(action.key.appointment_id, f"Graph refused the event: {error}",
+                                                mailbox=mailbox))
             else:
-                unexpected.append(error)
+                errors.append(error)
         if reused:
-            self._settle_reused(mailbox, reused, result, reading)
-        if unexpected:
-            raise GraphError(f"{len(unexpected)} write(s) failed, first: {unexpected[0]}")
+            more_failed, more_errors, more_created = self._settle_reused(mailbox, reused, result, reading)
+            failed |= more_failed
+            errors += more_errors
+            created += more_created
+        return failed, errors, created
 
-    def _settle_reused(self, mailbox: str, desired: list[DesiredEvent], result: MailboxResult, reading: Reading) -> None:
+    def _settle_reused(self, mailbox: str, desired: list[DesiredEvent], result: MailboxResult, reading: Reading):
         """Creates Graph refused as a repeated transactionId (ErrorDuplicateTransactionId).
 
         Either our earlier attempt did create the event (its answer was lost) or the id was used
@@ -278,9 +411,30 @@ class CalendarSync:
         date, and create the missing ones once more with a new transactionId: never a duplicate,
         never a failed run.
         """
-        found = self._lookup(reading.base, desired, reading.headers)
+        found = self._lookup(reading.target, desired, reading.headers)
         plan = plan_mailbox(desired, found, self.options.policy, self.source)
-        self._apply(mailbox, plan, result, reading, salt=f"{self.options.salt}/again")
+        return self._send(mailbox, [*plan.creates, *plan.updates, *plan.deletes], result, reading,
+                          salt=f"{self.options.salt}/again")
+
+    def _duplicates_of(self, mailbox: str, created: list[DesiredEvent], reading: Reading) -> list[Action]:
+        """Read back the keys this run created: an overlapping run (another DAG run, a retry while a
+        zombie still writes, a worker on another machine) may have created the same ones meanwhile.
+
+        Outlook is the store every worker shares, so the rule needs no lock: of the copies of a key
+        the smallest id stays, the others go. Whichever run reads back last sees every copy (each
+        run reads back after its own create was answered), and every run keeps the same copy, so
+        two runs never delete each other's survivor.
+        """
+        keys = {d.key for d in created}
+        start = min(d.start_utc for d in created)
+        end = max(d.start_utc for d in created) + dt.timedelta(seconds=1)
+        url = f"{reading.target}?{self._query(self._in_range(start, end), self.options.read_page_size, 'id', True)}"
+        events = self._pages([{"id": "readback", "method": "GET", "url": url, "headers": reading.headers}])["readback"]
+        copies: dict[EventKey, list[str]] = defaultdict(list)
+        for event in map(ExistingEvent.from_graph, events):
+            if event.source == self.source and event.key in keys:
+                copies[event.key].append(event.id)
+        return [Delete(event_id, key, DUPLICATE) for key, ids in copies.items() for event_id in sorted(ids)[1:]]
 
     # ------------------------------------------------------------------ report
     def _summary(self, results: list[MailboxResult], desired: Any, seconds: float) -> dict[str, Any]:
@@ -311,6 +465,17 @@ class CalendarSync:
             "openhandwerk_requests": getattr(self.oh, "requests_made", None),
             "duration_s": round(seconds, 3),
         }
+
+
+def _fail(result: MailboxResult, exc: Exception) -> None:
+    """A mailbox's failure, as its row in the report says it."""
+    if isinstance(exc, (MailboxNotEnabledError, MailboxAccessDeniedError)):
+        result.status, result.error = "skipped", str(exc)
+    elif isinstance(exc, OhOutlookError):
+        result.status, result.error = "failed", str(exc)
+    else:
+        log.exception("mailbox %s failed unexpectedly", result.mailbox, exc_info=exc)
+        result.status, result.error = "failed", f"{type(exc).__name__}: {exc}"
 
 
 def _utc(value: dt.datetime) -> str:

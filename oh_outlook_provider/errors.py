@@ -64,9 +64,10 @@ class ThrottledError(GraphError):
 class OpenHandwerkError(OhOutlookError):
     """openHandwerk answered with an error (HTTP or envelope)."""
 
-    def __init__(self, message: str, status: int | None = None):
+    def __init__(self, message: str, status: int | None = None, enveloped: bool = False):
         super().__init__(message)
         self.status = status
+        self.enveloped = enveloped  # the API itself answered (its envelope), not a proxy or a wrong path
         self.permanent = status is not None and status < 500 and status != 429
 
 

@@ -45,10 +45,15 @@ def user(uid: str) -> str:
 
 
 def events(uid: str, calendar_id: str | None = None) -> str:
-    """The events of the default calendar, or of one calendar."""
+    """The events of one calendar, the default one without an id.
+
+    `/users/{id}/calendar/events` names the default calendar on every Graph page; whether the
+    shorter `/users/{id}/events` lists only it or the whole mailbox is not said the same way
+    everywhere, so a read never depends on it.
+    """
     if calendar_id is None:
-        return f"{user(uid)}/events"
-    return f"{calendars(uid)}/{segment(item_id(calendar_id, 'calendar'))}/events"
+        return f"{default_calendar(uid)}/events"
+    return f"{calendar(uid, calendar_id)}/events"
 
 
 def event(uid: str, event_id: str) -> str:

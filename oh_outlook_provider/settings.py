@@ -7,9 +7,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from oh_outlook_provider.clouds import CLOUDS
 from oh_outlook_provider.errors import ConfigurationError
+from oh_outlook_provider.timezones import MAPPED_IANA_NAMES, iana_of
 
 
 def _extra(conn: Any) -> dict:
@@ -161,6 +163,12 @@ def openhandwerk_settings(conn: Any) -> OpenHandwerkSettings:
     host = (getattr(conn, "host", None) or "").strip().rstrip("/")
     if host and "://" not in host:
         host = "https://" + host
+    if host and (urlsplit(host).scheme.lower() != "https" or not urlsplit(host).netloc):
+        # The login posts the API password: never over plain HTTP (the Office 365 side refuses it too).
+        raise ConfigurationError(
+            f"Connection '{conn_id}': API base URL '{host}' must be an https:// URL; the login sends the API "
+            "password, which plain http:// would show to everyone on the way."
+        )
     values = {
         "API base URL (host)": host,
         "Account ID (idKn)": str(extra.get("id_kn") or "").strip(),
@@ -183,10 +191,29 @@ def openhandwerk_settings(conn: Any) -> OpenHandwerkSettings:
         id_kn=values["Account ID (idKn)"],
         employee=values["API user (login)"],
         password=values["API password"],
-        timezone=(extra.get("timezone") or "Europe/Berlin").strip(),
+        timezone=_timezone(extra.get("timezone"), conn_id),
         page_size=int(page_size) if not _blank(page_size) else 200,
         web_url=(extra.get("web_url") or "").strip().rstrip("/") or None,
         paths=dict(paths),
         verify=(extra.get("ca_bundle") or "").strip() or True,
         timeout=float(extra.get("request_timeout") or 60),
     )
+
+
+def _timezone(value: Any, conn_id: str) -> str:
+    """The IANA zone appointments are written in; a Windows name (as Outlook shows it) is translated."""
+    name = "Europe/Berlin" if _blank(value) else str(value).strip()
+    name = iana_of(name)
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigurationError(
+            f"Connection '{conn_id}': time zone '{name[:60]}' is unknown; use an IANA name such as Europe/Berlin "
+            "(or a Windows name such as 'W. Europe Standard Time')."
+        ) from None
+    if name not in MAPPED_IANA_NAMES:
+        raise ConfigurationError(
+            f"Connection '{conn_id}': time zone '{name}' has no Windows name in CLDR, so Outlook could not be told "
+            "which zone appointments are in; use the zone's canonical IANA name (e.g. Europe/Berlin)."
+        )
+    return name

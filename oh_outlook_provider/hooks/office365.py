@@ -137,6 +137,7 @@ class Office365Hook(BaseHook):
         self._init_lock = threading.Lock()
         self._token_lock = threading.Lock()
         self._refreshes = 0  # forced token refreshes so far: a batch round refreshes only if nobody did
+        self._default_calendars: dict[str, str] = {}  # user id (casefolded) -> id of the default calendar
 
     # ------------------------------------------------------------------ settings, auth
     @property
@@ -486,10 +487,17 @@ class Office365Hook(BaseHook):
 
     def _find_calendar(self, user_id: str, name: str) -> str | None:
         wanted = name.casefold()
-        for calendar in self.paginate(paths.calendars(user_id), params={"$select": "id,name"}):
-            if (calendar.get("name") or "").casefold() == wanted:
-                return calendar["id"]
-        return None
+        found = None
+        for calendar in self.paginate(paths.calendars(user_id), params={"$select": "id,name,isDefaultCalendar"}):
+            if calendar.get("isDefaultCalendar"):
+                self._default_calendars[user_id.casefold()] = calendar["id"]
+            if found is None and (calendar.get("name") or "").casefold() == wanted:
+                found = calendar["id"]
+        return found
+
+    def is_default_calendar(self, user_id: str, calendar_id: str) -> bool:
+        """Whether `ensure_calendar` found this to be the user's default calendar (it named it)."""
+        return self._default_calendars.get(user_id.casefold()) == calendar_id
 
     # ------------------------------------------------------------------ expiry, test
     def credential_valid_until(self) -> dt.date | None:

@@ -150,14 +150,25 @@ class OpenHandwerkHook(BaseHook):
             yield api.parse_appointment(record, self.settings.timezone)
 
     def get_appointment(self, appointment_id: str) -> Appointment | Rejected | None:
-        """One appointment by id; None when openHandwerk says it does not exist (404)."""
+        """One appointment by id; None only when openHandwerk itself says it does not exist.
+
+        A 404 without openHandwerk's envelope comes from a wrong path or a proxy, not from the API:
+        it raises, as does anything but the record asked for (which is rejected, so its events are
+        kept, never deleted on an answer about another record).
+        """
+        path = self._path("appointment", id=appointment_id)
         try:
-            record = self._call("GET", self._path("appointment", id=appointment_id))
+            record = self._call("GET", path)
         except OpenHandwerkError as exc:
-            if exc.status == 404:
+            if exc.status == 404 and exc.enveloped:
                 return None
             raise
-        return api.parse_appointment(record, self.settings.timezone)
+        parsed = api.parse_appointment(record, self.settings.timezone)
+        answered = parsed.id if isinstance(parsed, Appointment) else parsed.record_id
+        if answered != appointment_id:
+            return Rejected(appointment_id, f"GET {path} answered appointment {answered!r} instead; its events are "
+                            f"kept. Check the 'appointment' path of connection '{self.settings.conn_id}'.")
+        return parsed
 
     def test_connection(self) -> tuple[bool, str]:
         try:
@@ -191,6 +202,7 @@ def _unwrap(envelope: Any, http_status: int, method: str, path: str) -> Any:
             f"{message if isinstance(message, str) else 'no message'}"
             + (" - check API user and password of the openHandwerk connection." if http_status == 401 else ""),
             status=status if isinstance(status, int) and status >= 400 else http_status,
+            enveloped=True,
         )
     raise OpenHandwerkError(
         f"openHandwerk {method} {path}: HTTP {http_status} without the response envelope; check the API base URL.",

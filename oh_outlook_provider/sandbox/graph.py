@@ -100,7 +100,7 @@ def _parse_filter(text: str) -> list:
 def _matches(event: dict, clauses: list) -> bool:
     for clause in clauses:
         if clause[0] == "tag":  # Exchange compares string values case-insensitively (fidelity row Q4)
-            value = event["_props"].get(clause[1])
+            value = event.get("_props", {}).get(clause[1])
             if value is None or str(value).casefold() != clause[2].casefold():
                 return False
         else:
@@ -362,11 +362,17 @@ def _mailbox_route(state, user, method, rest, query, headers, body, base_url) ->
         rest = rest[1:]
         if not rest:
             cal = state.default_calendar(user.id)
+            if method == "PATCH":
+                return ok(200, _select_cal(_update_calendar(state, cal, body), {}))
             return ok(200, _select_cal(cal, query))
     elif rest and rest[0].lower() == "calendars":
         if len(rest) == 1:
             if method == "GET":
-                cals = [_select_cal(c, query) for c in state.calendars.get(user.id, {}).values()]
+                clauses = _parse_filter(query["$filter"]) if query.get("$filter") else []
+                if any(c[0] != "tag" for c in clauses):
+                    raise GraphFault(400, "ErrorInvalidUrlQueryFilter", "The query filter contains one or more "
+                                     "invalid nodes.")
+                cals = [_select_cal(c, query) for c in state.calendars.get(user.id, {}).values() if _matches(c, clauses)]
                 return ok(200, _page(cals, query, base_url, f"/users/{user.id}/calendars", 10, 1000))
             if method == "POST":
                 return ok(201, _create_calendar(state, user.id, body))
@@ -375,6 +381,8 @@ def _mailbox_route(state, user, method, rest, query, headers, body, base_url) ->
         _calendar(state, user.id, calendar_id)
         rest = rest[2:]
         if not rest:
+            if method == "PATCH":
+                return ok(200, _select_cal(_update_calendar(state, _calendar(state, user.id, calendar_id), body), {}))
             return ok(200, _select_cal(_calendar(state, user.id, calendar_id), query))
     if not rest:
         return error(400, "BadRequest", "Unsupported path.")
@@ -416,8 +424,35 @@ def _event_select(query: dict) -> list[str] | None:
 
 
 def _select_cal(cal: dict, query: dict) -> dict:
+    """A calendar as Graph shows it; extended properties only when expanded (row C1)."""
     select = _select(query)
-    return {k: v for k, v in cal.items() if not select or k in select or k == "id"}
+    shown = {k: v for k, v in cal.items() if not k.startswith("_") and (not select or k in select or k == "id")}
+    expand_ids = _parse_expand(query.get("$expand"))
+    if expand_ids:
+        shown["singleValueExtendedProperties"] = [
+            {"id": pid, "value": value} for pid, value in cal.get("_props", {}).items() if pid in expand_ids]
+    return shown
+
+
+CALENDAR_WRITABLE = {"name", "color", "hexColor", "singleValueExtendedProperties"}
+
+
+def _update_calendar(state: SandboxState, cal: dict, body: Any) -> dict:
+    """PATCH a calendar: name, colour and single-value extended properties, which a calendar carries
+    as an event does (singlevaluelegacyextendedproperty-post-singlevalueextendedproperties, row C1)."""
+    body = body if isinstance(body, dict) else {}
+    unknown = sorted(set(body) - CALENDAR_WRITABLE)
+    if unknown:
+        raise GraphFault(400, "RequestBodyRead", f"The property '{unknown[0]}' does not exist on type "
+                         "'microsoft.graph.calendar'.")
+    with state.lock:
+        for key, value in body.items():
+            if key == "singleValueExtendedProperties":
+                cal.setdefault("_props", {}).update({p["id"]: p.get("value") for p in value or []})
+            else:
+                cal[key] = value
+        cal["changeKey"] = state.change_key()
+        return cal
 
 
 def _create_calendar(state: SandboxState, user_id: str, body: Any) -> dict:
@@ -429,8 +464,9 @@ def _create_calendar(state: SandboxState, user_id: str, body: Any) -> dict:
         if any(c["name"].casefold() == name.casefold() for c in cals.values()):
             raise GraphFault(409, "ErrorFolderExists", "A folder with the specified name already exists.")
         cal_id = state.new_id("AAMkCal")
-        cals[cal_id] = {"id": cal_id, "name": name, "isDefaultCalendar": False, "changeKey": state.change_key()}
-        return dict(cals[cal_id])
+        cals[cal_id] = {"id": cal_id, "name": name, "isDefaultCalendar": False, "changeKey": state.change_key(),
+                        "_props": {p["id"]: p.get("value") for p in body.get("singleValueExtendedProperties") or []}}
+        return _select_cal(cals[cal_id], {})
 
 
 def _create(state: SandboxState, user_id: str, calendar_id: str, body: Any, zone: str | None) -> Result:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
+from oh_outlook_provider import graph_paths as paths
 from oh_outlook_provider.sync import fingerprint
 from oh_outlook_provider.sync.models import Rejected
 from oh_outlook_provider.sync.render import DesiredEvent
@@ -33,6 +34,7 @@ class ExistingEvent:
     texts: tuple[str, ...]  # canonical texts of the COMPARABLE fields as they are now
     start_utc: dt.datetime | None = None
     digest: str = ""  # of those texts
+    elsewhere: bool = False  # in another calendar of the mailbox than the target (calendar_name changed)
 
     @cached_property
     def current(self) -> dict[str, str]:
@@ -44,7 +46,7 @@ class ExistingEvent:
         return self.digest
 
     @classmethod
-    def from_graph(cls, event: Mapping[str, Any]) -> ExistingEvent:
+    def from_graph(cls, event: Mapping[str, Any], elsewhere: bool = False) -> ExistingEvent:
         props = {p.get("id"): p.get("value") for p in event.get("singleValueExtendedProperties") or []}
         texts = fingerprint.texts(event, fingerprint.COMPARABLE)
         start_utc = None
@@ -59,12 +61,23 @@ class ExistingEvent:
             texts=texts,
             start_utc=start_utc,
             digest=fingerprint.digest(fingerprint.COMPARABLE, texts),
+            elsewhere=elsewhere,
         )
 
 
+# Each action knows its own Graph request (as vdirsyncer's actions run themselves); the runner
+# only decides the order. `target` is the events collection of the target calendar: creates go
+# there, updates and deletes address the event by its immutable id wherever it is.
 @dataclass(frozen=True)
 class Create:
     desired: DesiredEvent
+
+    @property
+    def key(self) -> EventKey:
+        return self.desired.key
+
+    def request(self, mailbox: str, target: str, salt: str) -> dict[str, Any]:
+        return {"method": "POST", "url": target, "body": self.desired.create_body(salt)}
 
 
 @dataclass(frozen=True)
@@ -73,10 +86,22 @@ class Update:
     desired: DesiredEvent
     fields: tuple[str, ...]
 
+    @property
+    def key(self) -> EventKey:
+        return self.desired.key
+
     def patch_body(self) -> dict[str, Any]:
         body = {name: self.desired.fields[name] for name in self.fields}
         body["singleValueExtendedProperties"] = self.desired.tags()
         return body
+
+    def request(self, mailbox: str, target: str, salt: str) -> dict[str, Any]:
+        return {"method": "PATCH", "url": paths.event(mailbox, self.event_id), "body": self.patch_body()}
+
+
+DUPLICATE = "duplicate of the same appointment"
+MOVED = "moved to the target calendar"
+GONE = "appointment gone, cancelled or no longer assigned"
 
 
 @dataclass(frozen=True)
@@ -84,6 +109,17 @@ class Delete:
     event_id: str
     key: EventKey | None
     reason: str
+
+    @property
+    def loses_nothing(self) -> bool:
+        """A duplicate or a copy left in another calendar: the appointment keeps its event."""
+        return self.reason in (DUPLICATE, MOVED)
+
+    def request(self, mailbox: str, target: str, salt: str) -> dict[str, Any]:
+        return {"method": "DELETE", "url": paths.event(mailbox, self.event_id)}
+
+
+Action = Create | Update | Delete
 
 
 @dataclass(frozen=True)
@@ -118,6 +154,18 @@ class Plan:
     rejected: list[Rejected] = field(default_factory=list)
     blocked_deletes: list[Delete] = field(default_factory=list)
     guard_message: str | None = None
+    ours: int = 0  # our events the plan was made from
+
+    @property
+    def real_deletes(self) -> list[Delete]:
+        """Deletes that take an appointment's event away (what the mass-delete guards count)."""
+        return [d for d in self.deletes if not d.loses_nothing]
+
+    def block_real_deletes(self, message: str) -> None:
+        real = self.real_deletes
+        self.blocked_deletes.extend(real)
+        self.deletes = [d for d in self.deletes if d.loses_nothing]
+        self.guard_message = self.guard_message or message
 
     @property
     def writes(self) -> int:
@@ -158,15 +206,18 @@ def plan_mailbox(
     for item in desired:
         wanted.setdefault(item.key, item)
     found: dict[EventKey, ExistingEvent] = {}
-    ours = 0
-    for event in sorted(existing, key=lambda e: e.id):
+    # Target calendar first, then by id: of copies of one key the smallest id stays, the rule every
+    # overlapping run applies alike (so two runs never keep different copies).
+    for event in sorted(existing, key=lambda e: (e.elsewhere, e.id)):
         if source is not None and event.source != source:
             continue
-        ours += 1
+        plan.ours += 1
         if event.key is None:
             plan.deletes.append(Delete(event.id, None, "our tag without a readable key"))
+        elif event.elsewhere:
+            plan.deletes.append(Delete(event.id, event.key, MOVED if event.key in wanted else GONE))
         elif event.key in found:
-            plan.deletes.append(Delete(event.id, event.key, "duplicate of the same appointment"))
+            plan.deletes.append(Delete(event.id, event.key, DUPLICATE))
         else:
             found[event.key] = event
 
@@ -195,19 +246,38 @@ def plan_mailbox(
 
     for key, have in found.items():
         if key not in wanted:
-            plan.deletes.append(Delete(have.id, key, "appointment gone, cancelled or no longer assigned"))
+            plan.deletes.append(Delete(have.id, key, GONE))
 
-    real_deletes = [d for d in plan.deletes if d.reason != "duplicate of the same appointment"]
-    if (
-        not policy.allow_mass_delete
-        and len(real_deletes) >= policy.mass_delete_min
-        and len(real_deletes) > policy.max_delete_fraction * max(ours, 1)
-    ):
-        plan.blocked_deletes = real_deletes
-        plan.deletes = [d for d in plan.deletes if d not in real_deletes]
-        plan.guard_message = (
-            f"mass-delete guard: {len(real_deletes)} of {ours} events would be deleted "
+    real = len(plan.real_deletes)
+    if not policy.allow_mass_delete and real >= policy.mass_delete_min and real > policy.max_delete_fraction * max(plan.ours, 1):
+        plan.block_real_deletes(
+            f"mass-delete guard: {real} of {plan.ours} events would be deleted "
             f"(more than {policy.max_delete_fraction:.0%}); nothing was deleted. If openHandwerk really lost these "
             "appointments, rerun with allow_mass_delete=True."
         )
     return plan
+
+
+def run_guard(plans: Iterable[Plan], records_read: int, policy: PlanPolicy) -> str | None:
+    """The mass-delete guard over a whole run: the reason to hold back every delete, or None.
+
+    A mailbox's own guard cannot protect a small window (a backfill day with three events per
+    mailbox never reaches `mass_delete_min`). So, in the spirit of vdirsyncer's "storage is
+    empty" refusal: openHandwerk answering nothing at all for a window in which we hold events,
+    or the run as a whole deleting more than `max_delete_fraction` of our events, holds back
+    every delete of the run, with the same explicit override.
+    """
+    plans = list(plans)
+    real = sum(len(p.real_deletes) for p in plans)
+    ours = sum(p.ours for p in plans)
+    if policy.allow_mass_delete or real == 0:
+        return None
+    if records_read == 0:
+        return (f"openHandwerk returned no appointment at all for this window, while we hold {ours} events in it; "
+                f"nothing was deleted (the {real} deletes are held back). If the window really is empty now, "
+                "rerun with allow_mass_delete=True.")
+    if real >= policy.mass_delete_min and real > policy.max_delete_fraction * max(ours, 1):
+        return (f"mass-delete guard (whole run): {real} of {ours} events would be deleted "
+                f"(more than {policy.max_delete_fraction:.0%}); nothing was deleted. If openHandwerk really lost "
+                "these appointments, rerun with allow_mass_delete=True.")
+    return None

@@ -54,6 +54,15 @@ def _unescape(part: str) -> str:
     return _UNESCAPE.sub(lambda m: "%" if m.group(1) == "25" else "|", part)
 
 
+def holds_prop(source: str) -> str:
+    """Tag on a calendar that holds (or held) events of this source: after a `calendar_name` change
+    the sync finds the old calendar by it, without looking into every calendar on every run."""
+    return f"String {PROPERTY_SET} Name ohHolds:{source}"
+
+
+HOLDS, HELD = "yes", "no"  # a calendar emptied of our events keeps the tag, set to HELD
+
+
 def transaction_id(key: EventKey, salt: str) -> str:
     """Deterministic per key and run: an Airflow retry of the same run re-sends the same id, so
     Graph can drop the duplicate POST; a later run (which reads the calendar first) uses a new one."""
