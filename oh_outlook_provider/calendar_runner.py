@@ -140,8 +140,8 @@ class CalendarSync:
             desired = desired_state(records, self.mapping, opts.window, self.source, opts.render)
             prepared = list(pool.map(lambda m: self._prepare(m, desired.by_mailbox.get(m, []), readings[m]),
                                      mailboxes))
-            held_back = run_guard([p.plan for p in prepared if p.plan], desired.appointments + len(desired.rejected),
-                                  opts.policy)
+            # Rejected records do not count as an answer: they cannot say which window they belong to.
+            held_back = run_guard([p.plan for p in prepared if p.plan], desired.appointments, opts.policy)
             results = list(pool.map(lambda p: self._finish(p, held_back), prepared))
         return self._summary(results, desired, time.monotonic() - started)
 
@@ -479,7 +479,7 @@ def _fail(result: MailboxResult, exc: Exception) -> None:
 
 
 def _utc(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return value.astimezone(dt.UTC).replace(tzinfo=None, microsecond=0).isoformat()  # years < 1000 padded
 
 
 def summary_table(summary: Mapping[str, Any]) -> str:

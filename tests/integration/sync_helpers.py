@@ -80,6 +80,19 @@ def assert_converged(sandbox, mapping, window=WINDOW) -> None:
     assert sandbox.state.stats()["invitations_sent"] == 0
 
 
+def assert_in_target(sandbox, calendar_name: str | None = None) -> None:
+    """Every event of ours sits in the target calendar (by name; None: the default calendar)."""
+    with sandbox.state.lock:
+        for user_id, events in sandbox.state.events.items():
+            calendars = sandbox.state.calendars.get(user_id, {})
+            for event in events.values():
+                if event["_props"].get(SOURCE_PROP) != SOURCE:
+                    continue
+                cal = calendars[event["_calendar"]]
+                where = cal["isDefaultCalendar"] if calendar_name is None else cal["name"] == calendar_name
+                assert where, f"{event['_props'].get(KEY_PROP)} is in calendar {cal['name']!r}"
+
+
 def event_of(sandbox, appointment_id: str, employee_id: str) -> tuple[str, dict] | None:
     key = f"{SOURCE}|{appointment_id}|{employee_id}"
     for user_id, events in sandbox.state.events.items():

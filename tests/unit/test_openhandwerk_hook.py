@@ -135,3 +135,25 @@ def test_password_and_token_are_registered_with_the_masker():
         m.post(f"{BASE}/auth/login", json=ok({"token": "oh-jwt-registered-1"}))
         make_hook().login()
     assert redact("oh-Passw0rd! oh-jwt-registered-1") == "*** ***"
+
+
+def test_get_appointment_trusts_only_the_api_s_own_404_and_only_the_record_asked_for():
+    """Issue 11 item 9: a 404 from a wrong path or a proxy, or another record's answer, never means "deleted"."""
+    with requests_mock.Mocker() as m:
+        m.post(f"{BASE}/auth/login", json=ok({"token": "t"}))
+        m.get(f"{BASE}/appointments/T-9", status_code=404, text="<html>Not Found</html>")
+        with pytest.raises(OpenHandwerkError, match="without the response envelope"):
+            make_hook().get_appointment("T-9")
+        m.get(f"{BASE}/appointments/T-8", json=ok({"id": "T-7", "title": "x", "start": "2026-03-02T08:00",
+                                                   "end": "2026-03-02T09:00"}))
+        answer = make_hook().get_appointment("T-8")
+        assert isinstance(answer, Rejected) and answer.record_id == "T-8" and "answered appointment 'T-7'" in answer.reason
+
+
+def test_ids_are_encoded_as_one_path_segment():
+    with requests_mock.Mocker() as m:
+        m.post(f"{BASE}/auth/login", json=ok({"token": "t"}))
+        m.get(f"{BASE}/appointments/T%2F..%2F1%3F%23%7C", json=ok({"id": "T/../1?#|", "title": "x",
+                                                                    "start": "2026-03-02T08:00", "end": "2026-03-02T09:00"}))
+        assert make_hook().get_appointment("T/../1?#|").id == "T/../1?#|"
+        assert m.request_history[-1].path.endswith("/appointments/t%2f..%2f1%3f%23%7c")

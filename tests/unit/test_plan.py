@@ -132,3 +132,43 @@ def test_digests_match_after_a_graph_round_trip():
                      body={"contentType": "html", "content": "<html>changed by Graph</html>"})
     event = as_graph(d, **read_back)
     assert event.current_digest == d.comparable_digest
+
+
+def test_copies_in_another_calendar_move_and_only_gone_ones_count_as_deletes():
+    """A calendar_name change: a wanted key found only elsewhere is created in the target and its copy
+    deleted as moved; a copy of a key also in the target is moved away; an unwanted one is a real delete."""
+    from dataclasses import replace
+
+    from oh_outlook_provider.sync.plan import GONE, MOVED
+
+    a, b, c = desired(1), desired(2), desired(3)
+    elsewhere = [replace(as_graph(x, f"old-{x.key.appointment_id}"), elsewhere=True) for x in (a, b, c)]
+    plan = plan_mailbox([a, b], [as_graph(b, "zz-new-b"), *elsewhere], source=SOURCE)
+    assert [x.key.appointment_id for x in plan.creates] == ["T-1"]
+    assert plan.unchanged == 1  # the target's copy of T-2 is kept, though its id sorts after the old one
+    assert {(d.event_id, d.reason) for d in plan.deletes} == {("old-T-1", MOVED), ("old-T-2", MOVED), ("old-T-3", GONE)}
+    assert [d.event_id for d in plan.real_deletes] == ["old-T-3"]
+
+
+def test_of_duplicates_the_smallest_id_stays_whatever_the_order_read():
+    a = desired(1)
+    for order in ([as_graph(a, "b"), as_graph(a, "a"), as_graph(a, "c")], [as_graph(a, "c"), as_graph(a, "a")]):
+        plan = plan_mailbox([a], order, source=SOURCE)
+        assert "a" not in {d.event_id for d in plan.deletes} and plan.real_deletes == []
+
+
+def test_the_run_guard_holds_back_an_empty_window_and_a_run_losing_most_events():
+    from oh_outlook_provider.sync.plan import run_guard
+
+    events = [desired(i) for i in range(3)]
+    small = plan_mailbox([], [as_graph(e) for e in events], source=SOURCE)  # 3 deletes: under mass_delete_min
+    assert small.guard_message is None and len(small.real_deletes) == 3
+    assert "returned no appointment at all" in run_guard([small], 0, PlanPolicy())
+    assert run_guard([small], 0, PlanPolicy(allow_mass_delete=True)) is None
+    assert run_guard([small], 1, PlanPolicy()) is None  # 3 deletes in the run: below the run's minimum too
+    many = [plan_mailbox([], [as_graph(e)], source=SOURCE) for e in events] * 2  # 6 mailboxes, 1 of 1 each
+    assert "whole run" in run_guard(many, 10, PlanPolicy())
+    kept = plan_mailbox(events, [as_graph(e) for e in events], source=SOURCE)
+    assert run_guard([*many[:2], kept, kept, kept], 10, PlanPolicy()) is None  # 2 of 11: normal churn
+    many[0].block_real_deletes("held")
+    assert many[0].deletes == [] and len(many[0].blocked_deletes) == 1 and many[0].guard_message == "held"

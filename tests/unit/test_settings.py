@@ -61,3 +61,34 @@ def test_openhandwerk_settings():
     assert s.page_size == 50 and s.timezone == "Europe/Berlin" and "pw" not in repr(s)
     with pytest.raises(ConfigurationError, match=r"Account ID \(idKn\)"):
         openhandwerk_settings(SimpleNamespace(conn_id="oh", host="h", login="a", password="p", extra="{}"))
+
+
+def oh_conn(host="https://api.oh.example", **extra):
+    return SimpleNamespace(conn_id="oh", host=host, login="api", password="pw", extra=json.dumps({"id_kn": "1", **extra}))
+
+
+def test_openhandwerk_refuses_plain_http_because_the_login_sends_the_password():
+    """Issue 11 item 5."""
+    for host in ("http://api.oh.example", "http://127.0.0.1:8080", "ftp://x"):
+        with pytest.raises(ConfigurationError, match="must be an https:// URL; the login sends the API password"):
+            openhandwerk_settings(oh_conn(host))
+    assert openhandwerk_settings(oh_conn("api.oh.example/api")).base_url == "https://api.oh.example/api"
+
+
+@pytest.mark.parametrize("zone, message", [
+    ("Mars/Olympus", "time zone 'Mars/Olympus' is unknown; use an IANA name such as Europe/Berlin"),
+    ("../etc/passwd", "is unknown"),
+    ("Factory", "has no Windows name in CLDR"),
+])
+def test_a_wrong_time_zone_is_named_at_connection_time(zone, message):
+    """Issue 11 item 12: a clear message instead of ZoneInfoNotFoundError in the middle of a run."""
+    with pytest.raises(ConfigurationError, match=message):
+        openhandwerk_settings(oh_conn(timezone=zone))
+
+
+def test_windows_zone_names_and_new_iana_names_are_understood():
+    assert openhandwerk_settings(oh_conn(timezone="W. Europe Standard Time")).timezone == "Europe/Berlin"
+    assert openhandwerk_settings(oh_conn(timezone="Europe/Kyiv")).timezone == "Europe/Kyiv"
+    from oh_outlook_provider.timezones import graph_timezone
+
+    assert graph_timezone("Europe/Kyiv") == "FLE Standard Time"
