@@ -81,8 +81,8 @@ def record_id(record: Any, names: Iterable[str]) -> str:
     value = first(record, names)
     if isinstance(value, bool) or not isinstance(value, str | int):
         return "?"
-    text = _text(value)
-    if not text or len(text) > MAX_ID or any(not ch.isprintable() for ch in text):
+    text = str(value)  # as written: " 17" and "17" are two ids, and the id goes back into openHandwerk's path
+    if not text.strip() or len(text) > MAX_ID or any(not ch.isprintable() for ch in text):
         return "?"
     return text
 
@@ -96,9 +96,11 @@ def _id_problem(record: Mapping[str, Any], names: Iterable[str], kind: str) -> s
         return f"{kind} without an id (expected one of {', '.join(names)})"
     if isinstance(value, bool) or not isinstance(value, str | int):
         return f"{kind} id is {_shown(value)}, expected a text or a whole number"
-    if len(_text(value)) > MAX_ID:
+    if not str(value).strip():
+        return f"{kind} id is blank"
+    if len(str(value)) > MAX_ID:
         return f"{kind} id is longer than {MAX_ID} characters"
-    return f"{kind} id {_text(value)[:40]!r} holds control characters"
+    return f"{kind} id {str(value)[:40]!r} holds control characters"
 
 
 def parse_employee(record: Any) -> Employee | Rejected:

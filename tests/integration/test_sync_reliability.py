@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import threading
-import uuid
 
 import pytest
 
-from oh_outlook_provider.calendar_runner import CalendarSync, SyncOptions
 from oh_outlook_provider.openhandwerk_api import parse_appointment
 from oh_outlook_provider.sandbox import control
 from oh_outlook_provider.sync.models import Appointment, Window
-from oh_outlook_provider.sync.plan import PlanPolicy
 from oh_outlook_provider.sync.tags import holds_prop
-from tests.conftest import BASE_DATE, graph_hook, oh_hook
+from tests.conftest import BASE_DATE, oh_hook
 from tests.integration.sync_helpers import (
     SOURCE,
     WINDOW,
@@ -25,6 +21,7 @@ from tests.integration.sync_helpers import (
     event_of,
     mapping_for,
     ours,
+    overlapping,
     sync,
     writes,
 )
@@ -36,46 +33,6 @@ DAY = Window(dt.datetime.combine(BASE_DATE + dt.timedelta(days=1), dt.time(), dt
 @pytest.fixture
 def mapping(sandbox):
     return mapping_for(sandbox)
-
-
-class GatedGraph:
-    """A Graph hook whose first write waits until every overlapping run has read and planned: the
-    worst interleaving, in which all runs plan from the same calendars and then all write."""
-
-    def __init__(self, hook, barrier: threading.Barrier):
-        self._hook, self._barrier, self._passed, self._lock = hook, barrier, False, threading.Lock()
-
-    def __getattr__(self, name):
-        return getattr(self._hook, name)
-
-    def batch(self, requests):
-        requests = list(requests)
-        if any(r["method"] != "GET" for r in requests):
-            with self._lock:
-                if not self._passed:
-                    self._barrier.wait()
-                    self._passed = True
-        return self._hook.batch(requests)
-
-
-def overlapping(sandbox, mapping, windows, **options) -> list[dict]:
-    """Runs at once, each with its own hooks and run id (two DAG runs, or a retry beside a zombie)."""
-    barrier = threading.Barrier(len(windows), timeout=30)
-    summaries: list = [None] * len(windows)
-
-    def run(i, window):
-        policy = PlanPolicy(allow_mass_delete=options.get("allow_mass_delete", False))
-        runner = CalendarSync(GatedGraph(graph_hook(sandbox), barrier), oh_hook(sandbox), mapping,
-                              SyncOptions(window=window, policy=policy, salt=uuid.uuid4().hex,
-                                          calendar_name=options.get("calendar_name")))
-        summaries[i] = runner.run()
-
-    threads = [threading.Thread(target=run, args=(i, w)) for i, w in enumerate(windows)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
-    return summaries
 
 
 # ---------------------------------------------------------------- item 3: overlapping runs

@@ -1,5 +1,8 @@
-"""Random histories in the spirit of vdirsyncer: openHandwerk changes, Outlook edits, foreign events,
-faults and reruns; after every clean run the calendars equal the desired state exactly."""
+"""Random histories in the spirit of vdirsyncer: openHandwerk changes (ids with any printable character,
+hostile records), Outlook edits, foreign events, faults, expiring tokens, overlapping runs and
+calendar_name changes. After every clean run, and right after overlapping runs end, the calendars
+equal the desired state exactly: each desired event once, in the target calendar; no foreign event
+changed; no invitation; no write outside the mapped mailboxes."""
 
 from __future__ import annotations
 
@@ -15,8 +18,24 @@ from oh_outlook_provider.sandbox.events import store_event
 from oh_outlook_provider.sandbox.state import Faults
 from oh_outlook_provider.sync.models import Window
 from tests.conftest import BASE_DATE, graph_hook, oh_hook
-from tests.integration.sync_helpers import SOURCE, WINDOW, assert_converged, mapping_for, sync
+from tests.integration.sync_helpers import (
+    SOURCE,
+    WINDOW,
+    assert_converged,
+    assert_in_target,
+    mapping_for,
+    overlapping,
+    sync,
+)
 
+PRINTABLE_ID = st.text(st.characters(codec="utf-8", categories=["L", "M", "N", "P", "S", "Zs"]), min_size=1,
+                       max_size=10).filter(lambda t: t.strip() and t.isprintable())
+HOSTILE = [  # records openHandwerk should never send; each is rejected alone, the run goes on
+    {"employees": 1.5}, {"employees": [["M-001"]]}, {"start": "0001-01-01T00:30:00", "end": "0001-01-01T01:30:00"},
+    {"start": "9999-12-31T23:00:00", "end": "9999-12-31T23:30:00"}, {"start": 20260321}, {"title": {"x": 1}},
+    {"allDay": True, "start": "2026-03-21T00:00:00+05:00", "end": "2026-03-21T00:00:00+05:00"},
+]
+CALENDARS = [None, "openHandwerk", "Termine"]
 EMPLOYEES = ["M-001", "M-002", "M-003", "M-004", "M-005", "M-011", "M-012"]  # M-005 has no mailbox
 DAYS = [Window(dt.datetime.combine(BASE_DATE + dt.timedelta(days=d), dt.time(), dt.UTC),
                dt.datetime.combine(BASE_DATE + dt.timedelta(days=d + 1), dt.time(), dt.UTC)) for d in (-2, 0, 3)]
@@ -41,6 +60,7 @@ class SyncMachine(RuleBasedStateMachine):
         self.mailboxes = sorted({m["user_id"] for m in self.mapping.values()})
         self.foreign: dict[str, dict] = {}
         self.counter = 0
+        self.calendar_name: str | None = None
         for i, day in enumerate(DAYS):  # appointments sitting on the day windows the backfill rule moves
             start = day.start.replace(tzinfo=None) + dt.timedelta(hours=9)
             control.oh_change(self.state, "new", record={
@@ -66,6 +86,24 @@ class SyncMachine(RuleBasedStateMachine):
         record = {"id": f"T-H{self.counter}", "title": f"Zufall {self.counter} Größe", "employees": who,
                   "allDay": all_day, "start": start.date().isoformat() if all_day else start.isoformat(),
                   "end": start.date().isoformat() if all_day else (start + dt.timedelta(hours=2)).isoformat()}
+        control.oh_change(self.state, "new", record=record)
+
+    @rule(ident=PRINTABLE_ID, who=st.sampled_from(EMPLOYEES), day=st.sampled_from([-2, 0, 3]))
+    def oh_new_odd_id(self, ident, who, day):
+        """Ids with any printable character ("|", "/", "#", "%", quotes, umlauts) round-trip."""
+        start = dt.datetime.combine(BASE_DATE + dt.timedelta(days=day), dt.time(10))
+        ident = f"T-H{ident}"
+        if ident not in self.state.appointments:
+            control.oh_change(self.state, "new", record={
+                "id": ident, "title": f"Seltsam {ident}", "employees": [who], "start": start.isoformat(),
+                "end": (start + dt.timedelta(hours=1)).isoformat()})
+
+    @rule(hostile=st.sampled_from(HOSTILE), day=st.sampled_from([-2, 0, 3]))
+    def oh_hostile_record(self, hostile, day):
+        self.counter += 1
+        start = dt.datetime.combine(BASE_DATE + dt.timedelta(days=day), dt.time(9))
+        record = {"id": f"T-BAD-H{self.counter}", "title": "kaputt", "employees": ["M-001"],
+                  "start": start.isoformat(), "end": (start + dt.timedelta(hours=1)).isoformat(), **hostile}
         control.oh_change(self.state, "new", record=record)
 
     @rule(data=st.data(), days=st.sampled_from([-5, -3, -2, 2, 3, 5, 40]), hours=st.integers(-2, 2))
@@ -120,9 +158,36 @@ class SyncMachine(RuleBasedStateMachine):
     # ---------------------------------------------------------------- runs
     @rule(window=st.sampled_from([WINDOW, *DAYS]))
     def clean_sync(self, window):
-        summary = sync(self.server, self.mapping, window=window, allow_mass_delete=True, **self.hooks)
+        summary = sync(self.server, self.mapping, window=window, allow_mass_delete=True,
+                       calendar_name=self.calendar_name, **self.hooks)
         assert summary["failed"] == {}, summary["failed"]
         assert_converged(self.server, self.mapping, window)
+        self.only_mapped_mailboxes_written()
+
+    @rule(name=st.sampled_from(CALENDARS))
+    def change_calendar(self, name):
+        """The admin changes calendar_name; the next run moves every event of ours there."""
+        self.calendar_name = name
+        self.clean_sync(WINDOW)
+        assert_in_target(self.server, name)
+
+    @rule(windows=st.sampled_from([(WINDOW, WINDOW), (WINDOW, DAYS[1]), (DAYS[0], WINDOW, DAYS[0])]))
+    def overlapping_runs(self, windows):
+        """Runs at once (the 15-minute sync, a backfill day, a retry beside a zombie), all reading before
+        any writes: when they end, no duplicate is left, without waiting for a later run."""
+        summaries = overlapping(self.server, self.mapping, list(windows), allow_mass_delete=True,
+                                calendar_name=self.calendar_name)
+        assert all(s["failed"] == {} for s in summaries), [s["failed"] for s in summaries]
+        for window in set(windows):
+            assert_converged(self.server, self.mapping, window)
+        assert_in_target(self.server, self.calendar_name)
+        self.only_mapped_mailboxes_written()
+
+    @rule()
+    def token_expires_mid_run(self):
+        """The token expires between a `$batch` arriving and its sub-requests running."""
+        self.state.faults.expire_token_in_batch = True
+        self.clean_sync(WINDOW)
 
     @rule(data=st.data(), to_day=st.sampled_from(DAYS))
     def backfill_days_around_a_move(self, data, to_day):
@@ -146,7 +211,7 @@ class SyncMachine(RuleBasedStateMachine):
         self.state.faults = Faults(p429=0.1, p503=0.1, p504=0.05, p_lost=0.03, p504_after=0.03, lost_delay=0.2)
         try:
             sync(self.server, self.mapping, graph=self.shared["faulty"], openhandwerk=self.hooks["openhandwerk"],
-                 allow_mass_delete=True)
+                 allow_mass_delete=True, calendar_name=self.calendar_name)
         finally:
             self.state.faults = Faults()
 
@@ -156,6 +221,10 @@ class SyncMachine(RuleBasedStateMachine):
             for window in (WINDOW, *DAYS):
                 self.clean_sync(window)
             self.foreign_events_untouched_and_no_invitations()
+
+    def only_mapped_mailboxes_written(self):
+        written = {m for m, counts in self.state.stats()["requests"].items() if counts.get("write")}
+        assert written <= set(self.mailboxes), written - set(self.mailboxes)
 
     @invariant()
     def foreign_events_untouched_and_no_invitations(self):
