@@ -239,5 +239,5 @@ class SyncMachine(RuleBasedStateMachine):
 def test_random_histories_converge(sandbox):
     SyncMachine.server, SyncMachine.shared = sandbox, None
     run_state_machine_as_test(SyncMachine, settings=settings(
-        max_examples=10, stateful_step_count=15, deadline=None, derandomize=True,  # x2 behaviours
+        max_examples=8, stateful_step_count=15, deadline=None, derandomize=True,  # x2 behaviours
         suppress_health_check=list(HealthCheck)))
