@@ -203,10 +203,13 @@ class CalendarSync:
         # All-day events come back at local midnight only in their own zone; ask for it.
         return {"Prefer": f'outlook.timezone="{graph_timezone(self.zone)}", IdType="ImmutableId"'}
 
-    def _query(self, filter_: str, top: int, select: str = READ_SELECT, expand: bool = True) -> str:
+    def _query(self, filter_: str, top: int, select: str = READ_SELECT, expand: tuple[str, ...] | None = None) -> str:
+        """A query of our events: `expand` names the tags to return (all three unless said)."""
         params = {"$filter": filter_, "$select": select, "$top": str(top)}
-        if expand:
+        if expand is None:
             params["$expand"] = expand_tags()
+        elif expand:
+            params["$expand"] = expand_tags(expand)
         return "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
 
     def _in_range(self, start: dt.datetime, end: dt.datetime) -> str:
@@ -237,13 +240,13 @@ class CalendarSync:
         requests = [
             {"id": "window", "method": "GET", "headers": headers,
              "url": f"{target}?{self._query(self._in_range(window.start, window.end), self.options.read_page_size)}"},
-            {"id": "probe", "method": "GET", "url": f"{target}?{self._query(ours, 1, 'id', False)}", "headers": headers},
+            {"id": "probe", "method": "GET", "url": f"{target}?{self._query(ours, 1, 'id', ())}", "headers": headers},
             {"id": "holders", "method": "GET", "headers": headers,
-             "url": f"{paths.calendars(mailbox)}?{self._query(tag_filter(holds, HOLDS), 100, 'id,name', False)}"},
+             "url": f"{paths.calendars(mailbox)}?{self._query(tag_filter(holds, HOLDS), 100, 'id,name', ())}"},
         ]
         if target_id is not None:  # events of ours written before calendar_name was set
             requests.append({"id": "default", "method": "GET", "headers": headers,
-                             "url": f"{paths.events(mailbox)}?{self._query(ours, 1, 'id', False)}"})
+                             "url": f"{paths.events(mailbox)}?{self._query(ours, 1, 'id', ())}"})
         pages = self._pages(requests, probes=frozenset({"probe", "default"}))
         existing = [e for e in map(ExistingEvent.from_graph, pages["window"]) if e.source == self.source]
         holders = {c["id"] for c in pages["holders"]}
@@ -428,7 +431,9 @@ class CalendarSync:
         keys = {d.key for d in created}
         start = min(d.start_utc for d in created)
         end = max(d.start_utc for d in created) + dt.timedelta(seconds=1)
-        url = f"{reading.target}?{self._query(self._in_range(start, end), self.options.read_page_size, 'id', True)}"
+        # Only ids and key tags: the source is in the filter, the content is not compared here.
+        query = self._query(self._in_range(start, end), self.options.read_page_size, "id", (SOURCE_PROP, KEY_PROP))
+        url = f"{reading.target}?{query}"
         events = self._pages([{"id": "readback", "method": "GET", "url": url, "headers": reading.headers}])["readback"]
         copies: dict[EventKey, list[str]] = defaultdict(list)
         for event in map(ExistingEvent.from_graph, events):

@@ -77,6 +77,6 @@ def tag_filter(prop_id: str, value: str) -> str:
     return f"singleValueExtendedProperties/Any(ep: ep/id eq '{odata_quote(prop_id)}' and ep/value eq '{odata_quote(value)}')"
 
 
-def expand_tags() -> str:
-    ids = " or ".join(f"id eq '{odata_quote(p)}'" for p in (SOURCE_PROP, KEY_PROP, FINGERPRINT_PROP))
+def expand_tags(props: tuple[str, ...] = (SOURCE_PROP, KEY_PROP, FINGERPRINT_PROP)) -> str:
+    ids = " or ".join(f"id eq '{odata_quote(p)}'" for p in props)
     return f"singleValueExtendedProperties($filter={ids})"
