@@ -82,7 +82,7 @@ def record_id(record: Any, names: Iterable[str]) -> str:
     if isinstance(value, bool) or not isinstance(value, str | int):
         return "?"
     text = str(value)  # as written: " 17" and "17" are two ids, and the id goes back into openHandwerk's path
-    if not text.strip() or len(text) > MAX_ID or any(not ch.isprintable() for ch in text):
+    if not text.strip() or len(text) > MAX_ID or not text.isprintable():
         return "?"
     return text
 
@@ -207,7 +207,9 @@ def _wall(value: dt.datetime, zone: ZoneInfo) -> dt.datetime:
     if value.tzinfo is not None:
         return value.astimezone(zone)
     aware = value.replace(tzinfo=zone)
-    return aware.astimezone(dt.UTC).astimezone(zone)
+    if aware.utcoffset() == aware.replace(fold=1).utcoffset():
+        return aware  # the common case: the wall time names one instant
+    return aware.astimezone(dt.UTC).astimezone(zone)  # the gap moves forward, the repeated hour stays fold 0
 
 
 def parse_appointment(record: Any, timezone: str = "Europe/Berlin") -> Appointment | Rejected:

@@ -47,10 +47,14 @@ _UNESCAPE = re.compile("%(25|7C)", re.IGNORECASE)
 
 
 def _escape(part: str) -> str:
+    if "%" not in part and "|" not in part:
+        return part  # nearly every id: nothing to escape
     return part.replace("%", "%25").replace("|", "%7C")
 
 
 def _unescape(part: str) -> str:
+    if "%" not in part:
+        return part
     return _UNESCAPE.sub(lambda m: "%" if m.group(1) == "25" else "|", part)
 
 
