@@ -58,6 +58,22 @@ def oh_hook(server: SandboxServer, **extra) -> OpenHandwerkHook:
     return OpenHandwerkHook(settings=settings, retry_policy=fast_retry())
 
 
+@pytest.fixture(autouse=True)
+def _fresh_secrets_masker() -> Iterator[None]:
+    """Each test starts with an empty secrets masker. Airflow's masker recompiles one regex of every
+    secret on each `mask_secret` (O(n) per call): with the hundreds of tokens a test session fetches,
+    each new token cost 100-370 ms and every sandbox test ran about twice as slow as alone. A task
+    process never holds more than a few secrets, so this is a test-session effect only."""
+    yield
+    from airflow.sdk._shared.secrets_masker.secrets_masker import _secrets_masker
+
+    from oh_outlook_provider import masking
+
+    _secrets_masker().reset_masker()
+    with masking._lock:
+        masking._registered.clear()
+
+
 @pytest.fixture(scope="session")
 def shared_sandbox() -> Iterator[SandboxServer]:
     with SandboxServer(SandboxState(seed=42, base_date=BASE_DATE)) as server:
