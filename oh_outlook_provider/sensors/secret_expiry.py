@@ -15,35 +15,8 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowException
 
-from oh_outlook_provider.credentials import Assessment, assess
-from oh_outlook_provider.errors import ConfigurationError, OhOutlookError, SecretExpiredError
-
-
-def check_credential(conn_id: str, min_valid_for: dt.timedelta, check_token: bool,
-                     today: dt.date | None = None, connection: Any = None) -> Assessment:
-    """Read the connection afresh (a rotation must be seen) and assess it."""
-    from oh_outlook_provider.hooks.office365 import Office365Hook
-    from oh_outlook_provider.settings import office365_settings
-
-    try:
-        hook = Office365Hook(conn_id, settings=office365_settings(connection) if connection is not None else None)
-        valid_until = hook.credential_valid_until()
-        kind = hook.settings.credential_kind
-    except ConfigurationError as exc:
-        return Assessment(False, None, str(exc))
-    token_error, expired = None, False
-    if check_token:
-        try:
-            hook.get_token()
-        except SecretExpiredError:
-            expired = True
-        except OhOutlookError as exc:
-            token_error = str(exc)
-    import pendulum
-
-    today = today or pendulum.today("Europe/Berlin").date()
-    return assess(valid_until, today, min_valid_for, conn_id, "certificate" if kind == "certificate" else
-                  "client secret", token_error, expired)
+from oh_outlook_provider.credential_check import check_credential
+from oh_outlook_provider.triggers.secret_expiry import SecretExpiryTrigger
 
 
 class Office365SecretExpirySensor(BaseSensorOperator):
@@ -82,8 +55,6 @@ class Office365SecretExpirySensor(BaseSensorOperator):
             return super().execute(context)
         if self.poke(context):
             return None
-        from oh_outlook_provider.triggers.secret_expiry import SecretExpiryTrigger
-
         timeout_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=float(self.timeout))
         self.defer(
             trigger=SecretExpiryTrigger(

@@ -7,7 +7,10 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
 
+from airflow.sdk import BaseHook
 from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from oh_outlook_provider.credential_check import check_credential
 
 
 class SecretExpiryTrigger(BaseTrigger):
@@ -28,10 +31,6 @@ class SecretExpiryTrigger(BaseTrigger):
         )
 
     async def check_once(self) -> Any:
-        from airflow.sdk import BaseHook
-
-        from oh_outlook_provider.sensors.secret_expiry import check_credential
-
         connection = await BaseHook.aget_connection(self.office365_conn_id)
         return await asyncio.to_thread(
             check_credential, self.office365_conn_id, dt.timedelta(seconds=self.min_valid_for_seconds),

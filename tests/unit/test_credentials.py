@@ -121,3 +121,22 @@ def test_resolve_window_prefers_explicit_then_interval_then_rolling():
     assert resolve_window(None, None, a, b, now, week, quarter).end == b
     rolling = resolve_window(None, None, now, now, now, week, quarter)  # zero-length interval (CronTrigger)
     assert (rolling.start, rolling.end) == (now - week, now + quarter)
+
+
+def test_imports_run_one_way_sensor_to_trigger_to_check():
+    """As in Airflow's msgraph package: the trigger never imports the sensor (no hidden cycle)."""
+    import ast
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("import sys, oh_outlook_provider.triggers.secret_expiry; "
+            "print(any(m.startswith('oh_outlook_provider.sensors') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "False"
+    root = Path(__file__).resolve().parents[2] / "oh_outlook_provider"
+    for path in (root / "triggers" / "secret_expiry.py", root / "credential_check.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                assert not node.module.startswith(("oh_outlook_provider.sensors", "oh_outlook_provider.triggers")) \
+                    or path.parent.name == "triggers" and node.module.endswith("credential_check"), (path, node.module)
