@@ -10,6 +10,7 @@ from oh_outlook_provider.operators.user_mapping import Office365UserMappingOpera
 
 with DAG(
     dag_id="oh_outlook_calendar_backfill",
+    description="One run per Berlin day (00:00 Europe/Berlin): that day's openHandwerk appointments into Outlook",
     schedule=CronDataIntervalTimetable("0 0 * * *", timezone="Europe/Berlin"),
     start_date=pendulum.datetime(2025, 1, 1, tz="Europe/Berlin"),
     catchup=False,

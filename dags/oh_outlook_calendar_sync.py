@@ -19,6 +19,7 @@ SECRET_POKE = int(os.environ.get("OH_OUTLOOK_SECRET_POKE_SECONDS", 300))
 
 with DAG(
     dag_id="oh_outlook_calendar_sync",
+    description="Every 15 min (Europe/Berlin): openHandwerk appointments into the mapped Outlook calendars",
     schedule=CronTriggerTimetable("*/15 * * * *", timezone="Europe/Berlin"),
     start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Berlin"),
     catchup=False,

@@ -11,6 +11,7 @@ from oh_outlook_provider.sensors.secret_expiry import Office365SecretExpirySenso
 
 with DAG(
     dag_id="oh_outlook_secret_expiry",
+    description="Daily 07:00 Europe/Berlin: warns 30 days before the Entra client secret expires",
     schedule=CronTriggerTimetable("0 7 * * *", timezone="Europe/Berlin"),
     start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Berlin"),
     catchup=False,

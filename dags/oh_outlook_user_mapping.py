@@ -9,6 +9,7 @@ from oh_outlook_provider.operators.user_mapping import Office365UserMappingOpera
 
 with DAG(
     dag_id="oh_outlook_user_mapping",
+    description="Daily 06:00 Europe/Berlin: openHandwerk employees matched to Microsoft 365 mailboxes",
     schedule=CronTriggerTimetable("0 6 * * *", timezone="Europe/Berlin"),
     start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Berlin"),
     catchup=False,

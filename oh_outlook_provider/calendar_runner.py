@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import textwrap
 import threading
 import time
 from collections import defaultdict
@@ -175,6 +176,7 @@ class CalendarSync:
             ]
             if not self.options.dry_run:
                 self._apply(result.mailbox, plan, result, reading)
+            result.counts["rejected"] = len(result.rejected)  # the lines the report lists for this mailbox
             problems = []
             if plan.guard_message and plan.blocked_deletes:
                 problems.append(plan.guard_message)
@@ -450,6 +452,7 @@ class CalendarSync:
         rejected = [{"record_id": r.record_id, "reason": r.reason, "mailbox": r.mailbox} for r in desired.rejected]
         for r in results:
             rejected.extend({"record_id": x.record_id, "reason": x.reason, "mailbox": x.mailbox} for x in r.rejected)
+        totals["rejected"] = len(rejected)  # records rejected on reading belong to no mailbox: counted once here
         return {
             "window": {"start": self.options.window.start.isoformat(), "end": self.options.window.end.isoformat()},
             "source": self.source,
@@ -487,21 +490,32 @@ def _utc(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).replace(tzinfo=None, microsecond=0).isoformat()  # years < 1000 padded
 
 
+WIDTH = 100  # the task log view shows about 100 characters without scrolling
+
+
 def summary_table(summary: Mapping[str, Any]) -> str:
-    """A readable table for the task log."""
+    """A table for the task log, at most WIDTH characters a line; the rejected lines below add up to
+    the total in the table (records rejected on reading belong to no mailbox: their own row)."""
     cols = ("create", "update", "delete", "unchanged", "conflict", "rejected", "delete_blocked")
-    header = f"{'mailbox':38} {'status':8} " + " ".join(f"{c[:9]:>9}" for c in cols)
-    lines = [header, "-" * len(header)]
+    heads = ("create", "update", "delete", "same", "conflict", "rejected", "blocked")
+    header = f"{'mailbox':28} {'status':7} " + " ".join(f"{h:>8}" for h in heads)
+    rule = "-" * len(header)
+    lines = [header, rule]
+
+    def row(name: str, status: str, counts: Mapping[str, int]) -> str:
+        return f"{name[:28]:28} {status:7} " + " ".join(f"{counts.get(c, 0):>8}" for c in cols)
+
     for mailbox, info in sorted(summary["mailboxes"].items(), key=lambda kv: kv[1].get("upn") or kv[0]):
-        counts = info.get("counts") or {}
-        lines.append(f"{(info.get('upn') or mailbox)[:38]:38} {info['status']:8} "
-                     + " ".join(f"{counts.get(c, 0):>9}" for c in cols))
-    totals = summary.get("totals") or {}
-    lines.append("-" * len(header))
-    lines.append(f"{'total':38} {'':8} " + " ".join(f"{totals.get(c, 0):>9}" for c in cols))
+        lines.append(row(info.get("upn") or mailbox, info["status"], info.get("counts") or {}))
+    on_reading = sum(1 for r in summary.get("rejected", []) if not r.get("mailbox"))
+    if on_reading:
+        lines.append(row("(openHandwerk records)", "", {"rejected": on_reading}))
+    lines += [rule, row("total", "", summary.get("totals") or {})]
     for mailbox, error in {**summary.get("skipped", {}), **summary.get("failed", {})}.items():
         upn = summary["mailboxes"][mailbox].get("upn") or mailbox
-        lines.append(f"! {upn}: {error}")
+        lines.extend(textwrap.wrap(f"! {upn}: {error}", WIDTH, subsequent_indent="    "))
     for item in summary.get("rejected", []):
-        lines.append(f"rejected appointment {item['record_id']}: {item['reason']}")
+        where = f" ({item['mailbox']})" if item.get("mailbox") else ""
+        lines.extend(textwrap.wrap(f"rejected appointment {item['record_id']}{where}: {item['reason']}", WIDTH,
+                                   subsequent_indent="    "))
     return "\n".join(lines)

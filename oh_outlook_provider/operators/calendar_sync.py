@@ -7,6 +7,7 @@ import datetime as dt
 import json
 from collections.abc import Mapping, Sequence
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
@@ -169,8 +170,9 @@ class Office365CalendarSyncOperator(BaseOperator):
                 salt=str(context.get("run_id") or "manual"),
                 mailboxes=frozenset(self.mailboxes) if self.mailboxes else None,
             )
-            self.log.info("Syncing appointments starting in [%s, %s)%s", window.start, window.end,
-                          " (dry run: nothing is written)" if options.dry_run else "")
+            zone = ZoneInfo(openhandwerk.settings.timezone)
+            self.log.info("Syncing appointments starting %s to %s (%s)%s", _minutes(window.start, zone),
+                          _minutes(window.end, zone), zone.key, " - dry run: nothing is written" if options.dry_run else "")
             summary = CalendarSync(graph, openhandwerk, mapping, options).run()
         except OhOutlookError as exc:
             if exc.permanent:
@@ -186,3 +188,8 @@ class Office365CalendarSyncOperator(BaseOperator):
                 + "; ".join(f"{summary['mailboxes'][m]['upn'] or m}: {err}" for m, err in summary["failed"].items())
             )
         return summary
+
+
+def _minutes(moment: dt.datetime, zone: ZoneInfo) -> str:
+    """A window bound as the business reads it: local time, to the minute."""
+    return moment.astimezone(zone).strftime("%d.%m.%Y %H:%M")

@@ -120,3 +120,14 @@ def test_docker_compose_file_is_valid():
     result = subprocess.run([compose, "-f", str(ROOT / "docker-compose.yml"), "config", "-q"], cwd=ROOT,
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def test_every_dag_says_what_it_does_and_in_which_time_zone_it_runs():
+    """Issue 13 item 7: the DAG list shows a description naming the schedule's zone; schedules run in Berlin."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags"))
+    assert bag.import_errors == {} and len(bag.dags) == 4
+    for dag in bag.dags.values():
+        assert dag.description and "Europe/Berlin" in dag.description and len(dag.description) <= 100, dag.dag_id
+        assert str(dag.timetable.timezone) == "Europe/Berlin", dag.dag_id

@@ -241,3 +241,21 @@ def test_gateway_timeouts_after_writes_finish_in_one_run_without_duplicates(sand
     assert all(r["record_id"].startswith("T-BAD") for r in summary["rejected"])
     assert_converged(sandbox, mapping)
     assert bool(settled) == (sandbox.state.behaviour.duplicate_transaction == "error")
+
+
+def test_the_log_table_fits_the_log_view_and_its_rejected_counts_agree_with_the_lines(sandbox, mapping):
+    """Issue 13 items 4 and 6: 'rejected 0' above lines listing T-BAD-1 and T-BAD-2; 117-character lines."""
+    from oh_outlook_provider.calendar_runner import WIDTH, summary_table
+
+    sync(sandbox, mapping)
+    gone = sorted(ours(sandbox))[0][1].split("|")[1]
+    sandbox.state.appointments[gone]["start"] = "kaputt"  # an event of ours whose record became unreadable
+    summary = sync(sandbox, mapping)
+    table = summary_table(summary)
+    assert max(len(line) for line in table.splitlines()) <= WIDTH
+    listed = [line for line in table.splitlines() if line.startswith("rejected appointment")]
+    total = next(line for line in table.splitlines() if line.startswith("total"))
+    # T-BAD-1, T-BAD-2 and the broken record on reading; the broken record again for the mailbox whose event is kept
+    assert int(total.split()[6]) == len(listed) == len(summary["rejected"]) == summary["totals"]["rejected"] == 4
+    per_mailbox = sum(info["counts"].get("rejected", 0) for info in summary["mailboxes"].values())
+    assert per_mailbox == 1 and "(openHandwerk records)" in table
