@@ -63,6 +63,9 @@ def test_mapping_and_sync_dags_fill_the_calendars(airflow_home, today_sandbox):
     assert summary["totals"]["create"] == len(ours(today_sandbox, None)) > 30
     assert_converged(today_sandbox, mapping["mapping"], window)
     assert len(last_xcom(airflow_home, "oh_outlook_calendar_sync", "sync_calendars")) >= 2  # shards mapped
+    # A clean run's task logs carry no warning of ours.
+    log = (airflow_home / "cli.log").read_text()
+    assert not [line for line in log.splitlines() if "[warning" in line and "oh_outlook_provider" in line]
 
 
 def test_backfill_run_writes_exactly_that_days_appointments(airflow_home, today_sandbox):

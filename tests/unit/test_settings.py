@@ -92,3 +92,18 @@ def test_windows_zone_names_and_new_iana_names_are_understood():
     from oh_outlook_provider.timezones import graph_timezone
 
     assert graph_timezone("Europe/Kyiv") == "FLE Standard Time"
+
+
+def test_reading_a_connection_registers_no_short_extra_value_with_the_masker(caplog):
+    """`extra_dejson` masks every extra value, and idKn "4711" is too short to mask (the masker warns):
+    our settings read the JSON text and register only real secrets."""
+    from airflow.sdk import Connection
+    from airflow.sdk._shared.secrets_masker.secrets_masker import SecretsMasker
+
+    SecretsMasker._has_warned_short_secret = False
+    conn = Connection(conn_id="oh", conn_type="openhandwerk", host="https://api.oh.example", login="api",
+                      password="long-enough-password", extra=json.dumps({"id_kn": "4711", "timezone": "UTC"}))
+    with caplog.at_level("WARNING"):
+        settings = openhandwerk_settings(conn)
+    assert settings.id_kn == "4711" and "too short" not in caplog.text
+    assert SecretsMasker._has_warned_short_secret is False
