@@ -46,14 +46,19 @@ def _moment(value: Any) -> dt.datetime | None:
     return parsed
 
 
-def _days(value: Any) -> dt.timedelta:
-    """A timedelta, or a number of days (templated params render as text)."""
+def _days(value: Any, what: str = "days") -> dt.timedelta:
+    """A timedelta, or a number of days (templated params render as text); never negative, which
+    would silently move the window instead of widening it."""
     if isinstance(value, dt.timedelta):
-        return value
-    try:
-        return dt.timedelta(days=float(value))
-    except (TypeError, ValueError):
-        raise ConfigurationError(f"'{value}' is neither a timedelta nor a number of days") from None
+        days = value
+    else:
+        try:
+            days = dt.timedelta(days=float(value))
+        except (TypeError, ValueError):
+            raise ConfigurationError(f"{what} '{value}' is neither a timedelta nor a number of days") from None
+    if days < dt.timedelta(0):
+        raise ConfigurationError(f"{what} is {value}: give a number of days of 0 or more.")
+    return days
 
 
 def _flag(value: Any) -> bool:
@@ -144,7 +149,7 @@ class Office365CalendarSyncOperator(BaseOperator):
         return resolve_window(
             _moment(self.window_start), _moment(self.window_end),
             _moment(context.get("data_interval_start")), _moment(context.get("data_interval_end")),
-            dt.datetime.now(dt.UTC), _days(self.past), _days(self.future),
+            dt.datetime.now(dt.UTC), _days(self.past, "past (days back)"), _days(self.future, "future (days ahead)"),
         )
 
     def execute(self, context: Any) -> dict:

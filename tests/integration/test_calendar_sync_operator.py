@@ -62,3 +62,14 @@ def test_bad_arguments_fail_at_parse_time():
     with pytest.raises(ValueError, match="on_outlook_edit"):
         Office365CalendarSyncOperator(task_id="s", mapping={}, on_outlook_edit="merge")
     assert mapping_of('{"mapping": {"M-1": {"user_id": "u"}}}') == {"M-1": {"user_id": "u"}}
+
+
+@pytest.mark.parametrize("sandbox", ["graph-4-at-a-time"], indirect=True)
+def test_negative_days_are_refused_not_silently_moving_the_window(env):
+    """Issue 13 item 8: past_days = -5 moved the window's start five days into the future."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    op = Office365CalendarSyncOperator(task_id="s", mapping={"mapping": {}}, past="-5", future="10")
+    now = dt.datetime.now(dt.UTC)
+    with pytest.raises(AirflowFailException, match=r"past \(days back\) is -5: give a number of days of 0 or more"):
+        op.execute({"data_interval_start": now, "data_interval_end": now})
