@@ -75,6 +75,16 @@ def _conn_hint(conn_id: str) -> str:
     return f"Airflow connection '{conn_id}'"
 
 
+def as_test_result(message: str, conn_id: str | None) -> str:
+    """A message for the connection form's Test: Airflow tests a copy of the form under a random id
+    (e.g. 'jbAt6RMJ'), which would only confuse; the admin is looking at the connection, so it is
+    "this connection" there."""
+    if not conn_id:
+        return message
+    return (message.replace(_conn_hint(conn_id), "this connection")
+            .replace(f"Connection '{conn_id}'", "This connection").replace(f"connection '{conn_id}'", "this connection"))
+
+
 def translate_token_error(result: dict, conn_id: str) -> AuthenticationError:
     """Turn msal's error dict into an admin-readable exception (no secret, no raw token)."""
     codes = {int(c) for c in result.get("error_codes") or [] if str(c).isdigit()}

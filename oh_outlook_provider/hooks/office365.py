@@ -26,6 +26,7 @@ from oh_outlook_provider.errors import (
     GraphError,
     OhOutlookError,
     ThrottledError,
+    as_test_result,
     tenant_not_found,
     translate_graph_error,
     translate_token_error,
@@ -533,7 +534,7 @@ class Office365Hook(BaseHook):
                 parts.append("no expiry date set: enter 'Client secret valid until' to get warnings")
             return True, "Connection OK: " + "; ".join(parts) + "."
         except OhOutlookError as exc:
-            return False, str(exc)
+            return False, as_test_result(str(exc), self._settings.conn_id if self._settings else self.office365_conn_id)
 
 
 def _decode(response: requests.Response) -> Any:

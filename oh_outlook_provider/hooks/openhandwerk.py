@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from airflow.sdk import BaseHook
 
 from oh_outlook_provider import openhandwerk_api as api
-from oh_outlook_provider.errors import OhOutlookError, OpenHandwerkError
+from oh_outlook_provider.errors import OhOutlookError, OpenHandwerkError, as_test_result
 from oh_outlook_provider.hooks.http import make_session
 from oh_outlook_provider.hooks.retry import RetryPolicy, retry_after_seconds
 from oh_outlook_provider.masking import mask_secrets
@@ -177,7 +177,7 @@ class OpenHandwerkHook(BaseHook):
             count = len(api.unwrap_page(first_page))
             return True, f"Connection OK: logged in as {self.settings.employee}; employees readable ({count} on page 1)."
         except (OhOutlookError, ValueError) as exc:
-            return False, str(exc)
+            return False, as_test_result(str(exc), self._settings.conn_id if self._settings else self.openhandwerk_conn_id)
 
 
 def _json(response: requests.Response) -> Any:

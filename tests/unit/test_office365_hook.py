@@ -406,3 +406,23 @@ def test_secrets_are_registered_once_not_on_every_request(monkeypatch):
             hook.get("/users")
     assert calls.count("Zz8~registered-once-secret") == 1
     assert calls.count("eyJ0eXAi.once-only-token.sig") == 1
+
+
+def test_a_wrong_secret_in_the_forms_test_names_no_random_connection_id():
+    """Issue 13 item 3: Airflow tests a copy under a random id ('jbAt6RMJ'); the message said
+    "Airflow connection 'jbAt6RMJ'". The form's Test says "this connection"; a run names the real one."""
+    from types import SimpleNamespace
+
+    from oh_outlook_provider.errors import AuthenticationError
+    from oh_outlook_provider.hooks.office365 import Office365Hook
+    from oh_outlook_provider.settings import office365_settings
+    from tests.unit.graph_mock import CLIENT, TENANT
+
+    conn = SimpleNamespace(conn_id="jbAt6RMJ", login=CLIENT, password=SECRET, extra=json.dumps({"tenant_id": TENANT}))
+    with requests_mock.Mocker() as m:
+        mock_entra(m)
+        m.post(TOKEN_URL, status_code=401, json={"error": "invalid_client", "error_codes": [7000215]})
+        ok, message = Office365Hook(settings=office365_settings(conn)).test_connection()
+        assert not ok and "AADSTS7000215" in message and "jbAt6RMJ" not in message and "this connection" in message
+        with pytest.raises(AuthenticationError, match="Airflow connection 'jbAt6RMJ'"):
+            Office365Hook(settings=office365_settings(conn)).get_token()
