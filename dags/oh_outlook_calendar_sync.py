@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 
 import pendulum
@@ -81,7 +82,10 @@ are written into the Outlook calendars of the mapped employees.
         for summary in summaries or []:
             for name, n in (summary or {}).get("totals", {}).items():
                 totals[name] = totals.get(name, 0) + n
-        print("Calendar sync totals:", ", ".join(f"{k}={v}" for k, v in sorted(totals.items())) or "nothing synced")
+        # Logged, not printed: printed lines reach the log view only after the task body, inside the
+        # collapsed "Post Execute" group, where nobody looks for the totals.
+        logging.getLogger("airflow.task").info(
+            "Calendar sync totals: %s", ", ".join(f"{k}={v}" for k, v in sorted(totals.items())) or "nothing synced")
         return totals
 
     secret_valid >> map_users

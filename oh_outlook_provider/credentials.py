@@ -21,17 +21,28 @@ def certificate_not_after(pem: str) -> dt.datetime | None:
 
 
 def rotation_steps(conn_id: str, kind: str = "client secret") -> str:
+    """The rotation as numbered steps, one short line each (read in the task log, not a terminal)."""
     if kind == "certificate":
-        return (
-            f"Rotate: upload a new certificate under App registrations > {APP_NAME} > Certificates & secrets, "
-            f"then put its PEM key and thumbprint into Airflow connection '{conn_id}'."
-        )
-    return (
-        f"Rotate: Microsoft Entra admin center > App registrations > {APP_NAME} > Certificates & secrets > "
-        "New client secret (Gültig bis: 24 Monate) > copy the VALUE at once > Airflow Admin > Connections > "
-        f"'{conn_id}': paste it into 'Client secret VALUE' and set 'Client secret valid until' > Save. "
-        "Delete the old secret after the next successful sync."
-    )
+        steps = [
+            f"App registrations > {APP_NAME} > Certificates & secrets > Certificates: upload a new one",
+            f"Airflow > Admin > Connections > '{conn_id}': put its PEM key and thumbprint in, Save",
+        ]
+    else:
+        steps = [
+            f"Microsoft Entra admin center > App registrations > {APP_NAME} > Certificates & secrets",
+            "New client secret (Gültig bis: 24 Monate); copy the VALUE at once",
+            f"Airflow > Admin > Connections > '{conn_id}': paste it into 'Client secret VALUE',",
+            "   set 'Client secret valid until' to the date shown, Save",
+            "Delete the old secret after the next successful sync",
+        ]
+    numbered, n = [], 0
+    for step in steps:
+        if step.startswith("   "):
+            numbered.append(f"   {step.strip()}")
+        else:
+            n += 1
+            numbered.append(f"{n}. {step}")
+    return "\nRotate it:\n" + "\n".join(numbered)
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -45,18 +46,23 @@ def run_user_mapping(
 
 
 def mapping_table(result: MappingResult, rejected: list[Rejected] = ()) -> str:
-    header = f"{'employee':10} {'name':24} {'e-mail (openHandwerk)':40} {'outcome':24} {'Microsoft 365 user':40}"
+    """A table for the task log, at most 100 characters a line (the log view shows about that much):
+    the Microsoft 365 user, and the openHandwerk address below it only where the two differ."""
+    header = f"{'employee':8} {'name':20} {'outcome':19} {'Microsoft 365 user (else the openHandwerk e-mail)':50}"
     lines = [header, "-" * len(header)]
     for e in result.entries:
-        lines.append(f"{e.employee_id[:10]:10} {e.employee_name[:24]:24} {(e.email or '-')[:40]:40} "
-                     f"{e.outcome:24} {(e.upn or '-')[:40]:40}")
+        shown = e.upn or e.email or "-"
+        lines.append(f"{e.employee_id[:8]:8} {e.employee_name[:20]:20} {e.outcome[:19]:19} {shown[:50]}")
+        if e.upn and e.email and e.email.casefold() != e.upn.casefold():
+            lines.append(f"{'':50}openHandwerk: {e.email[:36]}")
     lines.append("-" * len(header))
     counts = ", ".join(f"{k}: {v}" for k, v in sorted(result.counts().items()))
-    lines.append(f"{len(result.entries)} employees ({counts}); {result.users_total} Microsoft 365 users, "
-                 f"{result.users_unmatched} without an employee (not listed)")
+    lines.extend(textwrap.wrap(f"{len(result.entries)} employees ({counts}); {result.users_total} Microsoft 365 "
+                               f"users, {result.users_unmatched} without an employee (not listed)", 100))
     for e in result.entries:
         if e.outcome != MATCHED:
-            lines.append(f"  {e.employee_id} {e.employee_name}: {e.reason}")
+            lines.extend(textwrap.wrap(f"  {e.employee_id} {e.employee_name}: {e.reason}", 100, subsequent_indent="    "))
     for r in rejected:
-        lines.append(f"  rejected employee record {r.record_id}: {r.reason}")
+        lines.extend(textwrap.wrap(f"  rejected employee record {r.record_id}: {r.reason}", 100,
+                                   subsequent_indent="    "))
     return "\n".join(lines)

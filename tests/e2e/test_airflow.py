@@ -100,7 +100,7 @@ def test_expired_secret_waits_fails_with_rotation_steps_then_passes_after_rotati
     failed = cli(airflow_home, today_sandbox, ["dags", "test", "oh_outlook_calendar_sync"], check=False, **quick)
     text = log.read_text()[before:]
     assert "UP_FOR_RESCHEDULE" in text and "AADSTS7000222" in text
-    assert "Certificates & secrets > New client secret" in text and "Sensor has timed out" in text
+    assert "2. New client secret (Gültig bis: 24 Monate)" in text and "Sensor has timed out" in text
     assert "DagRun Finished" in text and "state=failed" in text
     assert failed.returncode in (0, 1) and not ours(today_sandbox, None)  # nothing synced with a dead secret
 

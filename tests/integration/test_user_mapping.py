@@ -19,6 +19,8 @@ def test_every_seeded_employee_is_classified_as_intended(sandbox):
     assert rejected == []
     table = mapping_table(result)
     assert "M-009" in table and "several Microsoft 365 users" in table and "admin@" not in table
+    assert max(map(len, table.splitlines())) <= 100  # the log view shows about 100 characters (issue 13 item 6)
+    assert "marie.richter11@mueller-haustechnik.de" in table
 
 
 def test_without_probes_the_blocked_mailbox_looks_matched(sandbox):

@@ -140,3 +140,15 @@ def test_imports_run_one_way_sensor_to_trigger_to_check():
             if isinstance(node, ast.ImportFrom) and node.module:
                 assert not node.module.startswith(("oh_outlook_provider.sensors", "oh_outlook_provider.triggers")) \
                     or path.parent.name == "triggers" and node.module.endswith("credential_check"), (path, node.module)
+
+
+def test_rotation_steps_are_short_numbered_lines():
+    """Issue 13 item 6: the rotation warning was one line of 330 characters."""
+    import datetime as dt
+
+    from oh_outlook_provider.credentials import assess
+
+    for kind in ("client secret", "certificate"):
+        message = assess(dt.date(2026, 1, 1), dt.date(2026, 11, 28), dt.timedelta(days=30), "office365_default",
+                         kind).message
+        assert max(map(len, message.splitlines())) <= 100 and "\n1. " in message and "\n2. " in message
