@@ -28,11 +28,13 @@ def _office365_fields() -> dict:
     return {
         "tenant_id": _text(
             "Tenant ID (Mandanten-ID)",
-            "Directory (tenant) ID from Microsoft Entra admin center > Overview.",
+            "Directory (tenant) ID from Microsoft Entra admin center > Overview; "
+            "a GUID such as 6f1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d.",
         ),
         "credential_valid_until": _text(
             "Client secret valid until (Gültig bis)",
-            "Expiry date shown under Certificates & secrets. Drives the expiry warning.",
+            "Expiry date shown under Certificates & secrets, as 2028-11-26 or 26.11.2028. "
+            "Drives the expiry warning.",
             format="date",
         ),
         "national_cloud": {

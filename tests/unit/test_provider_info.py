@@ -81,3 +81,13 @@ def test_connection_form_metadata_as_the_ui_receives_it():
     assert extra["certificate_private_key"]["schema"]["format"] == "password"
     assert extra["national_cloud"]["value"] == "global"
     assert meta["openhandwerk"]["standard_fields"]["host"]["title"] == "API base URL"
+
+
+def test_tenant_id_and_valid_until_show_their_format_in_the_form():
+    """Issue 13 item 9: Airflow 3.3's form does not render placeholders for extra fields; the
+    description (rendered under each field) carries the format hint instead."""
+    from oh_outlook_provider import get_provider_info
+
+    fields = get_provider_info()["connection-types"][0]["conn-fields"]
+    assert "6f1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d" in fields["tenant_id"]["description"]
+    assert "2028-11-26" in fields["credential_valid_until"]["description"]
