@@ -134,3 +134,44 @@ def test_every_dag_says_what_it_does_and_in_which_time_zone_it_runs():
     for dag in bag.dags.values():
         assert dag.description and "Europe/Berlin" in dag.description and len(dag.description) <= 100, dag.dag_id
         assert str(dag.timetable.timezone) == "Europe/Berlin", dag.dag_id
+
+
+FORM_TEST = r'''
+import json, sys
+from fastapi.testclient import TestClient
+from airflow import plugins_manager
+from airflow.api_fastapi.app import create_app
+from airflow.models import Connection
+from airflow.utils.session import create_session
+
+stored, with_plugin = json.loads(sys.argv[1]), sys.argv[2] == "with"
+with create_session() as session:
+    session.query(Connection).filter(Connection.conn_id == "office365_default").delete()
+    session.add(Connection(conn_id="office365_default", conn_type="office365", login=stored["login"],
+                           password=stored["password"], extra=json.dumps(stored["extra"])))
+if not with_plugin:
+    plugins_manager.get_fastapi_plugins = lambda: ([], [])
+client = TestClient(create_app())
+token = client.get("/auth/token").json()["access_token"]
+# What Airflow 3.3.2's edit form sends for Test: the port as Number(""), i.e. 0, and the masked secret.
+answer = client.post("/api/v2/connections/test", headers={"Authorization": f"Bearer {token}"},
+                     json={"connection_id": "office365_default", "conn_type": "office365", "host": "", "port": 0,
+                           "login": stored["login"], "password": "***"})
+print(json.dumps({"status": answer.status_code, "body": answer.json()}))
+'''
+
+
+def test_the_forms_test_button_works_for_a_stored_connection(airflow_home, today_sandbox):
+    """Issue 13 item 1: through Airflow's real API app; without the provider's plugin it is the 400."""
+    env = {**airflow_env(airflow_home, today_sandbox, ROOT / "dags", connections=False),
+           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}
+    stored = json.dumps(today_sandbox.office365_connection())
+    results = {}
+    for mode in ("without", "with"):
+        out = subprocess.run([sys.executable, "-c", FORM_TEST, stored, mode], env=env, capture_output=True, text=True,
+                             timeout=180)
+        assert out.returncode == 0, out.stderr[-2000:]
+        results[mode] = json_output(out.stdout)
+    assert results["without"]["status"] == 400 and "differs from the stored connection" in str(results["without"])
+    assert results["with"]["status"] == 200 and results["with"]["body"]["status"] is True, results["with"]
+    assert results["with"]["body"]["message"].startswith("Connection OK")
