@@ -114,14 +114,17 @@ class SandboxServer:
             # Every form field present (the UI's edit form shows only the keys a connection has).
             "extra": {"tenant_id": TENANT_ID, "credential_valid_until": valid_until, "national_cloud": "global",
                       "calendar_name": "", "authority_url": self.base_url, "graph_url": self.base_url,
-                      "ca_bundle": self.ca_path, "request_timeout": 60, **extra},
+                      "ca_bundle": self.ca_path, "request_timeout": 60, "certificate_private_key": "",
+                      "certificate_thumbprint": "", **extra},
         }
 
     def openhandwerk_connection(self, **extra: Any) -> dict:
         return {
             "conn_type": "openhandwerk", "host": f"{self.base_url}/openhandwerk", "login": OH_EMPLOYEE,
+            # Every form field present here too (the edit form shows only the keys a connection has).
             "password": OH_PASSWORD, "extra": {"id_kn": OH_ID_KN, "ca_bundle": self.ca_path,
-                                               "timezone": "Europe/Berlin", **extra},
+                                               "timezone": "Europe/Berlin", "page_size": None, "web_url": "",
+                                               "paths": "", **extra},
         }
 
     def environment(self) -> dict[str, str]:

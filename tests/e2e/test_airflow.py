@@ -175,3 +175,33 @@ def test_the_forms_test_button_works_for_a_stored_connection(airflow_home, today
     assert results["without"]["status"] == 400 and "differs from the stored connection" in str(results["without"])
     assert results["with"]["status"] == 200 and results["with"]["body"]["status"] is True, results["with"]
     assert results["with"]["body"]["message"].startswith("Connection OK")
+
+
+FORM_SAVE = r'''
+import json, sys
+from fastapi.testclient import TestClient
+from airflow.api_fastapi.app import create_app
+
+client = TestClient(create_app())
+auth = {"Authorization": "Bearer " + client.get("/auth/token").json()["access_token"]}
+client.delete("/api/v2/connections/o365_form", headers=auth)
+saved = client.post("/api/v2/connections", headers=auth, json={
+    "connection_id": "o365_form", "conn_type": "office365", "login": "app", "password": "secret-value",
+    "extra": json.dumps({"tenant_id": "6f1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d"})})
+read = client.get("/api/v2/connections/o365_form", headers=auth).json()
+print(json.dumps({"status": saved.status_code, "extra": json.loads(read["extra"])}))
+'''
+
+
+def test_a_connection_saved_by_the_form_keeps_every_field_for_the_edit_form(airflow_home, today_sandbox):
+    """Issue 13 item 2: through Airflow's real API app, as the Add form saves a connection."""
+    from oh_outlook_provider import get_provider_info
+
+    env = {**airflow_env(airflow_home, today_sandbox, ROOT / "dags", connections=False),
+           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}
+    out = subprocess.run([sys.executable, "-c", FORM_SAVE], env=env, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json_output(out.stdout)
+    assert result["status"] == 201, result
+    fields = get_provider_info()["connection-types"][0]["conn-fields"]
+    assert set(result["extra"]) == set(fields) and result["extra"]["national_cloud"] == "global"

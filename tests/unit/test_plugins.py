@@ -22,6 +22,10 @@ def echo_app() -> TestClient:
     async def create(request: Request) -> dict:
         return {"body": json.loads(await request.body())}
 
+    @app.patch("/api/v2/connections/{conn_id}")
+    async def edit(conn_id: str, request: Request) -> dict:
+        return {"body": json.loads(await request.body())}
+
     app.add_middleware(PortZeroTestFix)
     return TestClient(app)
 
@@ -34,7 +38,24 @@ def test_port_zero_is_dropped_from_tests_of_our_connection_types_only():
     assert int(answer["length"]) == len(json.dumps(answer["body"]).encode())
     for kept in ({**ours, "conn_type": "postgres"}, {**ours, "port": 5432}):
         assert client.post("/api/v2/connections/test", json=kept).json()["body"] == kept
-    assert client.post("/api/v2/connections", json=ours).json()["body"] == ours  # saving is never touched
+    assert client.post("/api/v2/connections", json={**ours, "conn_type": "http"}).json()["body"]["port"] == 0
+
+
+def test_connections_of_our_types_are_saved_with_every_form_field():
+    """Issue 13 item 2: the edit form shows only the extra keys a connection has."""
+    from oh_outlook_provider import get_provider_info
+
+    client = echo_app()
+    form = {"connection_id": "o365", "conn_type": "office365", "extra": json.dumps({"tenant_id": "t"})}
+    for method, path in (("post", "/api/v2/connections"), ("patch", "/api/v2/connections/o365")):
+        extra = json.loads(getattr(client, method)(path, json=form).json()["body"]["extra"])
+        fields = get_provider_info()["connection-types"][0]["conn-fields"]
+        assert set(extra) == set(fields) and extra["tenant_id"] == "t"
+        assert extra["certificate_private_key"] == "" and extra["national_cloud"] == "global"
+    other = {"connection_id": "h", "conn_type": "http", "extra": "{}"}
+    assert client.post("/api/v2/connections", json=other).json()["body"] == other
+    password_only = {"connection_id": "o365", "conn_type": "office365", "password": "new"}
+    assert client.patch("/api/v2/connections/o365", json=password_only).json()["body"] == password_only
 
 
 def test_airflow_finds_the_middleware_through_the_entry_point():
