@@ -90,7 +90,7 @@ def _fix_for(scope: dict) -> Any:
     return None
 
 
-class PortZeroTestFix:
+class ConnectionFormFix:
     """A pure ASGI middleware: reads the body of a connection test or save, passes it on fixed."""
 
     def __init__(self, app: Any) -> None:
@@ -123,5 +123,5 @@ class PortZeroTestFix:
 
 class OhOutlookPlugin(AirflowPlugin):
     name = "oh_outlook_provider"
-    fastapi_root_middlewares = [{"middleware": PortZeroTestFix,
+    fastapi_root_middlewares = [{"middleware": ConnectionFormFix,
                                  "name": "Connection form: Test without a port, every field kept"}]

@@ -1,4 +1,4 @@
-"""The provider's Airflow plugin: the connection form's Test works for stored connections on 3.3.2 (issue 13 item 1)."""
+"""The provider's Airflow plugin for the connection form of 3.3.2: Test of stored connections, every field kept."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
-from oh_outlook_provider.plugins import OhOutlookPlugin, PortZeroTestFix, without_port_zero
+from oh_outlook_provider.plugins import ConnectionFormFix, OhOutlookPlugin, without_port_zero
 
 
 def echo_app() -> TestClient:
@@ -26,7 +26,7 @@ def echo_app() -> TestClient:
     async def edit(conn_id: str, request: Request) -> dict:
         return {"body": json.loads(await request.body())}
 
-    app.add_middleware(PortZeroTestFix)
+    app.add_middleware(ConnectionFormFix)
     return TestClient(app)
 
 
@@ -62,7 +62,7 @@ def test_airflow_finds_the_middleware_through_the_entry_point():
     from airflow import plugins_manager
 
     _, middlewares = plugins_manager.get_fastapi_plugins()
-    assert any(m.get("middleware") is PortZeroTestFix for m in middlewares)
+    assert any(m.get("middleware") is ConnectionFormFix for m in middlewares)
     assert OhOutlookPlugin.name == "oh_outlook_provider"
 
 
