@@ -214,9 +214,17 @@ class CalendarSync:
             params["$expand"] = expand_tags(expand)
         return "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
 
+    @property
+    def _ours(self) -> str:
+        """$filter clause: events tagged with our source."""
+        return tag_filter(SOURCE_PROP, self.source)
+
     def _in_range(self, start: dt.datetime, end: dt.datetime) -> str:
-        ours = tag_filter(SOURCE_PROP, self.source)
-        return f"{ours} and start/dateTime ge '{_utc(start)}' and start/dateTime lt '{_utc(end)}'"
+        return f"{self._ours} and start/dateTime ge '{_utc(start)}' and start/dateTime lt '{_utc(end)}'"
+
+    def _our_events(self, events: Iterable[dict], elsewhere: bool = False) -> list[ExistingEvent]:
+        """Graph's events as ExistingEvents, ours only (a second line of defence behind the filter)."""
+        return [e for e in (ExistingEvent.from_graph(x, elsewhere) for x in events) if e.source == self.source]
 
     def _pages(self, requests: list[dict], probes: frozenset[str] = frozenset()) -> dict[str, list[dict]]:
         """GETs in one `$batch`, each followed through all its pages (a probe: its first page only)."""
@@ -237,7 +245,7 @@ class CalendarSync:
         target_id = self._target(mailbox)
         target = paths.events(mailbox, target_id)
         headers = self._read_headers()
-        ours = tag_filter(SOURCE_PROP, self.source)
+        ours = self._ours
         holds = holds_prop(self.source)
         requests = [
             {"id": "window", "method": "GET", "headers": headers,
@@ -250,7 +258,7 @@ class CalendarSync:
             requests.append({"id": "default", "method": "GET", "headers": headers,
                              "url": f"{paths.events(mailbox)}?{self._query(ours, 1, 'id', ())}"})
         pages = self._pages(requests, probes=frozenset({"probe", "default"}))
-        existing = [e for e in map(ExistingEvent.from_graph, pages["window"]) if e.source == self.source]
+        existing = self._our_events(pages["window"])
         holders = {c["id"] for c in pages["holders"]}
         elsewhere: list[str | None] = sorted(holders - {target_id})
         if pages.get("default"):
@@ -262,15 +270,13 @@ class CalendarSync:
 
     def _strays(self, mailbox: str, calendars: list[str | None], headers: dict) -> list[ExistingEvent]:
         """All our events in calendars other than the target; a tagged calendar found empty is untagged."""
-        ours = tag_filter(SOURCE_PROP, self.source)
         requests = [{"id": f"s{i}", "method": "GET", "headers": headers,
-                     "url": f"{paths.events(mailbox, cal)}?{self._query(ours, self.options.read_page_size)}"}
+                     "url": f"{paths.events(mailbox, cal)}?{self._query(self._ours, self.options.read_page_size)}"}
                     for i, cal in enumerate(calendars)]
         pages = self._pages(requests)
         strays = []
         for i, cal in enumerate(calendars):
-            found = [e for e in (ExistingEvent.from_graph(x, elsewhere=True) for x in pages[f"s{i}"])
-                     if e.source == self.source]
+            found = self._our_events(pages[f"s{i}"], elsewhere=True)
             if not found and cal is not None and not self.options.dry_run:
                 self._tag_calendar(mailbox, cal, HELD)  # emptied by an earlier run: stop reading it
             strays.extend(found)
@@ -350,8 +356,7 @@ class CalendarSync:
              "headers": headers}
             for i, d in enumerate(missing)
         ]
-        found = [ExistingEvent.from_graph(e) for events in self._pages(requests).values() for e in events]
-        return [e for e in found if e.source == self.source]
+        return [e for events in self._pages(requests).values() for e in self._our_events(events)]
 
     # ------------------------------------------------------------------ apply
     def _apply(self, mailbox: str, plan: Plan, result: MailboxResult, reading: Reading) -> None:
@@ -438,8 +443,8 @@ class CalendarSync:
         url = f"{reading.target}?{query}"
         events = self._pages([{"id": "readback", "method": "GET", "url": url, "headers": reading.headers}])["readback"]
         copies: dict[EventKey, list[str]] = defaultdict(list)
-        for event in map(ExistingEvent.from_graph, events):
-            if event.source == self.source and event.key in keys:
+        for event in self._our_events(events):
+            if event.key in keys:
                 copies[event.key].append(event.id)
         return [Delete(event_id, key, DUPLICATE) for key, ids in copies.items() for event_id in sorted(ids)[1:]]
 

@@ -76,31 +76,29 @@ def _bool(value: Any) -> bool:
 
 def record_id(record: Any, names: Iterable[str]) -> str:
     """The record's id as text, or "?" when it has none a person could look up."""
-    if not isinstance(record, Mapping):
+    if not isinstance(record, Mapping) or _id_problem(record, names, "record") is not None:
         return "?"
-    value = first(record, names)
-    if isinstance(value, bool) or not isinstance(value, str | int):
-        return "?"
-    text = str(value)  # as written: " 17" and "17" are two ids, and the id goes back into openHandwerk's path
-    if not text.strip() or len(text) > MAX_ID or not text.isprintable():
-        return "?"
-    return text
+    return str(first(record, names))  # as written: " 17" is not "17", and the id goes back into the path
 
 
 MAX_ID = 200  # our event key (source|appointment|employee) stays well inside an extended property
 
 
-def _id_problem(record: Mapping[str, Any], names: Iterable[str], kind: str) -> str:
+def _id_problem(record: Mapping[str, Any], names: Iterable[str], kind: str) -> str | None:
+    """Why the record's id could not be looked up, or None when it can."""
     value = first(record, names)
     if value is None:
         return f"{kind} without an id (expected one of {', '.join(names)})"
     if isinstance(value, bool) or not isinstance(value, str | int):
         return f"{kind} id is {_shown(value)}, expected a text or a whole number"
-    if not str(value).strip():
+    text = str(value)
+    if not text.strip():
         return f"{kind} id is blank"
-    if len(str(value)) > MAX_ID:
+    if len(text) > MAX_ID:
         return f"{kind} id is longer than {MAX_ID} characters"
-    return f"{kind} id {str(value)[:40]!r} holds control characters"
+    if not text.isprintable():
+        return f"{kind} id {text[:40]!r} holds control characters"
+    return None
 
 
 def parse_employee(record: Any) -> Employee | Rejected:
@@ -108,7 +106,7 @@ def parse_employee(record: Any) -> Employee | Rejected:
         return Rejected("?", f"employee record is a {type(record).__name__}, not an object", "employee")
     emp_id = record_id(record, EMPLOYEE_ID)
     if emp_id == "?":
-        return Rejected("?", _id_problem(record, EMPLOYEE_ID, "employee"), "employee")
+        return Rejected("?", _id_problem(record, EMPLOYEE_ID, "employee") or "", "employee")
     try:
         return _employee(record, emp_id)
     except Exception as exc:  # noqa: BLE001 - a shape nobody foresaw rejects this record only
@@ -222,7 +220,7 @@ def parse_appointment(record: Any, timezone: str = "Europe/Berlin") -> Appointme
         return Rejected("?", f"appointment record is a {type(record).__name__}, not an object")
     app_id = record_id(record, APPOINTMENT_ID)
     if app_id == "?":
-        return Rejected("?", _id_problem(record, APPOINTMENT_ID, "appointment"))
+        return Rejected("?", _id_problem(record, APPOINTMENT_ID, "appointment") or "")
     try:
         return _appointment(record, app_id, timezone)
     except ValueError as exc:
