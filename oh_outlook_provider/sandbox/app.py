@@ -35,6 +35,13 @@ async def _body(request: Request) -> Any:
         return {"__invalid__": True}
 
 
+def _sent_path(request: Request, prefix: str, decoded: str) -> str:
+    """The path after `prefix` as sent, still percent-encoded: Graph (and the openHandwerk emulation)
+    decode each segment on its own, so an encoded "/" inside an id never splits it (row U1)."""
+    raw = request.scope.get("raw_path", b"").decode("latin-1").split("?", 1)[0]
+    return raw.split(prefix, 1)[1].lstrip("/") if prefix in raw else decoded
+
+
 def create_app(state: SandboxState) -> FastAPI:
     app = FastAPI(title="oh-outlook-provider sandbox", docs_url="/_sandbox/docs", openapi_url="/_sandbox/openapi.json")
 
@@ -59,10 +66,7 @@ def create_app(state: SandboxState) -> FastAPI:
             status, headers, out = graph.error(400, "BadRequest", "Unable to read JSON request payload.")
             return _json(status, out, headers)
         state.counters.http_requests += 1
-        # The path as sent (still percent-encoded): Graph decodes each segment on its own, so an
-        # encoded "/" inside an id never splits it (graph._route unquotes the segments).
-        raw = request.scope.get("raw_path", b"").decode("latin-1").split("?", 1)[0]
-        path = raw.split("/v1.0", 1)[1].lstrip("/") if "/v1.0" in raw else path
+        path = _sent_path(request, "/v1.0", path)
         target = "/" + path + (f"?{request.url.query}" if request.url.query else "")
         status, headers, out = await run_in_threadpool(
             graph.dispatch, state, request.method, target, dict(request.headers), body, base(request) + "/v1.0"
@@ -72,8 +76,7 @@ def create_app(state: SandboxState) -> FastAPI:
     @app.api_route("/openhandwerk/{path:path}", methods=ALL)
     async def oh_api(path: str, request: Request) -> Response:
         body = await _body(request)
-        raw = request.scope.get("raw_path", b"").decode("latin-1").split("?", 1)[0]
-        path = raw.split("/openhandwerk", 1)[1].lstrip("/") if "/openhandwerk" in raw else path
+        path = _sent_path(request, "/openhandwerk", path)
         status, out = await run_in_threadpool(
             openhandwerk.handle, state, request.method, path, dict(request.query_params),
             {k.lower(): v for k, v in request.headers.items()}, body,
