@@ -9,6 +9,7 @@ import os
 import pendulum
 from airflow.sdk import DAG, CronTriggerTimetable, Param, task
 
+from oh_outlook_provider.operators.appointments import OpenHandwerkAppointmentsOperator, rejected_report
 from oh_outlook_provider.operators.calendar_sync import Office365CalendarSyncOperator
 from oh_outlook_provider.operators.user_mapping import Office365UserMappingOperator
 from oh_outlook_provider.sensors.secret_expiry import Office365SecretExpirySensor
@@ -42,10 +43,12 @@ are written into the Outlook calendars of the mapped employees.
 
 1. **secret_valid** waits (reschedule mode) while the client secret is expired; after the
    admin pastes a new secret into connection `office365_default`, it passes on its own.
-2. **map_users** matches employees to Microsoft 365 users by e-mail and probes mailboxes.
-3. **sync_calendars** runs once per mailbox shard (dynamic task mapping); pool `oh_outlook_graph`
-   caps concurrent Graph tasks.
-4. **report** prints the totals. Reruns are safe: nothing is duplicated.
+2. **map_users** matches employees to Microsoft 365 users by e-mail and probes mailboxes;
+   **read_appointments** reads the window from openHandwerk once for the whole run (a file in
+   object storage, `OH_OUTLOOK_SNAPSHOT_BASE`) and lists the records it had to reject.
+3. **sync_calendars** runs once per mailbox shard (dynamic task mapping) on that one read; pool
+   `oh_outlook_graph` caps concurrent Graph tasks.
+4. **report** logs the totals and the rejected records, once per run. Reruns are safe: nothing is duplicated.
 """,
 ) as dag:
     secret_valid = Office365SecretExpirySensor(
@@ -56,6 +59,8 @@ are written into the Outlook calendars of the mapped employees.
         timeout=SECRET_WAIT,
     )
     map_users = Office365UserMappingOperator(task_id="map_users")
+    read = OpenHandwerkAppointmentsOperator(task_id="read_appointments", past="{{ params.past_days }}",
+                                            future="{{ params.future_days }}")
 
     @task
     def plan_shards(mapping: dict, shards: int) -> list[list[str]]:
@@ -68,25 +73,28 @@ are written into the Outlook calendars of the mapped employees.
     sync = Office365CalendarSyncOperator.partial(
         task_id="sync_calendars",
         mapping=map_users.output,
-        past="{{ params.past_days }}",
-        future="{{ params.future_days }}",
+        appointments=read.output,
         on_outlook_edit="{{ params.on_outlook_edit }}",
         dry_run="{{ params.dry_run }}",
         pool=GRAPH_POOL,
     ).expand(mailboxes=shards)
 
     @task
-    def report(summaries: list) -> dict:
-        """Totals over all shards, for the log and for XCom (a failed shard fails the run before this)."""
-        totals: dict[str, int] = {}
+    def report(summaries: list, appointments: dict) -> dict:
+        """Totals over all shards plus the run's one read, for the log and for XCom (a failed shard
+        fails the run before this). Records rejected on reading are counted here, once."""
+        totals: dict[str, int] = {"rejected": appointments["rejected_total"]}
         for summary in summaries or []:
             for name, n in (summary or {}).get("totals", {}).items():
                 totals[name] = totals.get(name, 0) + n
         # Logged, not printed: printed lines reach the log view only after the task body, inside the
         # collapsed "Post Execute" group, where nobody looks for the totals.
-        logging.getLogger("airflow.task").info(
-            "Calendar sync totals: %s", ", ".join(f"{k}={v}" for k, v in sorted(totals.items())) or "nothing synced")
+        log = logging.getLogger("airflow.task")
+        log.info("Calendar sync of %d appointments: %s", appointments["appointments"],
+                 ", ".join(f"{k}={v}" for k, v in sorted(totals.items())))
+        if appointments["rejected_total"]:
+            log.warning("Rejected on reading openHandwerk:\n%s", "\n".join(rejected_report(appointments)))
         return totals
 
-    secret_valid >> map_users
-    report(sync.output)
+    secret_valid >> [map_users, read]
+    report(sync.output, read.output)

@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import textwrap
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -35,6 +34,7 @@ from oh_outlook_provider.errors import (
     OhOutlookError,
     OpenHandwerkError,
 )
+from oh_outlook_provider.log_lines import rejected_lines, wrapped
 from oh_outlook_provider.sync import fingerprint
 from oh_outlook_provider.sync.desired import desired_state, events_for
 from oh_outlook_provider.sync.models import Appointment, Rejected, Window
@@ -111,9 +111,14 @@ class Prepared:
 
 
 class CalendarSync:
-    def __init__(self, graph: Any, openhandwerk: Any, mapping: Mapping[str, Mapping[str, Any]], options: SyncOptions):
+    """`appointments`: the run's one openHandwerk read of `options.window` (a snapshot every shard
+    shares); None reads the window here. Rejected records of a shared read are the read's to report."""
+
+    def __init__(self, graph: Any, openhandwerk: Any, mapping: Mapping[str, Mapping[str, Any]], options: SyncOptions,
+                 appointments: Callable[[], Iterable[Appointment]] | None = None):
         self.graph = graph
         self.oh = openhandwerk
+        self.appointments = appointments
         self.options = options
         self.mapping = {emp: str(info["user_id"]) for emp, info in mapping.items() if info and info.get("user_id")}
         self.upn = {str(info["user_id"]): info.get("upn") for info in mapping.values() if info and info.get("user_id")}
@@ -137,7 +142,9 @@ class CalendarSync:
             # Outlook is read while openHandwerk is read: the two services do not wait for each other.
             readings = {m: pool.submit(self._read, m) for m in mailboxes}
             # Streamed page by page into the desired state; a failed read raises, it is never "no appointments".
-            records = self._noting_one(self.oh.iter_appointments(opts.window.start, opts.window.end))
+            read = self.appointments() if self.appointments else self.oh.iter_appointments(opts.window.start,
+                                                                                         opts.window.end)
+            records = self._noting_one(read)
             desired = desired_state(records, self.mapping, opts.window, self.source, opts.render)
             prepared = list(pool.map(lambda m: self._prepare(m, desired.by_mailbox.get(m, []), readings[m]),
                                      mailboxes))
@@ -495,9 +502,6 @@ def _utc(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).replace(tzinfo=None, microsecond=0).isoformat()  # years < 1000 padded
 
 
-WIDTH = 100  # the task log view shows about 100 characters without scrolling
-
-
 def summary_table(summary: Mapping[str, Any]) -> str:
     """A table for the task log, at most WIDTH characters a line; the rejected lines below add up to
     the total in the table (records rejected on reading belong to no mailbox: their own row)."""
@@ -518,9 +522,5 @@ def summary_table(summary: Mapping[str, Any]) -> str:
     lines += [rule, row("total", "", summary.get("totals") or {})]
     for mailbox, error in {**summary.get("skipped", {}), **summary.get("failed", {})}.items():
         upn = summary["mailboxes"][mailbox].get("upn") or mailbox
-        lines.extend(textwrap.wrap(f"! {upn}: {error}", WIDTH, subsequent_indent="    "))
-    for item in summary.get("rejected", []):
-        where = f" ({item['mailbox']})" if item.get("mailbox") else ""
-        lines.extend(textwrap.wrap(f"rejected appointment {item['record_id']}{where}: {item['reason']}", WIDTH,
-                                   subsequent_indent="    "))
-    return "\n".join(lines)
+        lines.extend(wrapped(f"! {upn}: {error}"))
+    return "\n".join(lines + rejected_lines(summary.get("rejected", [])))

@@ -76,9 +76,10 @@ def last_xcom(home: Path, dag_id: str, task_id: str) -> list:
     return out
 
 
-def merge_summaries(summaries: list[dict]) -> dict:
-    merged: dict = {"totals": {}, "mailboxes": {}, "rejected": [], "window": None}
-    seen_rejected = set()
+def merge_summaries(summaries: list[dict], read: dict | None = None) -> dict:
+    """The shards' summaries as one; `read` is the run's one openHandwerk read (its rejected records)."""
+    merged: dict = {"totals": {}, "mailboxes": {}, "rejected": list((read or {}).get("rejected", [])), "window": None}
+    seen_rejected = {r["record_id"] for r in merged["rejected"]}
     for s in summaries:
         merged["window"] = merged["window"] or s.get("window")
         for k, v in s.get("totals", {}).items():
@@ -89,6 +90,12 @@ def merge_summaries(summaries: list[dict]) -> dict:
                 seen_rejected.add(r["record_id"])
                 merged["rejected"].append(r)
     return merged
+
+
+def sync_run(home: Path) -> dict:
+    """The newest run of the sync DAG: its shards' summaries and its one openHandwerk read."""
+    dag_id = "oh_outlook_calendar_sync"
+    return merge_summaries(last_xcom(home, dag_id, "sync_calendars"), last_xcom(home, dag_id, "read_appointments")[0])
 
 
 def print_sync(title: str, summary: dict) -> None:
@@ -162,7 +169,7 @@ def run_demo(workdir: Path) -> int:
         print_mapping(last_xcom(home, "oh_outlook_user_mapping", "map_users")[0])
 
         airflow(["dags", "test", "oh_outlook_calendar_sync"], env, log)
-        first = merge_summaries(last_xcom(home, "oh_outlook_calendar_sync", "sync_calendars"))
+        first = sync_run(home)
         print_sync("Calendar sync (DAG oh_outlook_calendar_sync, rolling window)", first)
         stats = state.stats()
         print(f"   Graph: at most {stats['max_in_flight']} request(s) in flight per mailbox, {stats['throttled_total']} "
@@ -170,7 +177,7 @@ def run_demo(workdir: Path) -> int:
         print_agenda(state, "juergen.mueller@mueller-haustechnik.de", today)
 
         airflow(["dags", "test", "oh_outlook_calendar_sync"], env, log)
-        second = merge_summaries(last_xcom(home, "oh_outlook_calendar_sync", "sync_calendars"))
+        second = sync_run(home)
         print_sync("Rerun of the same sync: nothing to write", second)
         writes = sum(second["totals"].get(k, 0) for k in ("create", "update", "delete"))
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import textwrap
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from oh_outlook_provider import graph_paths as paths
 from oh_outlook_provider.errors import MailboxAccessDeniedError, MailboxNotEnabledError
+from oh_outlook_provider.log_lines import wrapped
 from oh_outlook_provider.sync.mapping import BLOCKED, MATCHED, NO_MAILBOX, MappingResult, graph_user, map_employees
 from oh_outlook_provider.sync.models import Employee, Rejected
 
@@ -46,7 +46,7 @@ def run_user_mapping(
 
 
 def mapping_table(result: MappingResult, rejected: list[Rejected] = ()) -> str:
-    """A table for the task log, at most 100 characters a line (the log view shows about that much):
+    """A table for the task log, at most WIDTH characters a line:
     the Microsoft 365 user, and the openHandwerk address below it only where the two differ."""
     header = f"{'employee':8} {'name':20} {'outcome':19} {'Microsoft 365 user (else the openHandwerk e-mail)':50}"
     lines = [header, "-" * len(header)]
@@ -57,12 +57,11 @@ def mapping_table(result: MappingResult, rejected: list[Rejected] = ()) -> str:
             lines.append(f"{'':50}openHandwerk: {e.email[:36]}")
     lines.append("-" * len(header))
     counts = ", ".join(f"{k}: {v}" for k, v in sorted(result.counts().items()))
-    lines.extend(textwrap.wrap(f"{len(result.entries)} employees ({counts}); {result.users_total} Microsoft 365 "
-                               f"users, {result.users_unmatched} without an employee (not listed)", 100))
+    lines.extend(wrapped(f"{len(result.entries)} employees ({counts}); {result.users_total} Microsoft 365 "
+                         f"users, {result.users_unmatched} without an employee (not listed)"))
     for e in result.entries:
         if e.outcome != MATCHED:
-            lines.extend(textwrap.wrap(f"  {e.employee_id} {e.employee_name}: {e.reason}", 100, subsequent_indent="    "))
+            lines.extend(wrapped(f"  {e.employee_id} {e.employee_name}: {e.reason}"))
     for r in rejected:
-        lines.extend(textwrap.wrap(f"  rejected employee record {r.record_id}: {r.reason}", 100,
-                                   subsequent_indent="    "))
+        lines.extend(wrapped(f"  rejected employee record {r.record_id}: {r.reason}"))
     return "\n".join(lines)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import ast
 import datetime as dt
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -12,59 +10,10 @@ from zoneinfo import ZoneInfo
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from oh_outlook_provider.errors import ConfigurationError, OhOutlookError
+from oh_outlook_provider.errors import OhOutlookError
+from oh_outlook_provider.operators.arguments import flag, mapping_of, minutes, window_of
 
-
-def mapping_of(value: Any) -> dict[str, dict]:
-    """Accept the mapping operator's result, its `mapping` part, or either as rendered text."""
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = json.loads(text)
-        except ValueError:
-            try:
-                value = ast.literal_eval(text)
-            except (ValueError, SyntaxError):
-                raise ConfigurationError("mapping is neither JSON nor a dict; pass the mapping task's output") from None
-    if not isinstance(value, Mapping):
-        raise ConfigurationError(f"mapping must be a dict, got {type(value).__name__}")
-    if "mapping" in value and isinstance(value["mapping"], Mapping):
-        value = value["mapping"]
-    return {str(k): dict(v) for k, v in value.items() if isinstance(v, Mapping)}
-
-
-def _moment(value: Any) -> dt.datetime | None:
-    if value in (None, ""):
-        return None
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
-    import pendulum
-
-    parsed = pendulum.parse(str(value))
-    if not isinstance(parsed, dt.datetime):
-        parsed = pendulum.datetime(parsed.year, parsed.month, parsed.day, tz="UTC")
-    return parsed
-
-
-def _days(value: Any, what: str = "days") -> dt.timedelta:
-    """A timedelta, or a number of days (templated params render as text); never negative, which
-    would silently move the window instead of widening it."""
-    if isinstance(value, dt.timedelta):
-        days = value
-    else:
-        try:
-            days = dt.timedelta(days=float(value))
-        except (TypeError, ValueError):
-            raise ConfigurationError(f"{what} '{value}' is neither a timedelta nor a number of days") from None
-    if days < dt.timedelta(0):
-        raise ConfigurationError(f"{what} is {value}: give a number of days of 0 or more.")
-    return days
-
-
-def _flag(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in {"1", "true", "yes", "on"}
-    return bool(value)
+__all__ = ["Office365CalendarSyncOperator", "mapping_of"]
 
 
 class Office365CalendarSyncOperator(BaseOperator):
@@ -76,6 +25,8 @@ class Office365CalendarSyncOperator(BaseOperator):
     :param office365_conn_id: connection of type ``office365`` (the Entra app registration).
     :param openhandwerk_conn_id: connection of type ``openhandwerk``.
     :param mapping: the mapping operator's result (XComArg) or its ``mapping`` dict.
+    :param appointments: the run's one openHandwerk read (``OpenHandwerkAppointmentsOperator``'s
+        output); its window is used. ``None``: this task reads its own window from openHandwerk.
     :param window_start: start of an explicit window; default the run's data interval,
         else now - ``past``. (templated)
     :param window_end: end of an explicit window; default the data interval's end, else now + ``future``. (templated)
@@ -95,7 +46,7 @@ class Office365CalendarSyncOperator(BaseOperator):
     """
 
     template_fields: Sequence[str] = (
-        "mapping", "window_start", "window_end", "calendar_name", "mailboxes", "past", "future", "dry_run",
+        "mapping", "appointments", "window_start", "window_end", "calendar_name", "mailboxes", "past", "future", "dry_run",
         "on_outlook_edit",
     )
     ui_color = "#dcfce7"
@@ -106,6 +57,7 @@ class Office365CalendarSyncOperator(BaseOperator):
         office365_conn_id: str = "office365_default",
         openhandwerk_conn_id: str = "openhandwerk_default",
         mapping: Any,
+        appointments: Any = None,
         window_start: Any = None,
         window_end: Any = None,
         calendar_name: str | None = None,
@@ -129,6 +81,7 @@ class Office365CalendarSyncOperator(BaseOperator):
         self.office365_conn_id = office365_conn_id
         self.openhandwerk_conn_id = openhandwerk_conn_id
         self.mapping = mapping
+        self.appointments = appointments
         self.window_start = window_start
         self.window_end = window_end
         self.calendar_name = calendar_name
@@ -144,15 +97,10 @@ class Office365CalendarSyncOperator(BaseOperator):
         self.reminder_minutes = reminder_minutes
 
     def window(self, context: Mapping[str, Any]) -> Any:
-        from oh_outlook_provider.sync.window import resolve_window
-
-        return resolve_window(
-            _moment(self.window_start), _moment(self.window_end),
-            _moment(context.get("data_interval_start")), _moment(context.get("data_interval_end")),
-            dt.datetime.now(dt.UTC), _days(self.past, "past (days back)"), _days(self.future, "future (days ahead)"),
-        )
+        return window_of(context, self.window_start, self.window_end, self.past, self.future)
 
     def execute(self, context: Any) -> dict:
+        from oh_outlook_provider.appointment_snapshot import Snapshot
         from oh_outlook_provider.calendar_runner import CalendarSync, SyncOptions, summary_table
         from oh_outlook_provider.hooks.office365 import Office365Hook
         from oh_outlook_provider.hooks.openhandwerk import OpenHandwerkHook
@@ -163,22 +111,24 @@ class Office365CalendarSyncOperator(BaseOperator):
         openhandwerk = OpenHandwerkHook(self.openhandwerk_conn_id)
         try:
             mapping = mapping_of(self.mapping)
-            window = self.window(context)
+            snapshot = Snapshot.of(self.appointments) if self.appointments else None
+            window = snapshot.window if snapshot else self.window(context)
             options = SyncOptions(
                 window=window,
                 calendar_name=self.calendar_name or graph.settings.calendar_name,
                 policy=PlanPolicy(self.on_outlook_edit, self.max_delete_fraction, self.allow_mass_delete),
                 render=RenderOptions(web_url=openhandwerk.settings.web_url, category_map=self.category_map,
                                      reminder_minutes=self.reminder_minutes),
-                dry_run=_flag(self.dry_run),
+                dry_run=flag(self.dry_run),
                 max_workers=self.max_workers,
                 salt=str(context.get("run_id") or "manual"),
                 mailboxes=frozenset(self.mailboxes) if self.mailboxes else None,
             )
             zone = ZoneInfo(openhandwerk.settings.timezone)
-            self.log.info("Syncing appointments starting %s to %s (%s)%s", _minutes(window.start, zone),
-                          _minutes(window.end, zone), zone.key, " - dry run: nothing is written" if options.dry_run else "")
-            summary = CalendarSync(graph, openhandwerk, mapping, options).run()
+            self.log.info("Syncing appointments starting %s to %s (%s)%s", minutes(window.start, zone),
+                          minutes(window.end, zone), zone.key, " - dry run: nothing is written" if options.dry_run else "")
+            summary = CalendarSync(graph, openhandwerk, mapping, options,
+                                   snapshot.appointments if snapshot else None).run()
         except OhOutlookError as exc:
             if exc.permanent:
                 raise AirflowFailException(str(exc)) from None
@@ -194,7 +144,3 @@ class Office365CalendarSyncOperator(BaseOperator):
             )
         return summary
 
-
-def _minutes(moment: dt.datetime, zone: ZoneInfo) -> str:
-    """A window bound as the business reads it: local time, to the minute."""
-    return moment.astimezone(zone).strftime("%d.%m.%Y %H:%M")

@@ -78,6 +78,8 @@ def handle(state: SandboxState, method: str, path: str, query: dict, headers: di
                 upper = dt.datetime.fromisoformat(query["to"])
             except (KeyError, ValueError):
                 return envelope(400, "Parameter from und to (ISO-Datum) sind erforderlich.")
+            if str(query.get("page", "1")) == "1":
+                state.counters.oh_window_reads += 1
             chosen = []
             for record in state.appointments.values():
                 start = _start_key(record)

@@ -107,6 +107,7 @@ class Counters:
     http_requests: int = 0
     batch_calls: int = 0
     oh_requests: int = 0
+    oh_window_reads: int = 0  # first pages of the appointment list: how often a window was read
     without_immutable_id: int = 0  # mailbox (sub-)requests that did not ask for IdType="ImmutableId"
 
 
@@ -250,6 +251,7 @@ class SandboxState:
                 "http_requests": c.http_requests,
                 "batch_calls": c.batch_calls,
                 "oh_requests": c.oh_requests,
+                "oh_window_reads": c.oh_window_reads,
                 "without_immutable_id": c.without_immutable_id,
             }
 

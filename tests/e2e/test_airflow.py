@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from oh_outlook_provider.demo import airflow, airflow_env, last_xcom, merge_summaries
+from oh_outlook_provider.demo import airflow, airflow_env, last_xcom, merge_summaries, sync_run
 from oh_outlook_provider.sandbox import control
 from oh_outlook_provider.sync.models import Window
 from tests.conftest import json_output
@@ -57,8 +57,16 @@ def test_mapping_and_sync_dags_fill_the_calendars(airflow_home, today_sandbox):
     cli(airflow_home, today_sandbox, ["dags", "test", "oh_outlook_user_mapping"])
     mapping = last_xcom(airflow_home, "oh_outlook_user_mapping", "map_users")[0]
     assert {e["employee_id"]: e["outcome"] for e in mapping["employees"]} == today_sandbox.state.data.expected_outcomes
+    reads_before = today_sandbox.state.stats()["oh_window_reads"]
     cli(airflow_home, today_sandbox, ["dags", "test", "oh_outlook_calendar_sync"])
-    summary = merge_summaries(last_xcom(airflow_home, "oh_outlook_calendar_sync", "sync_calendars"))
+    assert today_sandbox.state.stats()["oh_window_reads"] - reads_before == 1  # one read for all shards
+    summary = sync_run(airflow_home)
+    read = last_xcom(airflow_home, "oh_outlook_calendar_sync", "read_appointments")[0]
+    assert read["rejected_total"] == 2 and {r["record_id"] for r in read["rejected"]} == {"T-BAD-1", "T-BAD-2"}
+    assert all(not r.get("mailbox") for r in read["rejected"])
+    shard_rejected = [r for s in last_xcom(airflow_home, "oh_outlook_calendar_sync", "sync_calendars")
+                      for r in s["rejected"]]
+    assert not shard_rejected  # reported once, by the read, not by every shard
     window = Window(dt.datetime.fromisoformat(summary["window"]["start"]), dt.datetime.fromisoformat(summary["window"]["end"]))
     assert summary["totals"]["create"] == len(ours(today_sandbox, None)) > 30
     assert_converged(today_sandbox, mapping["mapping"], window)

@@ -7,13 +7,15 @@ import datetime as dt
 import json
 
 import pytest
+from airflow.sdk import ObjectStoragePath
 
-from oh_outlook_provider.calendar_runner import CalendarSync
+from oh_outlook_provider import appointment_snapshot as snapshots
+from oh_outlook_provider.calendar_runner import CalendarSync, SyncOptions
 from oh_outlook_provider.openhandwerk_api import parse_appointment
 from oh_outlook_provider.sandbox import control
 from oh_outlook_provider.sandbox.state import CLIENT_SECRET, Faults
 from oh_outlook_provider.sync.models import Appointment, Window
-from tests.conftest import graph_hook
+from tests.conftest import graph_hook, oh_hook
 from tests.integration.sync_helpers import (
     WINDOW,
     assert_converged,
@@ -259,3 +261,24 @@ def test_the_log_table_fits_the_log_view_and_its_rejected_counts_agree_with_the_
     assert int(total.split()[6]) == len(listed) == len(summary["rejected"]) == summary["totals"]["rejected"] == 4
     per_mailbox = sum(info["counts"].get("rejected", 0) for info in summary["mailboxes"].values())
     assert per_mailbox == 1 and "(openHandwerk records)" in table
+
+
+def test_shards_on_one_shared_read_converge_without_reading_the_window_again(sandbox, mapping, tmp_path):
+    """The run's one openHandwerk read (a file) feeds every shard; no shard reads the window itself and
+    none reports the records rejected on reading (the read does, once)."""
+    path = ObjectStoragePath(f"file://{tmp_path}/run.jsonl.gz")
+    descriptor = snapshots.write(path, WINDOW, oh_hook(sandbox).iter_appointments(WINDOW.start, WINDOW.end))
+    assert descriptor["rejected_total"] >= 1
+    snapshot = snapshots.Snapshot.of(descriptor)
+    mailboxes = sorted({m["user_id"] for m in mapping.values()})
+    reads = sandbox.state.stats()["oh_window_reads"]
+    summaries = []
+    for shard in (mailboxes[0::2], mailboxes[1::2]):
+        graph, openhandwerk = graph_hook(sandbox), oh_hook(sandbox)
+        runner = CalendarSync(graph, openhandwerk, mapping,
+                              SyncOptions(window=snapshot.window, salt="shared", mailboxes=frozenset(shard)),
+                              snapshot.appointments)
+        summaries.append(runner.run())
+    assert sandbox.state.stats()["oh_window_reads"] == reads
+    assert not [r for s in summaries for r in s["rejected"] if not r.get("mailbox")]
+    assert_converged(sandbox, mapping, WINDOW)
