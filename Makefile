@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo airflow bench sandbox clean
+.PHONY: install test lint demo airflow bench sandbox clean stack e2e-stack e2e-browser bench-stack
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,13 @@ demo: $(STAMP)
 airflow: $(STAMP)
 	$(BIN)/python -m oh_outlook_provider.demo --standalone
 
+# The production path on this machine: PostgreSQL + Redis + Celery (2 workers), scheduler, triggerer, ...
+stack: $(STAMP)
+	$(BIN)/python -m oh_outlook_provider.stack
+
+e2e-stack: $(STAMP)
+	$(BIN)/python -m pytest -m stack
+
 sandbox: $(STAMP)
 	$(BIN)/python -m oh_outlook_provider.sandbox serve
 
@@ -36,4 +43,4 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf .demo .bench build *.egg-info
+	rm -rf .demo .bench .stack build *.egg-info

@@ -18,6 +18,8 @@ GRAPH_POOL = "oh_outlook_graph"  # caps concurrent Graph tasks: `airflow pools s
 # How long a run waits for the admin to rotate an expired secret before it fails (and alerts).
 SECRET_WAIT = int(os.environ.get("OH_OUTLOOK_SECRET_WAIT_SECONDS", 6 * 3600))
 SECRET_POKE = int(os.environ.get("OH_OUTLOOK_SECRET_POKE_SECONDS", 300))
+# Pause before a failed task's retry (a shard whose worker died is retried after it).
+RETRY_DELAY = dt.timedelta(seconds=int(os.environ.get("OH_OUTLOOK_RETRY_DELAY_SECONDS", 120)))
 
 with DAG(
     dag_id="oh_outlook_calendar_sync",
@@ -27,7 +29,7 @@ with DAG(
     catchup=False,
     max_active_runs=1,
     tags=["openhandwerk", "outlook"],
-    default_args={"retries": 2, "retry_delay": dt.timedelta(minutes=2)},
+    default_args={"retries": 2, "retry_delay": RETRY_DELAY},
     params={
         "past_days": Param(7, type="integer", minimum=0, maximum=365, description="Days back from now"),
         "future_days": Param(90, type="integer", minimum=1, maximum=730, description="Days ahead of now"),

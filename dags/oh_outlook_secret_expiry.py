@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pendulum
 from airflow.sdk import DAG, CronTriggerTimetable
 
 from oh_outlook_provider.sensors.secret_expiry import Office365SecretExpirySensor
+
+# How often the triggerer looks again while the secret is too close to its expiry (a new secret is
+# found within this time after the admin saves it in the connection).
+POKE = int(os.environ.get("OH_OUTLOOK_EXPIRY_POKE_SECONDS", 3600))
 
 with DAG(
     dag_id="oh_outlook_secret_expiry",
@@ -28,6 +33,6 @@ the rotation steps.
         task_id="secret_valid_30_days",
         min_valid_for=dt.timedelta(days=30),
         deferrable=True,
-        poke_interval=3600,
+        poke_interval=POKE,
         timeout=23 * 3600,
     )
