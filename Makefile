@@ -36,6 +36,9 @@ stack: $(STAMP)
 e2e-stack: $(STAMP)
 	$(BIN)/python -m pytest -m stack
 
+bench-stack: $(STAMP)
+	$(BIN)/python -m benchmarks.stack
+
 sandbox: $(STAMP)
 	$(BIN)/python -m oh_outlook_provider.sandbox serve
 

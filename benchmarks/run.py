@@ -84,8 +84,8 @@ class Sandbox:
 
     def hooks(self) -> tuple[Office365Hook, OpenHandwerkHook]:
         def conn(data, conn_id):
-            return SimpleNamespace(conn_id=conn_id, host=data.get("host"), login=data["login"],
-                                   password=data["password"], extra=json.dumps(data["extra"]))
+            return SimpleNamespace(conn_id=conn_id, host=data.get("host"), schema=data.get("schema"),
+                                   login=data["login"], password=data["password"], extra=json.dumps(data["extra"]))
 
         o365 = json.loads(self.settings["AIRFLOW_CONN_OFFICE365_DEFAULT"])
         oh = json.loads(self.settings["AIRFLOW_CONN_OPENHANDWERK_DEFAULT"])

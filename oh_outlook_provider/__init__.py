@@ -81,7 +81,6 @@ def _office365_fields() -> dict:
 
 def _openhandwerk_fields() -> dict:
     return {
-        "id_kn": _text("Account ID (idKn)", "Your openHandwerk customer/account number."),
         "timezone": _text(
             "Appointment time zone", "Zone of openHandwerk's wall-clock times.", default="Europe/Berlin"
         ),
@@ -168,13 +167,17 @@ def get_provider_info() -> dict:
                 "hook-name": "openHandwerk",
                 "conn-fields": _openhandwerk_fields(),
                 "ui-field-behaviour": {
-                    "hidden-fields": ["port", "schema", "extra"],
+                    # The account id sits in `schema`, not in an extra: Airflow hands every extra value to
+                    # its secrets masker, which warns in each task log about values under 5 characters,
+                    # and account numbers such as 4711 are that short.
+                    "hidden-fields": ["port", "extra"],
                     "relabeling": {
+                        "schema": "Account ID (idKn)",
                         "host": "API base URL",
                         "login": "API user (employee)",
                         "password": "API password",
                     },
-                    "placeholders": {"host": "https://api.openhandwerk.de"},
+                    "placeholders": {"host": "https://api.openhandwerk.de", "schema": "your customer number, e.g. 4711"},
                 },
             },
         ],

@@ -181,7 +181,8 @@ def openhandwerk_settings(conn: Any) -> OpenHandwerkSettings:
         )
     values = {
         "API base URL (host)": host,
-        "Account ID (idKn)": str(extra.get("id_kn") or "").strip(),
+        # In `schema` (see the provider's form); the extra `id_kn` of connections made before 0.2 still counts.
+        "Account ID (idKn)": str(getattr(conn, "schema", None) or extra.get("id_kn") or "").strip(),
         "API user (login)": (getattr(conn, "login", None) or "").strip(),
         "API password": getattr(conn, "password", None) or "",
     }

@@ -190,6 +190,7 @@ class Stack:
         self.home = settings.home
         self.logs = self.home / "process-logs"
         self.processes: dict[str, subprocess.Popen] = {}
+        self._commands: dict[str, tuple[list[str], dict[str, str]]] = {}
         self.api = AirflowApi(settings.api_url)
 
     # ------------------------------------------------------------------ environment
@@ -227,6 +228,11 @@ class Stack:
         if reason:
             raise RuntimeError(reason)
         self.home.mkdir(parents=True, exist_ok=True)
+        self._stop_leftovers()
+        listening = celery_workers(self.settings)
+        if listening:  # they would take this stack's tasks and run them with another stack's settings
+            raise RuntimeError(f"Celery workers already listen on {self.settings.broker_url}: {', '.join(listening)}; "
+                               "stop them, or point AIRFLOW__CELERY__BROKER_URL at another Redis database")
         self.logs.mkdir(exist_ok=True)
         (self.home / "passwords.json").write_text(json.dumps({ADMIN[0]: ADMIN[1]}))
         prepare_database(self.settings, fresh)
@@ -250,6 +256,22 @@ class Stack:
             raise
         return self
 
+    def _stop_leftovers(self) -> None:
+        """Process groups an earlier launcher of this home started and could not stop (it was killed)."""
+        pids = self.home / "pids.json"
+        if not pids.exists():
+            return
+        import psutil
+
+        for pid in json.loads(pids.read_text()).values():
+            try:
+                command = " ".join(psutil.Process(pid).cmdline())
+            except psutil.Error:
+                continue
+            if "airflow" in command or "celery" in command:
+                _signal_group_id(pid, signal.SIGKILL)
+        pids.unlink()
+
     def cli(self, args: list[str], env: Mapping[str, str] | None = None, check: bool = True,
             quiet: bool = False) -> str:
         """`airflow ...` with the stack's settings; output goes to the CLI log unless `quiet` (it may echo a secret)."""
@@ -264,6 +286,7 @@ class Stack:
         return result.stdout
 
     def _spawn(self, name: str, args: list[str], env: Mapping[str, str]) -> None:
+        self._commands[name] = (args, dict(env))
         binary = Path(sys.executable).parent / "airflow"
         out = (self.logs / f"{name}.log").open("ab")
         # Own session: the component and the children it forks share one process group, stopped as one.
@@ -306,6 +329,17 @@ class Stack:
         os.killpg(self.processes[name].pid, signal.SIGKILL)
         self.processes[name].wait()
 
+    def restart(self, name: str, timeout: float = 120) -> None:
+        """Start a killed component again with its first command line and wait until the stack is healthy."""
+        before = self.log_of(name).count(" ready.")
+        self._spawn(name, *self._commands[name])
+        deadline = time.monotonic() + timeout
+        while self.log_of(name).count(" ready.") == before and name in self.settings.worker_names:
+            if time.monotonic() > deadline or self.processes[name].poll() is not None:
+                raise RuntimeError(f"{name} did not start again; see {self.logs}/{name}.log")
+            time.sleep(0.5)
+        self.wait_healthy(timeout)
+
     def stop(self, grace: float = 20) -> None:
         for process in self.processes.values():
             if process.poll() is None:
@@ -323,10 +357,25 @@ class Stack:
 
 
 def _signal_group(process: subprocess.Popen, sig: int) -> None:
+    _signal_group_id(process.pid, sig)
+
+
+def _signal_group_id(pgid: int, sig: int) -> None:
     try:
-        os.killpg(process.pid, sig)
+        os.killpg(pgid, sig)
     except ProcessLookupError:
         pass
+
+
+def celery_workers(settings: StackSettings) -> list[str]:
+    """Names of the Celery workers answering a ping on the stack's broker."""
+    from celery import Celery
+
+    app = Celery(broker=settings.broker_url)
+    try:
+        return sorted(name for reply in app.control.ping(timeout=1.0) or [] for name in reply)
+    finally:
+        app.close()
 
 
 def _fernet_key() -> str:

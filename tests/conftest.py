@@ -25,7 +25,7 @@ BASE_DATE = dt.date(2026, 3, 20)  # a week before the DST change of 29 March 202
 
 def connection(data: dict, conn_id: str) -> SimpleNamespace:
     """An object shaped like airflow.sdk.Connection from the sandbox's connection dict."""
-    return SimpleNamespace(conn_id=conn_id, host=data.get("host"), login=data.get("login"),
+    return SimpleNamespace(conn_id=conn_id, host=data.get("host"), schema=data.get("schema"), login=data.get("login"),
                            password=data.get("password"), extra=json.dumps(data.get("extra") or {}))
 
 

@@ -121,8 +121,9 @@ class SandboxServer:
     def openhandwerk_connection(self, **extra: Any) -> dict:
         return {
             "conn_type": "openhandwerk", "host": f"{self.base_url}/openhandwerk", "login": OH_EMPLOYEE,
+            "schema": OH_ID_KN,
             # Every form field present here too (the edit form shows only the keys a connection has).
-            "password": OH_PASSWORD, "extra": {"id_kn": OH_ID_KN, "ca_bundle": self.ca_path,
+            "password": OH_PASSWORD, "extra": {"ca_bundle": self.ca_path,
                                                "timezone": "Europe/Berlin", "page_size": None, "web_url": "",
                                                "paths": "", **extra},
         }

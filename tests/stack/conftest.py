@@ -130,6 +130,17 @@ def task_log(api: AirflowApi, dag_id: str, run_id: str, task_id: str, try_number
     return "\n".join(str(line.get("event", "")) if isinstance(line, dict) else str(line) for line in content)
 
 
+def log_warnings(api: AirflowApi, dag_id: str, run_id: str) -> list[tuple[str, str]]:
+    """(task, message) of every WARNING or ERROR line in the run's task logs, as the log view shows them."""
+    found = []
+    for ti in task_instances(api, dag_id, run_id):
+        answer = api.get(f"dags/{dag_id}/dagRuns/{run_id}/taskInstances/{ti['task_id']}/logs/{ti['try_number']}",
+                         map_index=ti["map_index"], full_content=True)
+        found += [(ti["task_id"], str(line.get("event"))) for line in answer["content"]
+                  if isinstance(line, dict) and str(line.get("level", "")).lower() in ("warning", "error", "critical")]
+    return found
+
+
 def overlap(intervals: list[tuple[str, str]]) -> int:
     """The most intervals running at one moment."""
     points = sorted([(dt.datetime.fromisoformat(s), 1) for s, _ in intervals]

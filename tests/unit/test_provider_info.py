@@ -81,6 +81,7 @@ def test_connection_form_metadata_as_the_ui_receives_it():
     assert extra["certificate_private_key"]["schema"]["format"] == "password"
     assert extra["national_cloud"]["value"] == "global"
     assert meta["openhandwerk"]["standard_fields"]["host"]["title"] == "API base URL"
+    assert meta["openhandwerk"]["standard_fields"]["url_schema"]["title"] == "Account ID (idKn)"
 
 
 def test_tenant_id_and_valid_until_show_their_format_in_the_form():
