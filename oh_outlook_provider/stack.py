@@ -396,6 +396,9 @@ def main(argv: list[str] | None = None) -> int:
         print(reason or "PostgreSQL and Redis are reachable")
         return 1 if reason else 0
     settings.home.mkdir(parents=True, exist_ok=True)
+    # Ctrl-C and SIGTERM both stop everything (a shell starts background jobs with SIGINT ignored).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
     sandbox_settings = settings.home / "sandbox.json"
     sandbox_settings.unlink(missing_ok=True)
     sandbox = subprocess.Popen([sys.executable, "-m", "oh_outlook_provider.sandbox", "serve", "--port",
@@ -417,7 +420,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"Ready: Airflow UI {settings.api_url} (user admin, password admin), sandbox "
               f"{sandbox_env['base_url']}; workers {', '.join(settings.worker_names)}. Ctrl-C stops everything.",
               flush=True)
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt))
         while all(p.poll() is None for p in stack.processes.values()):
             time.sleep(2)
         print("A component exited; stopping the stack.", file=sys.stderr)
