@@ -107,14 +107,16 @@ def write(path: ObjectStoragePath, window: Window, records: Iterable[Appointment
     }
 
 
-def prune(folder: ObjectStoragePath, older_than: dt.timedelta, now: dt.datetime | None = None) -> int:
-    """Delete the files of runs older than `older_than` (a cleared shard of a recent run still finds its file)."""
+def prune(folder: ObjectStoragePath, older_than: dt.timedelta, keep: ObjectStoragePath | None = None,
+          now: dt.datetime | None = None) -> int:
+    """Delete the files of runs older than `older_than` (a cleared shard of a recent run still finds its
+    file); never `keep`, the file the running read has just written."""
     if not folder.exists():
         return 0
     limit = (now or dt.datetime.now(dt.UTC)).timestamp() - older_than.total_seconds()
     removed = 0
     for item in folder.iterdir():
-        if item.name.endswith(".jsonl.gz") and item.stat().st_mtime < limit:
+        if item.name.endswith(".jsonl.gz") and item.stat().st_mtime < limit and item.name != getattr(keep, "name", None):
             item.unlink()
             removed += 1
     return removed

@@ -239,10 +239,6 @@ class Stack:
         purge_queues(self.settings)
         env = self.environment()
         self.cli(["db", "migrate"], env)
-        self.cli(["pools", "set", "oh_outlook_graph", "4", "Concurrent Microsoft Graph tasks"], env)
-        for conn_id, value in self.connections.items():
-            self.cli(["connections", "delete", conn_id], env, check=False)
-            self.cli(["connections", "add", conn_id, "--conn-json", json.dumps(value)], env, quiet=True)
         try:
             self._spawn("api-server", ["api-server", "--port", str(self.settings.api_port)], env)
             for name in ("scheduler", "dag-processor", "triggerer"):
@@ -251,10 +247,28 @@ class Stack:
                 self._spawn(name, ["celery", "worker", "--celery-hostname", f"{name}@%h", "--concurrency",
                                    str(self.settings.concurrency), "--skip-serve-logs"], {**env, WORKER_NAME_ENV: name})
             self.wait_healthy(timeout)
+            # Through the REST API, not the CLI: each `airflow` command costs seconds of start-up. The DAGs
+            # are paused at creation, so nothing runs before the pool and the connections exist.
+            if not self._exists("pools/oh_outlook_graph"):  # an admin's pool size is kept
+                self.api.post("pools", {"name": "oh_outlook_graph", "slots": 4, "include_deferred": False,
+                                        "description": "Concurrent Microsoft Graph tasks"})
+            for conn_id, value in self.connections.items():  # replaced: the sandbox's port may differ
+                body = {"connection_id": conn_id, **value, "extra": json.dumps(value.get("extra") or {})}
+                if self._exists(f"connections/{conn_id}"):
+                    self.api.patch(f"connections/{conn_id}", body)
+                else:
+                    self.api.post("connections", body)
         except BaseException:
             self.stop()
             raise
         return self
+
+    def _exists(self, path: str) -> bool:
+        try:
+            self.api.get(path)
+        except RuntimeError:
+            return False
+        return True
 
     def _stop_leftovers(self) -> None:
         """Process groups an earlier launcher of this home started and could not stop (it was killed)."""
@@ -272,15 +286,13 @@ class Stack:
                 _signal_group_id(pid, signal.SIGKILL)
         pids.unlink()
 
-    def cli(self, args: list[str], env: Mapping[str, str] | None = None, check: bool = True,
-            quiet: bool = False) -> str:
-        """`airflow ...` with the stack's settings; output goes to the CLI log unless `quiet` (it may echo a secret)."""
+    def cli(self, args: list[str], env: Mapping[str, str] | None = None, check: bool = True) -> str:
+        """`airflow ...` with the stack's settings; output goes to the CLI log."""
         binary = Path(sys.executable).parent / "airflow"
         result = subprocess.run([str(binary), *args], env=dict(env or self.environment()), capture_output=True,
                                 text=True)
         with (self.logs / "cli.log").open("a") as log:
-            shown = "(output not logged)" if quiet else result.stdout + result.stderr
-            log.write(f"$ airflow {' '.join(args[:2])} ...\n{shown}\n")
+            log.write(f"$ airflow {' '.join(args[:2])} ...\n{result.stdout}{result.stderr}\n")
         if check and result.returncode:
             raise RuntimeError(f"airflow {' '.join(args[:2])} failed (exit {result.returncode}); see {self.logs}/cli.log")
         return result.stdout

@@ -96,3 +96,8 @@ def sandbox(shared_sandbox: SandboxServer, request: pytest.FixtureRequest) -> Sa
                                 latency_ms=0.0, jitter_ms=0.0, faults=None, limits=None, access_policy=True,
                                 behaviour=BEHAVIOURS[request.param], rbac_scope=False)
     return shared_sandbox
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The distributed stack's suites run last: unit and sandbox tests report first, on a quiet machine."""
+    items.sort(key=lambda item: item.get_closest_marker("stack") is not None)

@@ -76,7 +76,7 @@ class OpenHandwerkAppointmentsOperator(BaseOperator):
             dag_id = str(getattr(context.get("dag"), "dag_id", None) or self.dag_id)
             path = snapshots.run_path(base, dag_id, str(context.get("run_id") or "manual"))
             descriptor = snapshots.write(path, window, openhandwerk.iter_appointments(window.start, window.end))
-            pruned = snapshots.prune(path.parent, self.keep_for)
+            pruned = snapshots.prune(path.parent, self.keep_for, keep=path)
         except OhOutlookError as exc:
             if exc.permanent:
                 raise AirflowFailException(str(exc)) from None

@@ -247,7 +247,8 @@ def test_gateway_timeouts_after_writes_finish_in_one_run_without_duplicates(sand
 
 def test_the_log_table_fits_the_log_view_and_its_rejected_counts_agree_with_the_lines(sandbox, mapping):
     """Issue 13 items 4 and 6: 'rejected 0' above lines listing T-BAD-1 and T-BAD-2; 117-character lines."""
-    from oh_outlook_provider.calendar_runner import WIDTH, summary_table
+    from oh_outlook_provider.calendar_runner import summary_table
+    from oh_outlook_provider.log_lines import WIDTH
 
     sync(sandbox, mapping)
     gone = sorted(ours(sandbox))[0][1].split("|")[1]

@@ -43,8 +43,8 @@ def stack_settings(tmp_path) -> StackSettings:
         home=tmp_path, api_port=_free_port(), sql_alchemy_conn=db, broker_url=broker,
         result_backend="db+" + db.replace("+psycopg2", ""),
         extra_env={
-            # A dead worker's task is found after 20 s, not 5 min, and retried 3 s later.
-            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "20",
+            # A dead worker's task is found after 15 s, not 5 min, and retried 3 s later.
+            "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "15",
             "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT_DETECTION_INTERVAL": "3",
             "OH_OUTLOOK_RETRY_DELAY_SECONDS": "3",
             "OH_OUTLOOK_EXPIRY_POKE_SECONDS": "3",
@@ -52,7 +52,7 @@ def stack_settings(tmp_path) -> StackSettings:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")  # stopped when tests/stack ends: it must not slow the tests after it
 def stack(shared_sandbox, tmp_path_factory) -> Iterator[Stack]:
     settings = stack_settings(tmp_path_factory.mktemp("stack"))
     reason = unreachable(settings)

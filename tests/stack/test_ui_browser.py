@@ -159,12 +159,17 @@ def test_06_trigger_the_sync_with_params_from_the_form_and_read_the_mailbox_tabl
     settle(api, SYNC, _utc(since))
 
 
-BACKFILL_ROW = re.compile(r"(backfill__\S+)\s+\S+ \S+\s+(\w+)\s+Backfill")
+BACKFILL_ROW = re.compile(r"(backfill__\S+)\s+\S+\s+\S+\s+(\w+)\s+Backfill")  # id, run after, state, type
+
+
+def backfill_rows(text: str) -> list[tuple[str, str]]:
+    """(run id, state) of the runs table's backfill rows; a narrow column wraps ids after a '-'."""
+    return BACKFILL_ROW.findall(re.sub(r"-\s*\n\s*", "-", text))
 
 
 def test_07_backfill_two_days_from_the_ui(page, api, tenant):
     since = time.time()
-    before = {run for run, _ in BACKFILL_ROW.findall(_text_of(page, f"/dags/{BACKFILL}/runs"))}
+    before = {run for run, _ in backfill_rows(_text_of(page, f"/dags/{BACKFILL}/runs"))}
     first = dt.date.today() - dt.timedelta(days=10)  # days no other test has run
     open_page(page, f"/dags/{BACKFILL}")
     page.get_by_role("button", name="Trigger Dag").click()
@@ -180,7 +185,7 @@ def test_07_backfill_two_days_from_the_ui(page, api, tenant):
     form.get_by_role("button", name="Run Backfill").click()
 
     def new_runs(text: str) -> dict[str, str]:
-        return {run: state for run, state in BACKFILL_ROW.findall(text) if run not in before}
+        return {run: state for run, state in backfill_rows(text) if run not in before}
 
     text = _wait_for_text(page, f"/dags/{BACKFILL}/runs",
                           lambda t: len(new_runs(t)) == 2 and set(new_runs(t).values()) <= {"Success", "Failed"})
