@@ -57,21 +57,24 @@ def test_the_dag_processor_parses_the_four_dags(api):
 
 
 def test_the_scheduler_runs_shards_on_both_workers_within_the_graph_pool(api, stack, tenant):
-    _slow(tenant, 150)
+    _slow(tenant, 800)  # shards of a few seconds each, so that the running ones overlap
     foreign = foreign_events(tenant.state)
-    api.patch("pools/oh_outlook_graph", {"pool": "oh_outlook_graph", "slots": 2, "include_deferred": False}, update_mask="slots")
+    # 3 pool slots < 4 worker slots (2 workers x 2), and more than one worker holds: so the pool is the
+    # limit, and 3 shards running at once means both workers run shards.
+    api.patch("pools/oh_outlook_graph", {"pool": "oh_outlook_graph", "slots": 3, "include_deferred": False},
+              update_mask="slots")
     reads, since = tenant.state.stats()["oh_window_reads"], dt.datetime.now(dt.UTC)
     try:
-        run_id = trigger(api, SYNC, {"shards": 4})
+        run_id = trigger(api, SYNC, {"shards": 6})
         assert wait_run(api, SYNC, run_id)["state"] == "success"
         runs = settle(api, SYNC, since)  # with a scheduled run, if unpausing came soon after a cron tick
     finally:
         api.patch("pools/oh_outlook_graph", {"pool": "oh_outlook_graph", "slots": 4, "include_deferred": False},
                   update_mask="slots")
     shards = [t for t in task_instances(api, SYNC, run_id) if t["task_id"] == "sync_calendars"]
-    assert len(shards) == 4 and {t["state"] for t in shards} == {"success"}
+    assert len(shards) == 6 and {t["state"] for t in shards} == {"success"}
+    assert overlap([(t["start_date"], t["end_date"]) for t in shards]) == 3  # 4 worker slots, 3 pool slots
     assert {t["hostname"] for t in shards} == set(stack.settings.worker_names)  # both workers took shards
-    assert overlap([(t["start_date"], t["end_date"]) for t in shards]) == 2  # 4 worker slots, 2 pool slots
     assert tenant.state.stats()["oh_window_reads"] - reads == len(runs)  # one openHandwerk read per run
     read = xcom(api, SYNC, run_id, "read_appointments")
     mapping = xcom(api, SYNC, run_id, "map_users")["mapping"]
