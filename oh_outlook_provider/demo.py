@@ -132,7 +132,9 @@ def print_agenda(state: SandboxState, upn: str, today: dt.date) -> None:
         day = dt.date.fromisoformat(event["start"]["dateTime"][:10]) if event["isAllDay"] else start_local.date()
         if today <= day < end:
             when = "ganztägig  " if event["isAllDay"] else f"{start_local:%H:%M}-{event['_end_utc'].astimezone(BERLIN):%H:%M}"
-            ours = "" if event["_props"] else "   (private, not ours: untouched)"
+            kind = "" if event["showAs"] == "busy" else f"  [{event['showAs']}]"
+            kind += "" if event["sensitivity"] == "normal" else f"  [{event['sensitivity']}]"
+            ours = kind if event["_props"] else "   (private, not ours: untouched)"
             rows.append((day, when, event["subject"] + ours))
     for day, when, subject in sorted(rows):
         print(f"   {WEEKDAYS[day.weekday()]} {day:%d.%m.}  {when}  {subject}")

@@ -78,3 +78,24 @@ def window_of(context: Mapping[str, Any], start: Any, end: Any, past: Any, futur
 def minutes(moment_: dt.datetime, zone: Any) -> str:
     """A window bound as the business reads it: local time, to the minute."""
     return moment_.astimezone(zone).strftime("%d.%m.%Y %H:%M")
+
+
+def kind_map(given: Any, defaults: Mapping[str, str], enum: str, what: str) -> dict[str, str]:
+    """A category -> showAs/sensitivity map: `defaults` overridden by `given` (a dict or JSON text), every
+    value a member of Graph's `enum` in Microsoft's schema (`unknown` is Graph's answer, never written)."""
+    from oh_outlook_provider.graph_schema import enum_members
+    from oh_outlook_provider.sync.event_kinds import casefolded
+
+    if isinstance(given, str):
+        try:
+            given = json.loads(given) if given.strip() else {}
+        except ValueError as exc:
+            raise ConfigurationError(f"{what} map is not valid JSON: {exc}") from None
+    if given is not None and not isinstance(given, Mapping):
+        raise ConfigurationError(f"{what} map must be a dict of category -> value, got {type(given).__name__}")
+    allowed = tuple(m for m in enum_members(enum) if m != "unknown")
+    for category, value in (given or {}).items():
+        if value not in allowed:
+            raise ConfigurationError(f"{what} for category '{category}' is '{value}'; Outlook knows "
+                                     f"{', '.join(allowed)}")
+    return casefolded(defaults, given)

@@ -11,7 +11,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from oh_outlook_provider.errors import OhOutlookError
-from oh_outlook_provider.operators.arguments import flag, mapping_of, minutes, window_of
+from oh_outlook_provider.operators.arguments import flag, kind_map, mapping_of, minutes, window_of
 
 __all__ = ["Office365CalendarSyncOperator", "mapping_of"]
 
@@ -43,11 +43,16 @@ class Office365CalendarSyncOperator(BaseOperator):
     :param mailboxes: only these user ids (a shard, for dynamic task mapping). (templated)
     :param category_map: openHandwerk category -> Outlook category name.
     :param reminder_minutes: reminder before timed events; ``None`` for none.
+    :param show_as_map: openHandwerk category -> Outlook free/busy (``free``, ``tentative``, ``busy``,
+        ``oof``, ``workingElsewhere``), over the defaults Urlaub/Krank -> ``oof``; others ``busy``.
+        A dict or JSON. (templated)
+    :param sensitivity_map: category -> ``normal``, ``personal``, ``private`` or ``confidential``, over
+        the defaults Urlaub/Krank/Arzt -> ``private``; others ``normal``. A dict or JSON. (templated)
     """
 
     template_fields: Sequence[str] = (
         "mapping", "appointments", "window_start", "window_end", "calendar_name", "mailboxes", "past", "future", "dry_run",
-        "on_outlook_edit",
+        "on_outlook_edit", "show_as_map", "sensitivity_map",
     )
     ui_color = "#dcfce7"
 
@@ -71,6 +76,8 @@ class Office365CalendarSyncOperator(BaseOperator):
         mailboxes: Any = None,
         category_map: Mapping[str, str] | None = None,
         reminder_minutes: int | None = 15,
+        show_as_map: Mapping[str, str] | str | None = None,
+        sensitivity_map: Mapping[str, str] | str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -95,6 +102,19 @@ class Office365CalendarSyncOperator(BaseOperator):
         self.mailboxes = mailboxes
         self.category_map = dict(category_map or {})
         self.reminder_minutes = reminder_minutes
+        self.show_as_map = show_as_map
+        self.sensitivity_map = sensitivity_map
+        for given in (show_as_map, sensitivity_map):
+            if "{{" in str(given):
+                break
+        else:
+            self._kind_maps()  # fail at parse time on a value Outlook does not know
+
+    def _kind_maps(self) -> tuple[dict[str, str], dict[str, str]]:
+        from oh_outlook_provider.sync.event_kinds import SENSITIVITY_DEFAULTS, SHOW_AS_DEFAULTS
+
+        return (kind_map(self.show_as_map, SHOW_AS_DEFAULTS, "freeBusyStatus", "showAs"),
+                kind_map(self.sensitivity_map, SENSITIVITY_DEFAULTS, "sensitivity", "sensitivity"))
 
     def window(self, context: Mapping[str, Any]) -> Any:
         return window_of(context, self.window_start, self.window_end, self.past, self.future)
@@ -111,6 +131,7 @@ class Office365CalendarSyncOperator(BaseOperator):
         openhandwerk = OpenHandwerkHook(self.openhandwerk_conn_id)
         try:
             mapping = mapping_of(self.mapping)
+            show_as, sensitivity = self._kind_maps()
             snapshot = Snapshot.of(self.appointments) if self.appointments else None
             window = snapshot.window if snapshot else self.window(context)
             options = SyncOptions(
@@ -118,7 +139,8 @@ class Office365CalendarSyncOperator(BaseOperator):
                 calendar_name=self.calendar_name or graph.settings.calendar_name,
                 policy=PlanPolicy(self.on_outlook_edit, self.max_delete_fraction, self.allow_mass_delete),
                 render=RenderOptions(web_url=openhandwerk.settings.web_url, category_map=self.category_map,
-                                     reminder_minutes=self.reminder_minutes),
+                                     reminder_minutes=self.reminder_minutes, show_as_map=show_as,
+                                     sensitivity_map=sensitivity),
                 dry_run=flag(self.dry_run),
                 max_workers=self.max_workers,
                 salt=str(context.get("run_id") or "manual"),

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from oh_outlook_provider.sync import fingerprint
+from oh_outlook_provider.sync.event_kinds import SENSITIVITY_DEFAULTS, SHOW_AS_DEFAULTS, casefolded, kind_of
 from oh_outlook_provider.sync.models import Appointment, as_utc
 from oh_outlook_provider.sync.tags import (
     FINGERPRINT_PROP,
@@ -31,8 +32,11 @@ class RenderOptions:
     web_url: str | None = None  # openHandwerk web app; events link back to the appointment
     category_map: Mapping[str, str] = field(default_factory=dict)  # openHandwerk category -> Outlook category
     reminder_minutes: int | None = 15  # None = no reminder
-    show_as: str = "busy"
+    show_as: str = "busy"  # for categories the map does not name
     sensitivity: str = "normal"
+    # Category (casefolded) -> showAs / sensitivity (event_kinds has the defaults and why).
+    show_as_map: Mapping[str, str] = field(default_factory=lambda: casefolded(SHOW_AS_DEFAULTS))
+    sensitivity_map: Mapping[str, str] = field(default_factory=lambda: casefolded(SENSITIVITY_DEFAULTS))
 
 
 @dataclass(eq=False)
@@ -128,7 +132,11 @@ def body_text(appointment: Appointment, options: RenderOptions) -> str:
 
 
 def _show_as(appointment: Appointment, options: RenderOptions) -> str:
-    return "oof" if appointment.category.casefold() == "urlaub" else options.show_as
+    return kind_of(appointment.category, options.show_as_map, options.show_as)
+
+
+def _sensitivity(appointment: Appointment, options: RenderOptions) -> str:
+    return kind_of(appointment.category, options.sensitivity_map, options.sensitivity)
 
 
 def _categories(appointment: Appointment, options: RenderOptions) -> list[str]:
@@ -149,7 +157,7 @@ def _fields_and_texts(appointment: Appointment, options: RenderOptions) -> tuple
         "showAs": _show_as(appointment, options),
         "isReminderOn": options.reminder_minutes is not None and not all_day,
         "reminderMinutesBeforeStart": options.reminder_minutes or 0,
-        "sensitivity": options.sensitivity,
+        "sensitivity": _sensitivity(appointment, options),
     }
     return fields, _texts(appointment, options, fields["body"]["content"])
 
@@ -169,7 +177,7 @@ def _texts(appointment: Appointment, options: RenderOptions, body: str | None = 
         _show_as(appointment, options),
         "true" if options.reminder_minutes is not None and not all_day else "false",
         str(options.reminder_minutes or 0),
-        options.sensitivity,
+        _sensitivity(appointment, options),
     )
 
 

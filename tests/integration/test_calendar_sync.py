@@ -15,6 +15,8 @@ from oh_outlook_provider.openhandwerk_api import parse_appointment
 from oh_outlook_provider.sandbox import control
 from oh_outlook_provider.sandbox.state import CLIENT_SECRET, Faults
 from oh_outlook_provider.sync.models import Appointment, Window
+from oh_outlook_provider.sync.render import RenderOptions
+from oh_outlook_provider.sync.tags import KEY_PROP
 from tests.conftest import graph_hook, oh_hook
 from tests.integration.sync_helpers import (
     WINDOW,
@@ -283,3 +285,23 @@ def test_shards_on_one_shared_read_converge_without_reading_the_window_again(san
     assert sandbox.state.stats()["oh_window_reads"] == reads
     assert not [r for s in summaries for r in s["rejected"] if not r.get("mailbox")]
     assert_converged(sandbox, mapping, WINDOW)
+
+
+def test_show_as_and_sensitivity_by_category_and_a_changed_map_updates_only_that_category(sandbox, mapping):
+    """Issue 14 items 1 and 3: Urlaub is away and private by default; mapping Baustelle to workingElsewhere
+    updates exactly the Baustelle events on the next run; a rerun writes nothing. The sandbox takes
+    the values only as Graph's enums allow them (freeBusyStatus, sensitivity)."""
+    sync(sandbox, mapping)
+
+    def events_of(category: str) -> list[dict]:
+        ids = {r["id"] for r in sandbox.state.appointments.values() if r.get("category") == category}
+        return [e for events in sandbox.state.events.values() for e in events.values()
+                if e["_props"].get(KEY_PROP, "||").split("|")[1] in ids]
+
+    assert {(e["showAs"], e["sensitivity"]) for e in events_of("Urlaub")} == {("oof", "private")}
+    assert {(e["showAs"], e["sensitivity"]) for e in events_of("Baustelle")} == {("busy", "normal")}
+    site = RenderOptions(show_as_map={"urlaub": "oof", "krank": "oof", "baustelle": "workingElsewhere"})
+    summary = sync(sandbox, mapping, render=site)
+    assert summary["totals"]["update"] == len(events_of("Baustelle")) > 0
+    assert {e["showAs"] for e in events_of("Baustelle")} == {"workingElsewhere"}
+    assert writes(sync(sandbox, mapping, render=site)) == 0
