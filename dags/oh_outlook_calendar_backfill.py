@@ -5,6 +5,7 @@ from __future__ import annotations
 import pendulum
 from airflow.sdk import DAG, CronDataIntervalTimetable, Param
 
+from oh_outlook_provider.assets import calendars_asset
 from oh_outlook_provider.operators.calendar_sync import Office365CalendarSyncOperator
 from oh_outlook_provider.operators.user_mapping import Office365UserMappingOperator
 
@@ -33,4 +34,5 @@ Rerunning a day is safe: events are matched by their tags, never duplicated.
         mapping=map_users.output,
         dry_run="{{ params.dry_run }}",
         pool="oh_outlook_graph",
+        outlets=[calendars_asset()],  # each day's run tells downstream DAGs, with its counts
     )

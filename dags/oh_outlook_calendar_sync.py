@@ -7,8 +7,9 @@ import logging
 import os
 
 import pendulum
-from airflow.sdk import DAG, CronTriggerTimetable, Param, task
+from airflow.sdk import DAG, CronTriggerTimetable, Param, get_current_context, task
 
+from oh_outlook_provider.assets import announce, calendars_asset
 from oh_outlook_provider.operators.appointments import OpenHandwerkAppointmentsOperator, rejected_report
 from oh_outlook_provider.operators.calendar_sync import Office365CalendarSyncOperator
 from oh_outlook_provider.operators.user_mapping import Office365UserMappingOperator
@@ -50,7 +51,9 @@ are written into the Outlook calendars of the mapped employees.
    object storage, `OH_OUTLOOK_SNAPSHOT_BASE`) and lists the records it had to reject.
 3. **sync_calendars** runs once per mailbox shard (dynamic task mapping) on that one read; pool
    `oh_outlook_graph` caps concurrent Graph tasks.
-4. **report** logs the totals and the rejected records, once per run. Reruns are safe: nothing is duplicated.
+4. **report** logs the totals and the rejected records, once per run, and updates the asset
+   `oh_outlook_calendars__openhandwerk_default` (its event carries the counts), so other DAGs can
+   run on "calendars updated". Reruns are safe: nothing is duplicated.
 """,
 ) as dag:
     secret_valid = Office365SecretExpirySensor(
@@ -81,7 +84,7 @@ are written into the Outlook calendars of the mapped employees.
         pool=GRAPH_POOL,
     ).expand(mailboxes=shards)
 
-    @task
+    @task(outlets=[calendars_asset()])
     def report(summaries: list, appointments: dict) -> dict:
         """Totals over all shards plus the run's one read, for the log and for XCom (a failed shard
         fails the run before this). Records rejected on reading are counted here, once."""
@@ -96,6 +99,8 @@ are written into the Outlook calendars of the mapped employees.
                  ", ".join(f"{k}={v}" for k, v in sorted(totals.items())))
         if appointments["rejected_total"]:
             log.warning("Rejected on reading openHandwerk:\n%s", "\n".join(rejected_report(appointments)))
+        # Other DAGs can run on "calendars updated": schedule=[calendars_asset()].
+        announce(get_current_context(), [calendars_asset()], totals, appointments["window"], appointments["appointments"])
         return totals
 
     secret_valid >> [map_users, read]

@@ -121,6 +121,7 @@ class Office365CalendarSyncOperator(BaseOperator):
 
     def execute(self, context: Any) -> dict:
         from oh_outlook_provider.appointment_snapshot import Snapshot
+        from oh_outlook_provider.assets import announce
         from oh_outlook_provider.calendar_runner import CalendarSync, SyncOptions, summary_table
         from oh_outlook_provider.hooks.office365 import Office365Hook
         from oh_outlook_provider.hooks.openhandwerk import OpenHandwerkHook
@@ -156,6 +157,7 @@ class Office365CalendarSyncOperator(BaseOperator):
                 raise AirflowFailException(str(exc)) from None
             raise AirflowException(str(exc)) from None
         self.log.info("Calendar sync:\n%s", summary_table(summary))
+        announce(context, self.outlets, summary["totals"], summary["window"], summary["appointments"])
         if summary["failed"]:
             ti = context.get("ti")
             if ti is not None:

@@ -73,3 +73,20 @@ def test_negative_days_are_refused_not_silently_moving_the_window(env):
     now = dt.datetime.now(dt.UTC)
     with pytest.raises(AirflowFailException, match=r"past \(days back\) is -5: give a number of days of 0 or more"):
         op.execute({"data_interval_start": now, "data_interval_end": now})
+
+
+def test_a_successful_day_announces_its_counts_on_the_calendars_asset(env):
+    """Issue 14 item 7: the backfill's sync_day has the asset as outlet; its event carries the counts."""
+    from collections import defaultdict
+    from types import SimpleNamespace
+
+    from oh_outlook_provider.assets import calendars_asset
+
+    start = dt.datetime(2026, 3, 23, 23, tzinfo=dt.UTC)
+    events = defaultdict(SimpleNamespace)
+    op = Office365CalendarSyncOperator(task_id="sync_day", mapping=mapping_for(env), outlets=[calendars_asset()])
+    summary = op.execute({"data_interval_start": start, "data_interval_end": start + dt.timedelta(days=1),
+                          "outlet_events": events})
+    extra = events[calendars_asset()].extra
+    assert extra["totals"] == summary["totals"] and extra["totals"]["create"] > 0
+    assert extra["window"]["start"] == start.isoformat()

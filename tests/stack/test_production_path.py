@@ -81,6 +81,10 @@ def test_the_scheduler_runs_shards_on_both_workers_within_the_graph_pool(api, st
     assert_exact(tenant.state, mapping, _windows(api, runs), foreign)
     totals = xcom(api, SYNC, run_id, "report")
     assert totals["rejected"] == read["rejected_total"] == 2  # T-BAD-1 and T-BAD-2, counted once per run
+    # Issue 14 item 7: the run updated the asset downstream DAGs schedule on, with its counts.
+    announced = api.get("assets/events", source_dag_id=SYNC, source_run_id=run_id)["asset_events"]
+    assert [e["uri"] for e in announced] == ["oh-outlook://openhandwerk_default/calendars"]
+    assert announced[0]["extra"]["totals"] == totals and announced[0]["extra"]["window"] == read["window"]
     # Issue 13 item 5: the only warnings of a clean run are the rejected records, once, where the read and
     # the report list them - no "Skipping masking for a secret as it's too short" in any task log.
     warnings = log_warnings(api, SYNC, run_id)
