@@ -168,18 +168,23 @@ def backfill_rows(text: str) -> list[tuple[str, str]]:
 
 
 def test_07_backfill_two_days_from_the_ui(page, api, tenant):
+    from playwright.sync_api import expect
+
     since = time.time()
-    before = {run for run, _ in backfill_rows(_text_of(page, f"/dags/{BACKFILL}/runs"))}
+    # The runs there before, from the REST API: a runs page read too early may not show its table yet.
+    before = {r["dag_run_id"] for r in api.get(f"dags/{BACKFILL}/dagRuns", limit=100)["dag_runs"]}
     first = dt.date.today() - dt.timedelta(days=10)  # days no other test has run
     open_page(page, f"/dags/{BACKFILL}")
     page.get_by_role("button", name="Trigger Dag").click()
     form = page.get_by_role("dialog")
     form.get_by_text("Backfill", exact=True).click()
-    for day in (first, first + dt.timedelta(days=2)):  # the form's zone is UTC: two Berlin midnights in between
-        form.get_by_text("Select date and time").first.click()
+    pickers = form.get_by_test_id("datetime-input")  # From, To; each opens a date and a time field
+    for index, day in enumerate((first, first + dt.timedelta(days=2))):  # the form's zone is UTC: two Berlin
+        pickers.nth(index).click()                                       # midnights lie in between
         page.get_by_placeholder("YYYY/MM/DD").fill(day.strftime("%Y/%m/%d"))
         page.get_by_placeholder("HH:mm").fill("00:00")
         page.keyboard.press("Escape")
+        expect(page.get_by_placeholder("YYYY/MM/DD")).to_have_count(0)  # closed before the next one opens
     form.get_by_text("2 runs will be triggered.").wait_for()
     shot(page, "backfill-form")
     form.get_by_role("button", name="Run Backfill").click()
