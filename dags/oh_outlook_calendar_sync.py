@@ -21,6 +21,7 @@ SECRET_WAIT = int(os.environ.get("OH_OUTLOOK_SECRET_WAIT_SECONDS", 6 * 3600))
 SECRET_POKE = int(os.environ.get("OH_OUTLOOK_SECRET_POKE_SECONDS", 300))
 # Pause before a failed task's retry (a shard whose worker died is retried after it).
 RETRY_DELAY = dt.timedelta(seconds=int(os.environ.get("OH_OUTLOOK_RETRY_DELAY_SECONDS", 120)))
+CALENDARS = calendars_asset()  # what downstream DAGs schedule on: schedule=[calendars_asset()]
 
 with DAG(
     dag_id="oh_outlook_calendar_sync",
@@ -84,7 +85,7 @@ are written into the Outlook calendars of the mapped employees.
         pool=GRAPH_POOL,
     ).expand(mailboxes=shards)
 
-    @task(outlets=[calendars_asset()])
+    @task(outlets=[CALENDARS])
     def report(summaries: list, appointments: dict) -> dict:
         """Totals over all shards plus the run's one read, for the log and for XCom (a failed shard
         fails the run before this). Records rejected on reading are counted here, once."""
@@ -99,8 +100,7 @@ are written into the Outlook calendars of the mapped employees.
                  ", ".join(f"{k}={v}" for k, v in sorted(totals.items())))
         if appointments["rejected_total"]:
             log.warning("Rejected on reading openHandwerk:\n%s", "\n".join(rejected_report(appointments)))
-        # Other DAGs can run on "calendars updated": schedule=[calendars_asset()].
-        announce(get_current_context(), [calendars_asset()], totals, appointments["window"], appointments["appointments"])
+        announce(get_current_context(), [CALENDARS], totals, appointments["window"], appointments["appointments"])
         return totals
 
     secret_valid >> [map_users, read]

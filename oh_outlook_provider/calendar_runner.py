@@ -36,6 +36,7 @@ from oh_outlook_provider.errors import (
 )
 from oh_outlook_provider.log_lines import rejected_lines, wrapped
 from oh_outlook_provider.sync import fingerprint
+from oh_outlook_provider.sync.codec import rejected_record
 from oh_outlook_provider.sync.desired import desired_state, events_for
 from oh_outlook_provider.sync.models import Appointment, Rejected, Window
 from oh_outlook_provider.sync.plan import (
@@ -461,9 +462,7 @@ class CalendarSync:
         for r in results:
             for name, n in r.counts.items():
                 totals[name] = totals.get(name, 0) + n
-        rejected = [{"record_id": r.record_id, "reason": r.reason, "mailbox": r.mailbox} for r in desired.rejected]
-        for r in results:
-            rejected.extend({"record_id": x.record_id, "reason": x.reason, "mailbox": x.mailbox} for x in r.rejected)
+        rejected = [rejected_record(r) for r in (*desired.rejected, *(x for r in results for x in r.rejected))]
         totals["rejected"] = len(rejected)  # records rejected on reading belong to no mailbox: counted once here
         return {
             "window": {"start": self.options.window.start.isoformat(), "end": self.options.window.end.isoformat()},

@@ -283,7 +283,7 @@ class Stack:
             except psutil.Error:
                 continue
             if "airflow" in command or "celery" in command:
-                _signal_group_id(pid, signal.SIGKILL)
+                _signal_group(pid, signal.SIGKILL)
         pids.unlink()
 
     def cli(self, args: list[str], env: Mapping[str, str] | None = None, check: bool = True) -> str:
@@ -332,13 +332,14 @@ class Stack:
             if (health.get(part) or {}).get("status") != "healthy":
                 return f"{part} not healthy yet"
         for name in self.settings.worker_names:
-            if f"{name}@" not in self.log_of(name) or " ready." not in self.log_of(name):
+            log = self.log_of(name)
+            if f"{name}@" not in log or " ready." not in log:
                 return f"Celery {name} not ready yet"
         return None
 
     def kill(self, name: str) -> None:
         """SIGKILL a component and everything it forked, as if its machine died."""
-        os.killpg(self.processes[name].pid, signal.SIGKILL)
+        _signal_group(self.processes[name].pid, signal.SIGKILL)
         self.processes[name].wait()
 
     def restart(self, name: str, timeout: float = 120) -> None:
@@ -355,24 +356,21 @@ class Stack:
     def stop(self, grace: float = 20) -> None:
         for process in self.processes.values():
             if process.poll() is None:
-                _signal_group(process, signal.SIGTERM)
+                _signal_group(process.pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
         for process in self.processes.values():
             try:
                 process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 pass
-            _signal_group(process, signal.SIGKILL)  # also the children left behind by a clean exit
+            _signal_group(process.pid, signal.SIGKILL)  # also the children left behind by a clean exit
             process.wait()
         self.processes.clear()
         (self.home / "pids.json").unlink(missing_ok=True)
 
 
-def _signal_group(process: subprocess.Popen, sig: int) -> None:
-    _signal_group_id(process.pid, sig)
-
-
-def _signal_group_id(pgid: int, sig: int) -> None:
+def _signal_group(pgid: int, sig: int) -> None:
+    """Signal a process group (a component started in its own session), gone or not."""
     try:
         os.killpg(pgid, sig)
     except ProcessLookupError:
@@ -441,7 +439,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if stack:
             stack.stop()
-        _signal_group(sandbox, signal.SIGTERM)
+        _signal_group(sandbox.pid, signal.SIGTERM)
 
 
 if __name__ == "__main__":

@@ -8,11 +8,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from oh_outlook_provider.errors import OhOutlookError
 from oh_outlook_provider.log_lines import rejected_lines
 from oh_outlook_provider.operators.arguments import minutes, window_of
+from oh_outlook_provider.operators.failures import task_failure
 
 
 class OpenHandwerkAppointmentsOperator(BaseOperator):
@@ -73,14 +73,11 @@ class OpenHandwerkAppointmentsOperator(BaseOperator):
             self.log.info("Reading appointments starting %s to %s (%s)", minutes(window.start, zone),
                           minutes(window.end, zone), zone.key)
             base = snapshots.base_path(self.snapshot_base)
-            dag_id = str(getattr(context.get("dag"), "dag_id", None) or self.dag_id)
-            path = snapshots.run_path(base, dag_id, str(context.get("run_id") or "manual"))
+            path = snapshots.run_path(base, self.dag_id, str(context.get("run_id") or "manual"))
             descriptor = snapshots.write(path, window, openhandwerk.iter_appointments(window.start, window.end))
             pruned = snapshots.prune(path.parent, self.keep_for, keep=path)
         except OhOutlookError as exc:
-            if exc.permanent:
-                raise AirflowFailException(str(exc)) from None
-            raise AirflowException(str(exc)) from None
+            raise task_failure(exc) from None
         self.log.info("%d appointments (%d bytes compressed) in %s; %d request(s) to openHandwerk%s",
                       descriptor["appointments"], descriptor["bytes"], path, openhandwerk.requests_made,
                       f"; {pruned} old file(s) deleted" if pruned else "")

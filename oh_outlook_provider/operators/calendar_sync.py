@@ -8,10 +8,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
+from airflow.sdk.exceptions import AirflowException
 
 from oh_outlook_provider.errors import OhOutlookError
 from oh_outlook_provider.operators.arguments import flag, kind_map, mapping_of, minutes, window_of
+from oh_outlook_provider.operators.failures import task_failure
 
 __all__ = ["Office365CalendarSyncOperator", "mapping_of"]
 
@@ -104,10 +105,7 @@ class Office365CalendarSyncOperator(BaseOperator):
         self.reminder_minutes = reminder_minutes
         self.show_as_map = show_as_map
         self.sensitivity_map = sensitivity_map
-        for given in (show_as_map, sensitivity_map):
-            if "{{" in str(given):
-                break
-        else:
+        if not any("{{" in str(given) for given in (show_as_map, sensitivity_map)):
             self._kind_maps()  # fail at parse time on a value Outlook does not know
 
     def _kind_maps(self) -> tuple[dict[str, str], dict[str, str]]:
@@ -153,9 +151,7 @@ class Office365CalendarSyncOperator(BaseOperator):
             summary = CalendarSync(graph, openhandwerk, mapping, options,
                                    snapshot.appointments if snapshot else None).run()
         except OhOutlookError as exc:
-            if exc.permanent:
-                raise AirflowFailException(str(exc)) from None
-            raise AirflowException(str(exc)) from None
+            raise task_failure(exc) from None
         self.log.info("Calendar sync:\n%s", summary_table(summary))
         announce(context, self.outlets, summary["totals"], summary["window"], summary["appointments"])
         if summary["failed"]:

@@ -7,6 +7,7 @@ Redis cannot be reached - except under CI=true, where that fails the run.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import os
 import socket
@@ -19,12 +20,11 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from oh_outlook_provider.stack import AirflowApi, Stack, StackSettings, drop_database, unreachable
+from oh_outlook_provider.sync.tags import KEY_PROP, SOURCE_PROP  # the tag names only: the checker's logic is its own
 
 STACK_DB = "oh_outlook_stack_test"  # the suite's own database: created fresh, dropped at the end
 BROKER_DB = "15"  # a Redis database of its own, so a `make stack` running beside it keeps its tasks
 SOURCE = "openhandwerk:4711"
-SOURCE_PROP = "String {8c6b1f0e-3a52-4d1e-9f6a-6f68b2a7c0d4} Name ohSource"
-KEY_PROP = "String {8c6b1f0e-3a52-4d1e-9f6a-6f68b2a7c0d4} Name ohKey"
 CANCELLED = {"cancelled", "canceled", "storniert", "abgesagt"}
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -201,8 +201,6 @@ def assert_exact(state, mapping: dict, windows: list[tuple[dt.datetime, dt.datet
 
 
 def foreign_events(state) -> dict:
-    import copy
-
     with state.lock:
         return {(user, e["id"]): copy.deepcopy(e) for user, events in state.events.items()
                 for e in events.values() if e["_props"].get(SOURCE_PROP) != SOURCE}
