@@ -52,6 +52,7 @@ from oh_outlook_provider.sync.plan import (
     run_guard,
 )
 from oh_outlook_provider.sync.render import DesiredEvent, RenderOptions
+from oh_outlook_provider.sync.selection import EVERYTHING, Selection
 from oh_outlook_provider.sync.tags import (
     HELD,
     HOLDS,
@@ -81,6 +82,7 @@ class SyncOptions:
     read_page_size: int = 500
     salt: str = "manual"  # the Airflow run id: retries of a run share transactionIds
     mailboxes: frozenset[str] | None = None  # a shard: only these user ids
+    selection: Selection = EVERYTHING  # which appointments go to Outlook (by category and status)
 
 
 class Reading(NamedTuple):
@@ -146,7 +148,7 @@ class CalendarSync:
             read = self.appointments() if self.appointments else self.oh.iter_appointments(opts.window.start,
                                                                                          opts.window.end)
             records = self._noting_one(read)
-            desired = desired_state(records, self.mapping, opts.window, self.source, opts.render)
+            desired = desired_state(records, self.mapping, opts.window, self.source, opts.render, opts.selection)
             prepared = list(pool.map(lambda m: self._prepare(m, desired.by_mailbox.get(m, []), readings[m]),
                                      mailboxes))
             # Rejected records do not count as an answer: they cannot say which window they belong to.
@@ -325,7 +327,8 @@ class CalendarSync:
         if isinstance(appointment, Rejected):
             return Rejected(appointment.record_id, appointment.reason, mailbox=mailbox)
         try:
-            pairs = events_for(appointment, self.mapping, self.source, self.options.render)
+            pairs = events_for(appointment, self.mapping, self.source, self.options.render,
+                               selection=self.options.selection)
         except ValueError as exc:
             return Rejected(appointment.id, str(exc), mailbox=mailbox)
         return next((d for m, d in pairs if m == mailbox and d.key == event.key), None)
@@ -470,6 +473,7 @@ class CalendarSync:
             "dry_run": self.options.dry_run,
             "appointments": desired.appointments,
             "cancelled": desired.cancelled,
+            "excluded": desired.excluded,
             "without_mapped_attendee": desired.without_mapped_attendee,
             "totals": totals,
             "mailboxes": {

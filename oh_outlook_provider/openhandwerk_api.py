@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from oh_outlook_provider.sync.models import Appointment, Employee, Rejected
+from oh_outlook_provider.sync.models import Appointment, Employee, PostalAddress, Rejected
 
 DEFAULT_PATHS: dict[str, str] = {
     "login": "/auth/login",
@@ -126,16 +126,36 @@ def _employee(record: Mapping[str, Any], emp_id: str) -> Employee:
     )
 
 
-def _address(value: Any) -> str:
+# The parts of an address, as an address object (or the appointment record itself) may spell them.
+ADDRESS_LABEL = ("name", "bezeichnung", "label")
+ADDRESS_STREET = ("street", "strasse", "straße", "streetName", "addressLine", "line1")
+ADDRESS_NUMBER = ("houseNumber", "hausnummer", "streetNumber", "nr", "number")
+ADDRESS_ZIP = ("zip", "plz", "postalCode", "postcode", "postleitzahl", "zipCode")
+ADDRESS_CITY = ("city", "ort", "stadt", "town")
+ADDRESS_COUNTRY = ("country", "land", "countryOrRegion", "countryCode")
+
+
+def _postal(parts: Mapping[str, Any]) -> PostalAddress:
+    street = " ".join(p for p in (_text(first(parts, ADDRESS_STREET)), _text(first(parts, ADDRESS_NUMBER))) if p)
+    return PostalAddress(street, _text(first(parts, ADDRESS_ZIP)), _text(first(parts, ADDRESS_CITY)),
+                         _text(first(parts, ADDRESS_COUNTRY)))
+
+
+def _address(record: Mapping[str, Any]) -> tuple[str, PostalAddress | None]:
+    """The location line and, when openHandwerk sends street and postal code or city in parts, the
+    address to navigate to. Free text, or parts too few to find the place, stay a line only."""
+    value = first(record, APPOINTMENT_ADDRESS)
+    if not isinstance(value, Mapping) and first(record, ADDRESS_STREET) is not None:
+        postal = _postal(record)  # the parts on the record itself ("ort" there is the city)
+        return postal.display(), postal if postal.postal_code or postal.city else None
     if isinstance(value, Mapping):
-        street = _text(first(value, ("street", "strasse", "straße")))
-        number = _text(first(value, ("houseNumber", "hausnummer", "nr")))
-        zip_code = _text(first(value, ("zip", "plz", "postalCode")))
-        city = _text(first(value, ("city", "ort", "stadt")))
-        line1 = " ".join(p for p in (street, number) if p)
-        line2 = " ".join(p for p in (zip_code, city) if p)
-        return ", ".join(p for p in (line1, line2) if p)
-    return _text(value)
+        postal = _postal(value)
+        label = _text(first(value, ADDRESS_LABEL))
+        line = ", ".join(p for p in (label, postal.display()) if p)
+        return line, postal if postal.street and (postal.postal_code or postal.city) else None
+    if isinstance(value, (list, tuple)):
+        return ", ".join(t for t in (_text(v) for v in value if not isinstance(v, (Mapping, list))) if t), None
+    return _text(value), None
 
 
 def _customer(value: Any) -> str:
@@ -272,7 +292,8 @@ def _appointment(record: Mapping[str, Any], app_id: str, timezone: str) -> Appoi
             end = max(end, start + (end_raw.replace(tzinfo=None) - start_raw))
     if end <= start:  # type: ignore[operator]
         raise ValueError(f"end {end.isoformat()} is not after start {start.isoformat()}")
-    status = _text(first(record, APPOINTMENT_STATUS)).lower()
+    status = _text(first(record, APPOINTMENT_STATUS))
+    location, address = _address(record)
     cancelled_flag = first(record, APPOINTMENT_CANCELLED)
     return Appointment(
         id=app_id,
@@ -282,12 +303,15 @@ def _appointment(record: Mapping[str, Any], app_id: str, timezone: str) -> Appoi
         timezone=zone.key,
         all_day=all_day,
         description=_text(first(record, APPOINTMENT_DESCRIPTION)),
-        location=_address(first(record, APPOINTMENT_ADDRESS)),
+        location=location,
+        address=address,
         customer=_customer(first(record, APPOINTMENT_CUSTOMER)),
         project_number=_text(first(record, APPOINTMENT_PROJECT)),
         category=_text(first(record, APPOINTMENT_CATEGORY)),
         employee_ids=_employee_ids(first(record, APPOINTMENT_EMPLOYEES)),
-        cancelled=(_bool(cancelled_flag) if cancelled_flag is not None else False) or status in CANCELLED_STATUS,
+        cancelled=(_bool(cancelled_flag) if cancelled_flag is not None else False)
+        or status.casefold() in CANCELLED_STATUS,
+        status=status,
     )
 
 

@@ -85,7 +85,8 @@ def shared_sandbox() -> Iterator[SandboxServer]:
 # transactionId, and the older all-at-once execution with the repeat refused.
 BEHAVIOURS = {
     "graph-4-at-a-time": Behaviour(batch_execution="four_at_a_time", duplicate_transaction="first_event"),
-    "graph-all-at-once": Behaviour(batch_execution="all_at_once", duplicate_transaction="error"),
+    "graph-all-at-once": Behaviour(batch_execution="all_at_once", duplicate_transaction="error", complex_patch="merge",
+                                   address_echo="all_keys"),
 }
 
 

@@ -99,3 +99,37 @@ def kind_map(given: Any, defaults: Mapping[str, str], enum: str, what: str) -> d
             raise ConfigurationError(f"{what} for category '{category}' is '{value}'; Outlook knows "
                                      f"{', '.join(allowed)}")
     return casefolded(defaults, given)
+
+
+def names_of(value: Any, what: str) -> list[str] | None:
+    """A list of categories or statuses: a list, a JSON list, or "a, b" (templates render as text).
+    None or "" = no list; "[]" = an empty one (an empty include list takes nothing)."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if isinstance(value, str):
+        text = value.strip()
+        if text.startswith("["):
+            try:
+                value = json.loads(text)
+            except ValueError as exc:
+                raise ConfigurationError(f"{what} is not a valid JSON list: {exc}") from None
+        else:
+            return [part.strip() for part in text.split(",") if part.strip()]
+    if not isinstance(value, (list, tuple, set, frozenset)) or not all(isinstance(v, str) for v in value):
+        raise ConfigurationError(f"{what} must be a list of names or a comma-separated text, got {value!r:.60}")
+    return [v.strip() for v in value if v.strip()]
+
+
+def map_link(value: Any) -> str | None:
+    """The route link template: an https URL with "{query}" where the address goes; "" or None: no link."""
+    if value is None or not str(value).strip():
+        return None
+    text = str(value).strip()
+    try:
+        sample = text.format(query="Hauptstra%C3%9Fe+5")
+    except (KeyError, IndexError, ValueError):
+        raise ConfigurationError(f"map_url '{text[:80]}' may hold only the placeholder {{query}}") from None
+    if "{query}" not in text or not sample.startswith("https://"):
+        raise ConfigurationError(f"map_url '{text[:80]}' must be an https:// URL with {{query}} where the address "
+                                 "goes, e.g. https://www.openstreetmap.org/search?query={query}")
+    return text

@@ -11,8 +11,18 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
 from oh_outlook_provider.errors import OhOutlookError
-from oh_outlook_provider.operators.arguments import flag, kind_map, mapping_of, minutes, window_of
+from oh_outlook_provider.operators.arguments import (
+    flag,
+    kind_map,
+    map_link,
+    mapping_of,
+    minutes,
+    names_of,
+    window_of,
+)
 from oh_outlook_provider.operators.failures import task_failure
+from oh_outlook_provider.sync.render import MAP_URL
+from oh_outlook_provider.sync.selection import Selection
 
 __all__ = ["Office365CalendarSyncOperator", "mapping_of"]
 
@@ -49,11 +59,21 @@ class Office365CalendarSyncOperator(BaseOperator):
         A dict or JSON. (templated)
     :param sensitivity_map: category -> ``normal``, ``personal``, ``private`` or ``confidential``, over
         the defaults Urlaub/Krank/Arzt -> ``private``; others ``normal``. A dict or JSON. (templated)
+    :param include_categories: only appointments of these categories go to Outlook; ``None`` = all.
+        A list or "a, b". (templated)
+    :param exclude_categories: appointments of these categories stay out (e.g. internal types). (templated)
+    :param include_statuses: only appointments with these openHandwerk statuses; ``None`` = all. (templated)
+    :param exclude_statuses: appointments with these statuses stay out (e.g. tentative offers). An
+        appointment left out that was synced before is deleted like a cancelled one, under the
+        mass-delete guards. Cancelled appointments never go. (templated)
+    :param map_url: route link written into the body of appointments with an address; ``{query}`` is
+        the address. Default Google Maps (opens the maps app on phones); ``""`` for none. (templated)
     """
 
     template_fields: Sequence[str] = (
         "mapping", "appointments", "window_start", "window_end", "calendar_name", "mailboxes", "past", "future", "dry_run",
-        "on_outlook_edit", "show_as_map", "sensitivity_map",
+        "on_outlook_edit", "show_as_map", "sensitivity_map", "include_categories", "exclude_categories",
+        "include_statuses", "exclude_statuses", "map_url",
     )
     ui_color = "#dcfce7"
 
@@ -79,6 +99,11 @@ class Office365CalendarSyncOperator(BaseOperator):
         reminder_minutes: int | None = 15,
         show_as_map: Mapping[str, str] | str | None = None,
         sensitivity_map: Mapping[str, str] | str | None = None,
+        include_categories: Sequence[str] | str | None = None,
+        exclude_categories: Sequence[str] | str | None = None,
+        include_statuses: Sequence[str] | str | None = None,
+        exclude_statuses: Sequence[str] | str | None = None,
+        map_url: str | None = MAP_URL,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -105,8 +130,23 @@ class Office365CalendarSyncOperator(BaseOperator):
         self.reminder_minutes = reminder_minutes
         self.show_as_map = show_as_map
         self.sensitivity_map = sensitivity_map
+        self.include_categories = include_categories
+        self.exclude_categories = exclude_categories
+        self.include_statuses = include_statuses
+        self.exclude_statuses = exclude_statuses
+        self.map_url = map_url
         if not any("{{" in str(given) for given in (show_as_map, sensitivity_map)):
             self._kind_maps()  # fail at parse time on a value Outlook does not know
+        if not any("{{" in str(given) for given in (include_categories, exclude_categories, include_statuses,
+                                                    exclude_statuses, map_url)):
+            self._selection()
+            map_link(map_url)
+
+    def _selection(self) -> Selection:
+        return Selection.of(names_of(self.include_categories, "include_categories"),
+                            names_of(self.exclude_categories, "exclude_categories"),
+                            names_of(self.include_statuses, "include_statuses"),
+                            names_of(self.exclude_statuses, "exclude_statuses"))
 
     def _kind_maps(self) -> tuple[dict[str, str], dict[str, str]]:
         from oh_outlook_provider.sync.event_kinds import SENSITIVITY_DEFAULTS, SHOW_AS_DEFAULTS
@@ -139,7 +179,8 @@ class Office365CalendarSyncOperator(BaseOperator):
                 policy=PlanPolicy(self.on_outlook_edit, self.max_delete_fraction, self.allow_mass_delete),
                 render=RenderOptions(web_url=openhandwerk.settings.web_url, category_map=self.category_map,
                                      reminder_minutes=self.reminder_minutes, show_as_map=show_as,
-                                     sensitivity_map=sensitivity),
+                                     sensitivity_map=sensitivity, map_url=map_link(self.map_url)),
+                selection=self._selection(),
                 dry_run=flag(self.dry_run),
                 max_workers=self.max_workers,
                 salt=str(context.get("run_id") or "manual"),
@@ -152,6 +193,9 @@ class Office365CalendarSyncOperator(BaseOperator):
                                    snapshot.appointments if snapshot else None).run()
         except OhOutlookError as exc:
             raise task_failure(exc) from None
+        self.log.info("%d appointment(s) in the window: %d cancelled, %d left out by the selection, %d without a "
+                      "mapped employee", summary["appointments"], summary["cancelled"], summary["excluded"],
+                      summary["without_mapped_attendee"])
         self.log.info("Calendar sync:\n%s", summary_table(summary))
         announce(context, self.outlets, summary["totals"], summary["window"], summary["appointments"])
         if summary["failed"]:

@@ -156,6 +156,27 @@ def _store_body(value: Any) -> dict:
     return {"contentType": "html", "content": content}
 
 
+def _store_location(state: SandboxState, value: Any, before: dict | None = None) -> dict:
+    """The location as Exchange keeps it (fidelity rows E5, E6): `locationType` "default" for an
+    event made through the API, `uniqueId` the display name (location resource page and the create
+    event example response); `address` echoed per the `address_echo` setting."""
+    location = copy.deepcopy(value) if isinstance(value, dict) else {"displayName": ""}
+    if before is not None and state.behaviour.complex_patch == "merge":
+        merged = copy.deepcopy(before)
+        for key, inner in location.items():
+            merged[key] = {**merged.get(key, {}), **inner} if isinstance(inner, dict) else inner
+        location = merged
+    location["locationType"] = "default"
+    if location.get("displayName"):
+        location.update(uniqueId=location["displayName"], uniqueIdType="private")
+    else:
+        location.pop("uniqueId", None)
+        location.pop("uniqueIdType", None)
+    if isinstance(location.get("address"), dict) and state.behaviour.address_echo == "all_keys":
+        location["address"] = {name: location["address"].get(name) or "" for name in properties_of("physicalAddress")}
+    return location
+
+
 def store_event(state: SandboxState, user_id: str, calendar_id: str, body: dict) -> dict:
     """Validate and insert a new event (also used to seed private events)."""
     check_properties(body)
@@ -167,7 +188,7 @@ def store_event(state: SandboxState, user_id: str, calendar_id: str, body: dict)
         "id": event_id, "createdDateTime": now, "lastModifiedDateTime": now, "changeKey": change_key,
         "@odata.etag": f'W/"{change_key}"', "subject": body.get("subject") or "",
         "body": _store_body(body.get("body")), "start": dict(body["start"]), "end": dict(body["end"]),
-        "isAllDay": bool(body.get("isAllDay")), "location": body.get("location") or {"displayName": ""},
+        "isAllDay": bool(body.get("isAllDay")), "location": _store_location(state, body.get("location")),
         "categories": list(body.get("categories") or []), "showAs": body.get("showAs") or "busy",
         "sensitivity": body.get("sensitivity") or "normal", "importance": body.get("importance") or "normal",
         "isReminderOn": body.get("isReminderOn", True),
@@ -203,6 +224,8 @@ def update_event(state: SandboxState, user_id: str, event: dict, patch: dict) ->
                 event["_props"].update({p["id"]: p.get("value") for p in value})
             elif key == "body":
                 event["body"] = _store_body(value)
+            elif key == "location":
+                event["location"] = _store_location(state, value, event.get("location"))
             elif key != "transactionId" and key in EVENT_WRITABLE:
                 event[key] = copy.deepcopy(value)
         if patch.get("attendees"):

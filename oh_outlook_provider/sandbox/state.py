@@ -71,6 +71,8 @@ class Limits:
 
 BATCH_EXECUTIONS = ("four_at_a_time", "all_at_once")
 DUPLICATE_TRANSACTIONS = ("first_event", "error")
+COMPLEX_PATCHES = ("replace", "merge")
+ADDRESS_ECHOES = ("as_written", "all_keys")
 
 
 @dataclass
@@ -83,16 +85,26 @@ class Behaviour:
     MailboxConcurrency past 4 (older revisions, Q&A 734143).
     duplicate_transaction (fidelity row X2): a create repeating a transactionId with an identical
     body - "first_event" returns the event made first, "error" answers 400 ErrorDuplicateTransactionId.
+    complex_patch (fidelity row E6): a PATCH of `location` - "replace" stores the value sent, "merge"
+    keeps the nested properties the PATCH leaves out (OData 4.01 update semantics for complex values).
+    address_echo (fidelity row E5): "as_written" returns `location.address` as sent, "all_keys" with
+    every physicalAddress property, empty ones as "" (the shape of the docs' example responses).
     """
 
     batch_execution: str = "four_at_a_time"
     duplicate_transaction: str = "first_event"
+    complex_patch: str = "replace"
+    address_echo: str = "as_written"
 
     def __post_init__(self) -> None:
         if self.batch_execution not in BATCH_EXECUTIONS:
             raise ValueError(f"batch_execution must be one of {BATCH_EXECUTIONS}")
         if self.duplicate_transaction not in DUPLICATE_TRANSACTIONS:
             raise ValueError(f"duplicate_transaction must be one of {DUPLICATE_TRANSACTIONS}")
+        if self.complex_patch not in COMPLEX_PATCHES:
+            raise ValueError(f"complex_patch must be one of {COMPLEX_PATCHES}")
+        if self.address_echo not in ADDRESS_ECHOES:
+            raise ValueError(f"address_echo must be one of {ADDRESS_ECHOES}")
 
 
 @dataclass

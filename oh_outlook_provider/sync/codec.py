@@ -7,11 +7,12 @@ the parser produced (a repeated autumn hour stays the first or second one). Date
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from oh_outlook_provider.sync.models import Appointment, Rejected, Window
+from oh_outlook_provider.sync.models import Appointment, PostalAddress, Rejected, Window
 
 FORMAT = "oh-outlook-appointments/1"
 
@@ -34,7 +35,8 @@ def appointment_record(appointment: Appointment) -> dict[str, Any]:
         "id": a.id, "title": a.title, "start": _moment(a.start), "end": _moment(a.end), "timezone": a.timezone,
         "all_day": a.all_day, "description": a.description, "location": a.location, "customer": a.customer,
         "project_number": a.project_number, "category": a.category, "employee_ids": list(a.employee_ids),
-        "cancelled": a.cancelled,
+        "cancelled": a.cancelled, "status": a.status,
+        "address": None if a.address is None else dataclasses.asdict(a.address),
     }
 
 
@@ -45,7 +47,8 @@ def appointment_from(record: dict[str, Any]) -> Appointment:
         end=_restore(record["end"], zone), timezone=zone, all_day=record["all_day"],
         description=record["description"], location=record["location"], customer=record["customer"],
         project_number=record["project_number"], category=record["category"],
-        employee_ids=tuple(record["employee_ids"]), cancelled=record["cancelled"],
+        employee_ids=tuple(record["employee_ids"]), cancelled=record["cancelled"], status=record.get("status", ""),
+        address=PostalAddress(**record["address"]) if record.get("address") else None,
     )
 
 

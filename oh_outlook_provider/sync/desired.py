@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 from oh_outlook_provider.sync.models import Appointment, Rejected, Window
 from oh_outlook_provider.sync.render import DesiredEvent, RenderOptions, render
+from oh_outlook_provider.sync.selection import EVERYTHING, Selection
 
 
 @dataclass
@@ -16,6 +17,7 @@ class DesiredState:
     rejected: list[Rejected] = field(default_factory=list)
     appointments: int = 0
     cancelled: int = 0
+    excluded: int = 0  # left out by the selection (include/exclude by category and status)
     without_mapped_attendee: int = 0
     outside_window: int = 0
 
@@ -26,9 +28,11 @@ def events_for(
     source: str,
     options: RenderOptions,
     start_utc: dt.datetime | None = None,
+    selection: Selection = EVERYTHING,
 ) -> list[tuple[str, DesiredEvent]]:
-    """(mailbox, event) for every mapped attendee of a live appointment; raises ValueError to reject."""
-    if appointment.cancelled:
+    """(mailbox, event) for every mapped attendee of an appointment that goes to Outlook (neither
+    cancelled nor left out by the selection); raises ValueError to reject."""
+    if selection.reason(appointment) is not None:
         return []
     return [
         (mapping[emp_id], render(appointment, emp_id, source, options, start_utc))
@@ -43,6 +47,7 @@ def desired_state(
     window: Window,
     source: str,
     options: RenderOptions,
+    selection: Selection = EVERYTHING,
 ) -> DesiredState:
     """`mapping` is employee id -> mailbox (user id). Rejected records are carried, never raised."""
     state = DesiredState()
@@ -61,6 +66,9 @@ def desired_state(
         state.appointments += 1
         if record.cancelled:
             state.cancelled += 1
+            continue
+        if selection.reason(record) is not None:
+            state.excluded += 1
             continue
         try:
             pairs = events_for(record, mapping, source, options, start_utc)

@@ -17,6 +17,29 @@ class Employee:
     active: bool = True
 
 
+GERMANY = frozenset({"de", "deu", "deutschland", "germany"})  # a country the business need not spell out
+
+
+@dataclass(frozen=True)
+class PostalAddress:
+    """Where an appointment takes place, as openHandwerk gives it in parts.
+
+    Written as Graph's `physicalAddress`, so Outlook on a phone offers directions; `street`
+    includes the house number (Graph has no field of its own for it).
+    """
+
+    street: str = ""
+    postal_code: str = ""
+    city: str = ""
+    country: str = ""
+
+    def display(self) -> str:
+        """One line as a German reader writes it: "Hauptstraße 5, 50667 Köln" (a foreign country appended)."""
+        place = " ".join(p for p in (self.postal_code, self.city) if p)
+        country = "" if self.country.casefold() in GERMANY else self.country
+        return ", ".join(p for p in (self.street, place, country) if p)
+
+
 @dataclass(frozen=True)
 class Appointment:
     """An openHandwerk appointment (Termin).
@@ -32,12 +55,14 @@ class Appointment:
     timezone: str = "Europe/Berlin"
     all_day: bool = False
     description: str = ""
-    location: str = ""
+    location: str = ""  # as shown: the address's one line, or openHandwerk's free text
+    address: PostalAddress | None = None  # only when openHandwerk gives the address in parts
     customer: str = ""
     project_number: str = ""
     category: str = ""
     employee_ids: tuple[str, ...] = ()
     cancelled: bool = False
+    status: str = ""  # openHandwerk's status as written (geplant, angeboten, ...); filters match it casefolded
 
     def start_utc(self) -> dt.datetime:
         """The start as a UTC instant; all-day appointments start at local midnight."""

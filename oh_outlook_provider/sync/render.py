@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
+from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
 from oh_outlook_provider.sync import fingerprint
@@ -21,8 +22,12 @@ from oh_outlook_provider.sync.tags import (
 )
 from oh_outlook_provider.timezones import graph_timezone
 
+MAP_URL = "https://www.google.com/maps/search/?api=1&query={query}"
 FOOTER = "Synchronisiert aus openHandwerk. Änderungen bitte in openHandwerk vornehmen; hier werden sie überschrieben."
 MAX_SUBJECT = 255
+# Every physicalAddress property, empty: a PATCH that may merge complex values (OData 4.01, 11.4.3)
+# still clears an address openHandwerk no longer gives (fidelity row E6).
+NO_ADDRESS = {"street": "", "postalCode": "", "city": "", "state": "", "countryOrRegion": ""}
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,9 @@ class RenderOptions:
     # Category (casefolded) -> showAs / sensitivity (event_kinds has the defaults and why).
     show_as_map: Mapping[str, str] = field(default_factory=lambda: casefolded(SHOW_AS_DEFAULTS))
     sensitivity_map: Mapping[str, str] = field(default_factory=lambda: casefolded(SENSITIVITY_DEFAULTS))
+    # A route link in the body for appointments with an address; "{query}" is the address, URL-encoded.
+    # Google's cross-platform Maps URL opens the maps app on Android and iOS; None leaves it out.
+    map_url: str | None = MAP_URL
 
 
 @dataclass(eq=False)
@@ -125,10 +133,24 @@ def body_text(appointment: Appointment, options: RenderOptions) -> str:
     detail = [f"{label}: {value}" for label, value in facts if value]
     if detail:
         lines.append("\n".join(detail))
+    if appointment.address is not None and options.map_url:
+        lines.append(f"Route: {options.map_url.format(query=quote_plus(appointment.address.display()))}")
     if options.web_url:
         lines.append(f"In openHandwerk öffnen: {options.web_url}/termine/{appointment.id}")
     lines.append(f"— {FOOTER} (Termin {appointment.id})")
     return "\n\n".join(lines)
+
+
+def location(appointment: Appointment) -> dict[str, Any]:
+    """Graph's `location`: the line as shown and, when openHandwerk gave the parts, a `physicalAddress`
+    (Outlook on a phone offers directions to it). Only `displayName` is compared after a round trip
+    (fingerprint): how Graph echoes an address is not documented, and the body carries it instead."""
+    address = appointment.address
+    if address is None:
+        return {"displayName": appointment.location}
+    return {"displayName": appointment.location,
+            "address": {**NO_ADDRESS, "street": address.street, "postalCode": address.postal_code,
+                        "city": address.city, "countryOrRegion": address.country}}
 
 
 def _show_as(appointment: Appointment, options: RenderOptions) -> str:
@@ -152,7 +174,7 @@ def _fields_and_texts(appointment: Appointment, options: RenderOptions) -> tuple
         "start": _moment(appointment.start, appointment.timezone),
         "end": _moment(appointment.end, appointment.timezone),
         "isAllDay": all_day,
-        "location": {"displayName": appointment.location},
+        "location": location(appointment),
         "categories": _categories(appointment, options),
         "showAs": _show_as(appointment, options),
         "isReminderOn": options.reminder_minutes is not None and not all_day,

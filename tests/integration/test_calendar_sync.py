@@ -16,6 +16,7 @@ from oh_outlook_provider.sandbox import control
 from oh_outlook_provider.sandbox.state import CLIENT_SECRET, Faults
 from oh_outlook_provider.sync.models import Appointment, Window
 from oh_outlook_provider.sync.render import RenderOptions
+from oh_outlook_provider.sync.selection import Selection
 from oh_outlook_provider.sync.tags import KEY_PROP
 from tests.conftest import graph_hook, oh_hook
 from tests.integration.sync_helpers import (
@@ -305,3 +306,46 @@ def test_show_as_and_sensitivity_by_category_and_a_changed_map_updates_only_that
     assert summary["totals"]["update"] == len(events_of("Baustelle")) > 0
     assert {e["showAs"] for e in events_of("Baustelle")} == {"workingElsewhere"}
     assert writes(sync(sandbox, mapping, render=site)) == 0
+
+
+def test_an_address_in_parts_is_navigable_and_follows_openhandwerk(sandbox, mapping):
+    """Issue 14 item 2: street, postal code and city become `location.address` and a route link; a
+    changed address updates that event only, an address taken away is cleared (also where Graph
+    merges a PATCHed location, row E6); however Graph echoes the address (row E5), a rerun writes nothing."""
+    moved, gone = (pick(sandbox, employee) for employee in ("M-001", "M-002"))
+    sync(sandbox, mapping)
+    event = event_of(sandbox, moved.id, "M-001")[1]
+    assert event["location"]["displayName"] == moved.location
+    assert event["location"]["address"]["street"] == moved.address.street
+    assert "Route: https://www.google.com/maps/search/?api=1&amp;query=" in event["body"]["content"]
+
+    sandbox.state.appointments[moved.id]["address"] |= {"zip": "10115", "city": "Berlin"}
+    sandbox.state.appointments[gone.id]["address"] = "Büro"
+    summary = sync(sandbox, mapping)
+    assert summary["totals"]["update"] == 2 and writes(summary) == 2
+    assert event_of(sandbox, moved.id, "M-001")[1]["location"]["address"]["city"] == "Berlin"
+    cleared = event_of(sandbox, gone.id, "M-002")[1]["location"]
+    assert cleared["displayName"] == "Büro" and not any((cleared.get("address") or {}).values())
+    assert "Route:" not in event_of(sandbox, gone.id, "M-002")[1]["body"]["content"]
+    assert writes(sync(sandbox, mapping)) == 0
+
+
+def test_appointments_left_out_by_the_selection_are_removed_like_cancelled_ones(sandbox, mapping):
+    """Issue 14 item 4: excluding a category and a status deletes exactly those events on the next
+    run (including the copies of multi-employee appointments); a rerun writes nothing; narrowing the
+    selection to almost nothing is held back by the mass-delete guard."""
+    sync(sandbox, mapping)
+    sandbox.state.appointments[pick(sandbox, "M-003").id]["status"] = "Angebot"
+    records = [parse_appointment(r) for r in sandbox.state.appointments.values()]
+    left_out = {a.id for a in records if isinstance(a, Appointment) and (a.category == "Wartung" or a.status == "Angebot")}
+    before = {key.split("|")[1] for _, key in ours(sandbox)}
+    selection = Selection.of(exclude_categories=["wartung"], exclude_statuses=["angebot"])
+    summary = sync(sandbox, mapping, selection=selection)
+    after = {key.split("|")[1] for _, key in ours(sandbox)}
+    assert after == before - left_out and before & left_out
+    assert summary["excluded"] > 0 and summary["totals"]["delete"] > 0 and summary["totals"]["create"] == 0
+    assert writes(sync(sandbox, mapping, selection=selection)) == 0
+
+    held = sync(sandbox, mapping, selection=Selection.of(include_categories=["Schulung"]))
+    assert held["totals"]["delete"] == 0 and held["totals"]["delete_blocked"] > 0
+    assert {key.split("|")[1] for _, key in ours(sandbox)} == after

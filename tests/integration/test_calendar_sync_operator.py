@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 from airflow.sdk.exceptions import AirflowException
 
 from oh_outlook_provider.operators.calendar_sync import Office365CalendarSyncOperator, mapping_of
 from oh_outlook_provider.sync.models import Window
+from oh_outlook_provider.sync.tags import KEY_PROP
 from tests.integration.sync_helpers import mapping_for, ours
 
 
@@ -90,3 +92,31 @@ def test_a_successful_day_announces_its_counts_on_the_calendars_asset(env):
     extra = events[calendars_asset()].extra
     assert extra["totals"] == summary["totals"] and extra["totals"]["create"] > 0
     assert extra["window"]["start"] == start.isoformat()
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"exclude_categories": 5}, "exclude_categories must be a list of names"),
+    ({"include_statuses": "[geplant"}, "include_statuses is not a valid JSON list"),
+    ({"map_url": "http://maps.example/?q={query}"}, "must be an https:// URL with {query}"),
+    ({"map_url": "https://maps.example/?q={ort}"}, "may hold only the placeholder {query}"),
+])
+def test_bad_selections_and_map_links_fail_at_parse_time(kwargs, message):
+    from oh_outlook_provider.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match=re.escape(message)):
+        Office365CalendarSyncOperator(task_id="s", mapping={}, **kwargs)
+
+
+@pytest.mark.parametrize("sandbox", ["graph-4-at-a-time"], indirect=True)
+def test_selection_and_map_link_as_templates_render(env):
+    """Templated params arrive as text: "Wartung, Aufmaß" and a JSON list both work; "" turns the route link off."""
+    mapping = mapping_for(env)
+    window = {"window_start": "2026-03-13T00:00:00Z", "window_end": "2026-04-19T00:00:00Z"}
+    summary = Office365CalendarSyncOperator(task_id="s", mapping=mapping, exclude_categories="Wartung, Aufmaß",
+                                            include_statuses='["geplant"]', map_url="", **window).execute({})
+    wanted = {r["id"] for r in env.state.appointments.values()
+              if r.get("category") not in ("Wartung", "Aufmaß") and r.get("status") == "geplant"}
+    keys = [e["_props"][KEY_PROP].split("|")[1] for events in env.state.events.values() for e in events.values()
+            if KEY_PROP in e["_props"]]
+    assert keys and set(keys) <= wanted and summary["excluded"] > 0
+    assert not any("Route:" in e["body"]["content"] for events in env.state.events.values() for e in events.values())

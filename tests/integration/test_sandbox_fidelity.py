@@ -215,6 +215,35 @@ def test_schema_enums_and_nested_shapes_are_enforced(sandbox, field, value):
     assert exc.value.status == 400
 
 
+# ---------------------------------------------------------------------- E5, E6: location and its address
+ADDRESS = {"street": "Hauptstraße 5", "postalCode": "50667", "city": "Köln"}
+
+
+def test_e5_location_echo_per_setting(sandbox):
+    hook, user = graph_hook(sandbox), user_id(sandbox)
+    created = hook.post(f"/users/{user}/events", event(location={"displayName": "Kunde", "address": ADDRESS}))
+    location = hook.get(f"/users/{user}/events/{created['id']}")["location"]
+    assert (location["locationType"], location["uniqueId"], location["uniqueIdType"]) == ("default", "Kunde", "private")
+    if sandbox.state.behaviour.address_echo == "all_keys":
+        assert location["address"] == ADDRESS | {"state": "", "countryOrRegion": ""}
+    else:
+        assert location["address"] == ADDRESS
+    with pytest.raises(errors.GraphError):  # physicalAddress has no house-number property
+        hook.post(f"/users/{user}/events", event(location={"displayName": "K", "address": {"houseNumber": "5"}}))
+
+
+def test_e6_a_patched_location_replaces_or_merges_per_setting(sandbox):
+    hook, user = graph_hook(sandbox), user_id(sandbox)
+    created = hook.post(f"/users/{user}/events", event(location={"displayName": "Kunde", "address": ADDRESS}))
+    hook.patch(f"/users/{user}/events/{created['id']}", {"location": {"displayName": "Büro"}})
+    location = hook.get(f"/users/{user}/events/{created['id']}")["location"]
+    assert location["displayName"] == "Büro"
+    if sandbox.state.behaviour.complex_patch == "merge":
+        assert location["address"]["street"] == "Hauptstraße 5"
+    else:
+        assert "address" not in location
+
+
 # ---------------------------------------------------------------------- E1, P1: response details
 def test_e1_request_ids_on_answers_and_errors(sandbox):
     raw = Raw(sandbox)

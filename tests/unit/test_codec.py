@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from oh_outlook_provider.sync.codec import appointment_from, appointment_record, window_from, window_record
-from oh_outlook_provider.sync.models import Appointment, Window
+from oh_outlook_provider.sync.models import Appointment, PostalAddress, Window
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -25,7 +25,8 @@ def _same(a: Appointment, b: Appointment) -> bool:
 @pytest.mark.parametrize("appointment", [
     Appointment("T-1", "Wartung Heizung", dt.datetime(2026, 3, 2, 9, tzinfo=BERLIN),
                 dt.datetime(2026, 3, 2, 10, 30, tzinfo=BERLIN), employee_ids=("M-001", "M-002"),
-                location="Hauptstr. 1, 10115 Berlin", customer="Müller GmbH", category="Wartung"),
+                location="Hauptstr. 1, 10115 Berlin", customer="Müller GmbH", category="Wartung",
+                address=PostalAddress("Hauptstr. 1", "10115", "Berlin", "DE"), status="bestätigt"),
     # The repeated autumn hour: the second 02:30 (fold=1) must stay the second one.
     Appointment("T-2 |%", "Nachtdienst", dt.datetime(2026, 10, 25, 2, 30, tzinfo=BERLIN, fold=1),
                 dt.datetime(2026, 10, 25, 4, tzinfo=BERLIN), employee_ids=("M-003",)),

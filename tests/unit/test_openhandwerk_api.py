@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from oh_outlook_provider.openhandwerk_api import parse_appointment, parse_employee, unwrap_page
-from oh_outlook_provider.sync.models import Appointment, Rejected
+from oh_outlook_provider.sync.models import Appointment, PostalAddress, Rejected
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -22,6 +22,36 @@ def test_german_field_names_and_address_object():
     assert a.id == "7" and a.title == "Wartung Müller" and a.location == "Lindenstraße 5, 50667 Köln"
     assert a.customer == "Familie Schröder" and a.employee_ids == ("M-1", "M-2")
     assert a.start == dt.datetime(2026, 3, 2, 8, tzinfo=BERLIN)
+
+
+TIMED = {"id": "A", "start": "2026-03-02T08:00", "end": "2026-03-02T09:00"}
+
+
+@pytest.mark.parametrize(("fields", "line", "address"), [
+    ({"address": {"street": "Hauptstraße", "houseNumber": 5, "zip": 50667, "city": "Köln"}},
+     "Hauptstraße 5, 50667 Köln", PostalAddress("Hauptstraße 5", "50667", "Köln")),
+    ({"adresse": {"name": "Kita Sonnenschein", "strasse": "Am Bach 3", "postleitzahl": "53111", "stadt": "Bonn",
+                  "land": "Deutschland"}},
+     "Kita Sonnenschein, Am Bach 3, 53111 Bonn", PostalAddress("Am Bach 3", "53111", "Bonn", "Deutschland")),
+    ({"location": {"addressLine": "Ring 1", "postalCode": "1010", "city": "Wien", "countryCode": "AT"}},
+     "Ring 1, 1010 Wien, AT", PostalAddress("Ring 1", "1010", "Wien", "AT")),
+    # the parts on the record itself; "ort" there is the city
+    ({"strasse": "Gartenweg 2", "plz": "41460", "ort": "Neuss"}, "Gartenweg 2, 41460 Neuss",
+     PostalAddress("Gartenweg 2", "41460", "Neuss")),
+    # too few parts to find the place, or free text: a line only
+    ({"address": {"city": "Köln"}}, "Köln", None),
+    ({"address": {"street": "Hauptstraße 5"}}, "Hauptstraße 5", None),
+    ({"einsatzort": "Baustelle Müller, hinterm Bahnhof"}, "Baustelle Müller, hinterm Bahnhof", None),
+    ({"address": ["Hauptstr. 5", "50667 Köln"]}, "Hauptstr. 5, 50667 Köln", None),
+])
+def test_address_shapes(fields, line, address):
+    a = parse_appointment(TIMED | fields)
+    assert (a.location, a.address) == (line, address)
+
+
+def test_status_is_kept_as_written_for_the_filters():
+    a = parse_appointment(TIMED | {"status": " Angebot "})
+    assert (a.status, a.cancelled) == ("Angebot", False)
 
 
 def test_all_day_end_is_inclusive_in_openhandwerk_and_exclusive_here():

@@ -8,18 +8,19 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from oh_outlook_provider.sync import fingerprint
-from oh_outlook_provider.sync.models import Appointment
+from oh_outlook_provider.sync.models import Appointment, PostalAddress
 from oh_outlook_provider.sync.plan import ExistingEvent, PlanPolicy, plan_mailbox
-from oh_outlook_provider.sync.render import RenderOptions, render
+from oh_outlook_provider.sync.render import NO_ADDRESS, RenderOptions, render
 from oh_outlook_provider.sync.tags import FINGERPRINT_PROP, KEY_PROP, SOURCE_PROP
 
 BERLIN = ZoneInfo("Europe/Berlin")
 SOURCE = "openhandwerk:4711"
 
 
-def desired(i, title=None, hour=8):
+def desired(i, title=None, hour=8, address=None):
     a = Appointment(id=f"T-{i}", title=title or f"Termin {i}", start=dt.datetime(2026, 3, 2, hour, tzinfo=BERLIN),
-                    end=dt.datetime(2026, 3, 2, hour + 1, tzinfo=BERLIN), employee_ids=("M-1",))
+                    end=dt.datetime(2026, 3, 2, hour + 1, tzinfo=BERLIN), employee_ids=("M-1",),
+                    location=address.display() if address else "", address=address)
     return render(a, "M-1", SOURCE, RenderOptions())
 
 
@@ -79,7 +80,8 @@ def test_outlook_edit_policies(policy, resolution, updates):
     assert len(plan.updates) == updates
     if updates:
         assert plan.updates[0].fields == ("location",)
-        assert plan.updates[0].patch_body()["location"] == {"displayName": ""}
+        # no address in openHandwerk: cleared explicitly, as a merging PATCH would keep one an edit added
+        assert plan.updates[0].patch_body()["location"] == {"displayName": "", "address": NO_ADDRESS}
 
 
 def test_edit_that_matches_our_new_value_is_still_reported_but_not_rewritten_needlessly():
@@ -172,3 +174,37 @@ def test_the_run_guard_holds_back_an_empty_window_and_a_run_losing_most_events()
     assert run_guard([*many[:2], kept, kept, kept], 10, PlanPolicy()) is None  # 2 of 11: normal churn
     many[0].block_real_deletes("held")
     assert many[0].deletes == [] and len(many[0].blocked_deletes) == 1 and many[0].guard_message == "held"
+
+
+def test_deletes_a_mailbox_guard_held_back_still_count_for_the_run_guard():
+    """Found with issue 14 item 4: big mailboxes tripped their own guard, so the run guard counted only
+    the small mailboxes' deletes (under its share) and let those mailboxes lose every event."""
+    from oh_outlook_provider.sync.plan import run_guard
+
+    big = plan_mailbox([], [as_graph(desired(i)) for i in range(6)], source=SOURCE)
+    assert big.guard_message and big.real_deletes == []
+    small = plan_mailbox([], [as_graph(desired(9))], source=SOURCE)
+    assert "(whole run): 7 of 7 events" in run_guard([big, small], 10, PlanPolicy())
+
+
+HOME = PostalAddress("Hauptstraße 5", "50667", "Köln")
+
+
+@pytest.mark.parametrize("echo", [
+    {"displayName": "Hauptstraße 5, 50667 Köln"},  # Graph left the address out
+    {"displayName": "Hauptstraße 5, 50667 Köln", "locationType": "default", "uniqueId": "Hauptstraße 5, 50667 Köln",
+     "uniqueIdType": "private", "address": {"street": "Hauptstraße 5", "city": "Köln", "state": "",
+                                            "countryOrRegion": "Germany", "postalCode": "50667"}},
+])
+def test_how_graph_echoes_an_address_never_reads_as_an_outlook_edit(echo):
+    d = desired(1, address=HOME)
+    plan = plan_mailbox([d], [as_graph(d, location=echo)], source=SOURCE)
+    assert plan.unchanged == 1 and plan.conflicts == [] and plan.writes == 0
+
+
+def test_a_changed_country_updates_body_and_location_together():
+    before = desired(1, address=HOME)
+    after = desired(1, address=PostalAddress("Hauptstraße 5", "50667", "Köln", "Österreich"))
+    plan = plan_mailbox([after], [as_graph(before)], source=SOURCE)
+    assert [u.fields for u in plan.updates] == [("body", "location")]
+    assert plan.updates[0].patch_body()["location"]["address"]["countryOrRegion"] == "Österreich"

@@ -6,7 +6,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 from oh_outlook_provider.sync import fingerprint
-from oh_outlook_provider.sync.models import Appointment
+from oh_outlook_provider.sync.models import Appointment, PostalAddress
 from oh_outlook_provider.sync.render import RenderOptions, render
 from oh_outlook_provider.sync.tags import FINGERPRINT_PROP, KEY_PROP, SOURCE_PROP
 
@@ -72,6 +72,37 @@ def test_category_map_and_subject_limit():
     assert render(appt(), "M-1", "s", RenderOptions()).fields["categories"] == []
 
 
+KOELN = PostalAddress("Hauptstraße 5", "50667", "Köln")
+
+
+def test_an_address_in_parts_becomes_a_physical_address_and_a_route_link():
+    event = render(appt(location=KOELN.display(), address=KOELN), "M-1", "s", RenderOptions())
+    assert event.fields["location"] == {
+        "displayName": "Hauptstraße 5, 50667 Köln",
+        "address": {"street": "Hauptstraße 5", "postalCode": "50667", "city": "Köln", "state": "",
+                    "countryOrRegion": ""}}
+    assert ("Route: https://www.google.com/maps/search/?api=1&query=Hauptstra%C3%9Fe+5%2C+50667+K%C3%B6ln"
+            in event.fields["body"]["content"])
+
+
+def test_free_text_stays_a_display_name_without_a_route_link():
+    event = render(appt(location="Büro"), "M-1", "s", RenderOptions())
+    assert event.fields["location"] == {"displayName": "Büro"}
+    assert "Route:" not in event.fields["body"]["content"]
+
+
+def test_the_route_link_follows_the_options():
+    a = appt(location=KOELN.display(), address=KOELN)
+    osm = render(a, "M-1", "s", RenderOptions(map_url="https://www.openstreetmap.org/search?query={query}"))
+    assert "Route: https://www.openstreetmap.org/search?query=Hauptstra%C3%9Fe" in osm.fields["body"]["content"]
+    assert "Route:" not in render(a, "M-1", "s", RenderOptions(map_url=None)).fields["body"]["content"]
+
+
+def test_a_foreign_country_is_shown_a_german_one_is_not():
+    assert PostalAddress("Ring 1", "1010", "Wien", "Österreich").display() == "Ring 1, 1010 Wien, Österreich"
+    assert PostalAddress("Ring 1", "50667", "Köln", "DE").display() == "Ring 1, 50667 Köln"
+
+
 def test_fingerprint_survives_graph_round_trip():
     event = render(appt(), "M-1", "s", RenderOptions())
     read_back = dict(event.fields, start={"dateTime": "2026-03-02T07:00:00.0000000", "timeZone": "UTC"},
@@ -85,7 +116,8 @@ def test_render_texts_equal_the_generic_canonical_texts():
     """render() builds the canonical texts directly for speed; they must be what fingerprint.texts says."""
     cases = [appt(), appt(title="  Leerzeichen  ", location=" Ort "),
              appt(start=dt.date(2026, 3, 2), end=dt.date(2026, 3, 5), all_day=True, category="Urlaub"),
-             appt(start=dt.datetime(2026, 10, 25, 2, 30, tzinfo=BERLIN), end=dt.datetime(2026, 10, 25, 3, 30, tzinfo=BERLIN))]
+             appt(start=dt.datetime(2026, 10, 25, 2, 30, tzinfo=BERLIN), end=dt.datetime(2026, 10, 25, 3, 30, tzinfo=BERLIN)),
+             appt(location=KOELN.display(), address=KOELN)]
     for options in (RenderOptions(), RenderOptions(reminder_minutes=None, category_map={"Wartung": "Blau"})):
         for a in cases:
             event = render(a, "M-1", "s", options)
