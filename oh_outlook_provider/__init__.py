@@ -34,7 +34,8 @@ def _office365_fields() -> dict:
         "credential_valid_until": _text(
             "Client secret valid until (Gültig bis)",
             "Expiry date shown under Certificates & secrets, as 2028-11-26 or 26.11.2028. "
-            "Drives the expiry warning.",
+            "Drives the expiry warning; with the optional permission Application.Read.All the "
+            "date is read from Entra and this one checked against it.",
             format="date",
         ),
         "national_cloud": {

@@ -8,6 +8,7 @@ light to parse; that import is no cycle, nothing below imports back.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 import pendulum
@@ -28,14 +29,17 @@ def check_credential(conn_id: str, min_valid_for: dt.timedelta, check_token: boo
         kind = hook.settings.credential_kind
     except ConfigurationError as exc:
         return Assessment(False, None, str(exc))
-    token_error, expired = None, False
+    token_error, expired, note = None, False, None
     if check_token:
         try:
             hook.get_token()
+            expiry = hook.watched_expiry()  # Entra's own date, when the app may read it
+            valid_until, note = expiry.valid_until, expiry.note
         except SecretExpiredError:
             expired = True
         except OhOutlookError as exc:
             token_error = str(exc)
     today = today or pendulum.today("Europe/Berlin").date()
-    return assess(valid_until, today, min_valid_for, conn_id, "certificate" if kind == "certificate" else
-                  "client secret", token_error, expired)
+    result = assess(valid_until, today, min_valid_for, conn_id, "certificate" if kind == "certificate" else
+                    "client secret", token_error, expired)
+    return replace(result, note=note) if note else result

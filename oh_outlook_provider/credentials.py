@@ -50,6 +50,7 @@ class Assessment:
     ok: bool
     days_left: int | None
     message: str
+    note: str | None = None  # for the admin whatever the outcome: Entra and the connection disagree
 
 
 def assess(
@@ -81,3 +82,72 @@ def assess(
         return Assessment(False, days, f"The {kind} of '{conn_id}' expires on {valid_until}: {days} days left, "
                           f"less than the required {min_valid_for.days}. {steps}")
     return Assessment(True, days, f"The {kind} of '{conn_id}' is valid until {valid_until} ({days} days left).")
+
+
+# ---------------------------------------------------------------------- the expiry Entra knows
+@dataclass(frozen=True)
+class Registered:
+    """One credential of the app registration, as `GET /applications(appId=...)` lists it."""
+
+    key_id: str
+    description: str
+    ends: dt.datetime
+    hint: str = ""  # a secret's first three characters (never logged: part of the secret)
+    thumbprint: str = ""  # a certificate's SHA-1 thumbprint, upper hex
+
+
+def registered(application: dict) -> list[Registered]:
+    """The application object's passwordCredentials and keyCredentials; unreadable entries are skipped."""
+    import base64
+    import binascii
+
+    found = []
+    for kind in ("passwordCredentials", "keyCredentials"):
+        for item in application.get(kind) or []:
+            try:
+                ends = dt.datetime.fromisoformat(str(item["endDateTime"]).replace("Z", "+00:00"))
+                thumbprint = ""
+                if kind == "keyCredentials" and item.get("customKeyIdentifier"):
+                    thumbprint = base64.b64decode(item["customKeyIdentifier"]).hex().upper()
+            except (KeyError, ValueError, TypeError, binascii.Error):
+                continue
+            found.append(Registered(str(item.get("keyId") or "?"), str(item.get("displayName") or ""),
+                                    ends if ends.tzinfo else ends.replace(tzinfo=dt.UTC),
+                                    str(item.get("hint") or "") if kind == "passwordCredentials" else "", thumbprint))
+    return found
+
+
+def expiry_in_entra(credentials: list[Registered], secret: str | None, thumbprint: str | None,
+                    zone: str = "Europe/Berlin") -> tuple[dt.date | None, str]:
+    """The expiry of the credential the connection uses, as the admin center shows it (a day in `zone`),
+    and which entries it was read from. Secrets are told apart by their hint (Entra keeps only the
+    first three characters), certificates by thumbprint; where several secrets share a hint the
+    earliest end counts, so a warning never comes too late."""
+    from zoneinfo import ZoneInfo
+
+    if thumbprint:
+        ours = [c for c in credentials if c.thumbprint and c.thumbprint == thumbprint.replace(":", "").upper()]
+    else:
+        ours = [c for c in credentials if c.hint and secret and secret.startswith(c.hint)]
+    if not ours:
+        return None, ""
+    first = min(ours, key=lambda c: c.ends)
+    which = f"'{first.description}' (ID {first.key_id})" + (f" or {len(ours) - 1} more alike" if len(ours) > 1 else "")
+    return first.ends.astimezone(ZoneInfo(zone)).date(), which
+
+
+def reconcile(typed: dt.date | None, entra: dt.date | None, which: str, conn_id: str,
+              kind: str = "client secret") -> tuple[dt.date | None, str | None]:
+    """The date to watch and a note for the admin: Entra's date wins where it could be read."""
+    if entra is None:
+        return typed, None
+    field = "Certificate" if kind == "certificate" else "'Client secret valid until'"
+    if typed is None:
+        return entra, (f"Entra lists the {kind} {which} as valid until {entra}; the connection '{conn_id}' "
+                       f"has no date, so Entra's is watched (entering it in {field} keeps warnings working "
+                       "if Application.Read.All is taken away).")
+    if typed != entra:
+        return entra, (f"The connection '{conn_id}' says the {kind} is valid until {typed}, but Entra lists "
+                       f"{which} as valid until {entra}: watching Entra's date. Correct {field} on the "
+                       "connection.")
+    return entra, None

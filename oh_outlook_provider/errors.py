@@ -133,6 +133,7 @@ def tenant_not_found(conn_id: str) -> AuthenticationError:
 
 
 PERMISSION_FOR_PATH = (
+    ("/applications", "Application.Read.All (optional: reads the secret's expiry from Entra)"),
     ("/calendar", "Calendars.ReadWrite"),
     ("/events", "Calendars.ReadWrite"),
     ("/users", "User.Read.All"),

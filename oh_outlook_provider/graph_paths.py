@@ -71,3 +71,11 @@ def calendar(uid: str, calendar_id: str) -> str:
 
 def default_calendar(uid: str) -> str:
     return f"{user(uid)}/calendar"
+
+
+def application(app_id: str) -> str:
+    """The app registration by its application (client) id, Graph's alternate key (application-get page)."""
+    if not isinstance(app_id, str) or not _GUID.fullmatch(app_id):
+        raise GraphIdError(f"application id {str(app_id)[:60]!r} is not a GUID; check the connection's "
+                           "Application (client) ID.")
+    return f"/applications(appId='{app_id}')"

@@ -21,10 +21,12 @@ from airflow.sdk import BaseHook
 
 from oh_outlook_provider import graph_paths as paths
 from oh_outlook_provider.errors import (
+    APP_NAME,
     AuthenticationError,
     ConfigurationError,
     GraphError,
     OhOutlookError,
+    PermissionMissingError,
     ThrottledError,
     as_test_result,
     tenant_not_found,
@@ -103,6 +105,14 @@ class RequestStats:
             "throttled": self.throttled,
             "token_requests": self.token_requests,
         }
+
+
+@dataclass(frozen=True)
+class WatchedExpiry:
+    valid_until: dt.date | None
+    source: str  # "Entra" or "the connection" (its date, or the certificate's notAfter)
+    readable: bool  # the app may read its own registration (Application.Read.All)
+    note: str | None = None  # for the admin: Entra and the connection disagree, or Entra found nothing
 
 
 class Office365Hook(BaseHook):
@@ -513,6 +523,27 @@ class Office365Hook(BaseHook):
             return not_after.date() if not_after else None
         return None
 
+    def watched_expiry(self) -> WatchedExpiry:
+        """The expiry to watch: Entra's own date when the app may read its registration (the optional
+        Application.Read.All), checked against the connection's; else the connection's date or the
+        certificate's notAfter. Never fails for lack of the permission: that is the normal setup."""
+        from oh_outlook_provider.credentials import expiry_in_entra, reconcile, registered
+
+        s = self.settings
+        typed = self.credential_valid_until()
+        try:
+            application = self.get(paths.application(s.client_id),
+                                   params={"$select": "passwordCredentials,keyCredentials"})
+        except PermissionMissingError:
+            return WatchedExpiry(typed, "the connection", readable=False)
+        entra, which = expiry_in_entra(registered(application or {}), s.client_secret,
+                                       s.certificate_thumbprint if s.certificate_private_key else None)
+        valid_until, note = reconcile(typed, entra, which, s.conn_id, s.credential_kind)
+        if entra is None:
+            note = (f"Entra lists no credential of this app matching the {s.credential_kind} of connection "
+                    f"'{s.conn_id}'; watching the connection's date.")
+        return WatchedExpiry(valid_until, "Entra" if entra else "the connection", readable=True, note=note)
+
     def test_connection(self) -> tuple[bool, str]:
         """Proves the token, User.Read.All and (when a licensed user exists) calendar access."""
         try:
@@ -526,12 +557,18 @@ class Office365Hook(BaseHook):
                 parts.append(f"Calendars.ReadWrite ok (calendar of {licensed.get('userPrincipalName')})")
             else:
                 parts.append("no user with an Exchange Online licence on the first page: calendar not tested")
-            valid_until = self.credential_valid_until()
-            if valid_until:
-                days = (valid_until - dt.date.today()).days
-                parts.append(f"{self.settings.credential_kind} valid until {valid_until} ({days} days)")
+            expiry = self.watched_expiry()
+            if expiry.valid_until:
+                days = (expiry.valid_until - dt.date.today()).days
+                parts.append(f"{self.settings.credential_kind} valid until {expiry.valid_until} ({days} days, "
+                             f"date from {expiry.source})")
             else:
                 parts.append("no expiry date set: enter 'Client secret valid until' to get warnings")
+            if expiry.note:
+                parts.append(expiry.note.rstrip("."))
+            if not expiry.readable:
+                parts.append(f"to read the real expiry from Entra, grant the optional application permission "
+                             f"Application.Read.All (App registrations > {APP_NAME} > API permissions)")
             return True, "Connection OK: " + "; ".join(parts) + "."
         except OhOutlookError as exc:
             return False, as_test_result(str(exc), self._settings.conn_id if self._settings else self.office365_conn_id)

@@ -94,3 +94,17 @@ def churn(state: SandboxState, fraction: float = 0.1, seed: int = 1) -> dict[str
                 oh_change(state, "new", record=record)
             done[action] += 1
     return done
+
+
+def grant(state: SandboxState, permission: str) -> None:
+    """The admin adds an application permission and grants consent (effective in the next token)."""
+    with state.lock:
+        state.apps[CLIENT_ID].roles.add(permission)
+
+
+def set_secret_expiry(state: SandboxState, ends: dt.datetime, value: str | None = None) -> None:
+    """The expiry Entra holds for a secret (the connection's typed date is not touched)."""
+    with state.lock:
+        for secret in state.apps[CLIENT_ID].secrets:
+            if value is None or secret.value == value:
+                secret.expires = ends

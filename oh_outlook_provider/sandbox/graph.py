@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import jwt
 
+from oh_outlook_provider.sandbox.directory import get_application
 from oh_outlook_provider.sandbox.events import (
     GraphFault,
     check_properties,
@@ -280,9 +281,11 @@ def _asks_immutable_id(headers: dict) -> bool:
 
 def _route(state, method, path, query, headers, body, claims, base_url) -> Result:
     segments = [unquote(s) for s in path.split("/") if s]
+    roles = set(claims.get("roles") or [])
+    if segments and segments[0].lower().startswith("applications") and method == "GET":
+        return ok(200, get_application(state, segments, query, roles))  # row K2
     if not segments or segments[0].lower() != "users":
         return error(400, "BadRequest", f"Resource not found for the segment '{segments[0] if segments else ''}'.")
-    roles = set(claims.get("roles") or [])
     if len(segments) == 1:
         if method != "GET":
             return error(405, "Request_BadRequest", "Method not allowed.")

@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 import random
 import threading
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -27,6 +28,9 @@ GRAPH_ROLES = {"User.Read.All", "Calendars.ReadWrite"}
 class Secret:
     value: str
     expires: dt.datetime
+    key_id: str = field(default_factory=lambda: str(uuid.uuid4()))  # the portal's "Secret ID"
+    description: str = "Zugang openHandwerk"  # as the setup guide names it
+    created: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
 
 @dataclass
@@ -163,7 +167,12 @@ class SandboxState:
         self.tenants = {TENANT_ID}
         now = dt.datetime.now(dt.UTC)
         self.apps = {
-            CLIENT_ID: App(CLIENT_ID, [Secret(CLIENT_SECRET, now + dt.timedelta(days=730))]),
+            CLIENT_ID: App(CLIENT_ID, [
+                # the secret of a setup two years ago, expired and left in place (as portals fill up)
+                Secret("old~" + hashlib.sha256(b"old").hexdigest()[:30], now - dt.timedelta(days=40),
+                       "9d8c7b6a-0000-4000-8000-00000000a5e1", created=now - dt.timedelta(days=770)),
+                Secret(CLIENT_SECRET, now + dt.timedelta(days=730), SECRET_ID, created=now),
+            ]),
         }
         allowed = {u.id for u in self.data.users} - self.data.blocked_user_ids
         if rbac_scope:  # scoped by RBAC for Applications: the tenant-wide consent is removed (fidelity row A2)

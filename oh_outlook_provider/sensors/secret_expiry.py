@@ -1,7 +1,8 @@
 """Office365SecretExpirySensor: waits until the Entra credential stays valid for long enough.
 
-The app may not read its own secret's expiry (that needs Application.Read.All), so the date
-comes from the connection or the certificate. Waiting, not failing, is the point: once the
+The date comes from Entra when the app may read its own registration (the optional
+Application.Read.All), else from the connection or the certificate; a connection date that
+disagrees with Entra's is logged as a warning. Waiting, not failing, is the point: once the
 admin rotates the secret and updates the connection, the sensor passes on its own; if that
 does not happen before the timeout, the task fails and Airflow's alerting reports it.
 """
@@ -47,6 +48,8 @@ class Office365SecretExpirySensor(BaseSensorOperator):
 
     def poke(self, context: Any) -> bool:
         result = check_credential(self.office365_conn_id, self.min_valid_for, self.check_token)
+        if result.note:
+            self.log.warning("%s", result.note)
         (self.log.info if result.ok else self.log.warning)("%s", result.message)
         return result.ok
 

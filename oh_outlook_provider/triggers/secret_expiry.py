@@ -41,6 +41,8 @@ class SecretExpiryTrigger(BaseTrigger):
         deadline = dt.datetime.fromisoformat(self.timeout_at)
         while True:
             result = await self.check_once()
+            if result.note:
+                self.log.warning("%s", result.note)
             if result.ok:
                 yield TriggerEvent({"status": "ok", "message": result.message, "days_left": result.days_left})
                 return

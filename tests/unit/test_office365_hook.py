@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import threading
@@ -15,6 +16,7 @@ from oh_outlook_provider import errors
 from oh_outlook_provider.hooks.limiter import MailboxLimiter
 from oh_outlook_provider.hooks.office365 import mailbox_of
 from tests.unit.graph_mock import (
+    CLIENT,
     DISCOVERY,
     GRAPH,
     SECRET,
@@ -321,9 +323,49 @@ def test_test_connection_reports_permissions_and_expiry():
             {"id": "0e6b6c52-9d55-4c0e-8d2b-6a4a1e2f3b4c", "userPrincipalName": "b@x.de",
              "assignedPlans": [{"service": "exchange", "capabilityStatus": "Enabled"}]}]})
         m.get(f"{GRAPH}/users/0e6b6c52-9d55-4c0e-8d2b-6a4a1e2f3b4c/calendar", json={"id": "cal"})
+        m.get(f"{GRAPH}/applications(appId='{CLIENT}')", status_code=403, json={"error": {
+            "code": "Authorization_RequestDenied", "message": "Insufficient privileges to complete the operation."}})
         ok, message = make_hook(credential_valid_until="2099-01-31").test_connection()
     assert ok, message
     assert "Calendars.ReadWrite ok (calendar of b@x.de)" in message and "valid until 2099-01-31" in message
+    assert "date from the connection" in message and "grant the optional application permission " \
+        "Application.Read.All" in message
+
+
+def _application(*secrets: tuple[str, str, str]) -> dict:
+    return {"id": "obj", "passwordCredentials": [
+        {"customKeyIdentifier": None, "displayName": name, "endDateTime": ends, "hint": hint, "keyId": f"k-{name}",
+         "secretText": None, "startDateTime": "2024-11-26T10:00:00Z"} for name, hint, ends in secrets]}
+
+
+@pytest.mark.parametrize(("typed", "secrets", "until", "note"), [
+    # Entra's date for the secret whose hint matches; the expired one of an earlier setup is ignored
+    ("2099-01-31", [("alt", "old", "2020-01-01T00:00:00Z"), ("Zugang openHandwerk", SECRET[:3], "2099-01-31T09:00:00Z")],
+     dt.date(2099, 1, 31), None),
+    # a typo in the connection: Entra's date is watched and the admin told
+    ("2099-03-01", [("Zugang openHandwerk", SECRET[:3], "2099-01-31T09:00:00Z")], dt.date(2099, 1, 31),
+     "says the client secret is valid until 2099-03-01, but Entra lists 'Zugang openHandwerk' (ID k-Zugang "
+     "openHandwerk) as valid until 2099-01-31"),
+    # no date typed: Entra's is enough
+    (None, [("Zugang openHandwerk", SECRET[:3], "2099-01-31T09:00:00Z")], dt.date(2099, 1, 31), "has no date"),
+    # 23:30 UTC is the next day in Germany, as the admin center shows it there
+    (None, [("Zugang openHandwerk", SECRET[:3], "2099-01-31T23:30:00Z")], dt.date(2099, 2, 1), "has no date"),
+    # two secrets alike: the earlier end counts
+    (None, [("a", SECRET[:3], "2099-05-01T00:00:00Z"), ("b", SECRET[:3], "2099-02-01T00:00:00Z")],
+     dt.date(2099, 2, 1), "'b' (ID k-b) or 1 more alike"),
+    # nothing matches this connection's secret: keep the typed date, say so
+    ("2099-03-01", [("other", "xyz", "2099-01-31T09:00:00Z")], dt.date(2099, 3, 1), "lists no credential"),
+])
+def test_the_expiry_is_read_from_entra_when_permitted(typed, secrets, until, note):
+    with requests_mock.Mocker() as m:
+        mock_entra(m)
+        m.get(f"{GRAPH}/applications(appId='{CLIENT}')", json=_application(*secrets))
+        extra = {"credential_valid_until": typed} if typed else {}
+        expiry = make_hook(**extra).watched_expiry()
+        assert "select=passwordCredentials%2CkeyCredentials" in m.last_request.url
+    assert expiry.valid_until == until and expiry.readable
+    assert (expiry.note is None) if note is None else (note in expiry.note)
+    assert SECRET[:3] not in (expiry.note or "")  # the hint is part of the secret: never shown
 
 
 def test_test_connection_fails_with_the_reason():
@@ -416,7 +458,7 @@ def test_a_wrong_secret_in_the_forms_test_names_no_random_connection_id():
     from oh_outlook_provider.errors import AuthenticationError
     from oh_outlook_provider.hooks.office365 import Office365Hook
     from oh_outlook_provider.settings import office365_settings
-    from tests.unit.graph_mock import CLIENT, TENANT
+    from tests.unit.graph_mock import TENANT
 
     conn = SimpleNamespace(conn_id="jbAt6RMJ", login=CLIENT, password=SECRET, extra=json.dumps({"tenant_id": TENANT}))
     with requests_mock.Mocker() as m:
