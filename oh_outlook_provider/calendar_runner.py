@@ -28,6 +28,7 @@ from urllib.parse import quote
 
 from oh_outlook_provider import graph_paths as paths
 from oh_outlook_provider.errors import (
+    APP_NAME,
     GraphError,
     MailboxAccessDeniedError,
     MailboxNotEnabledError,
@@ -36,8 +37,10 @@ from oh_outlook_provider.errors import (
 )
 from oh_outlook_provider.log_lines import rejected_lines, wrapped
 from oh_outlook_provider.sync import fingerprint
+from oh_outlook_provider.sync.categories import COLOR_DEFAULTS, missing
 from oh_outlook_provider.sync.codec import rejected_record
 from oh_outlook_provider.sync.desired import desired_state, events_for
+from oh_outlook_provider.sync.event_kinds import casefolded
 from oh_outlook_provider.sync.models import Appointment, Rejected, Window
 from oh_outlook_provider.sync.plan import (
     DUPLICATE,
@@ -51,7 +54,7 @@ from oh_outlook_provider.sync.plan import (
     plan_mailbox,
     run_guard,
 )
-from oh_outlook_provider.sync.render import DesiredEvent, RenderOptions
+from oh_outlook_provider.sync.render import DesiredEvent, RenderOptions, categories_of
 from oh_outlook_provider.sync.selection import EVERYTHING, Selection
 from oh_outlook_provider.sync.tags import (
     HELD,
@@ -83,6 +86,8 @@ class SyncOptions:
     salt: str = "manual"  # the Airflow run id: retries of a run share transactionIds
     mailboxes: frozenset[str] | None = None  # a shard: only these user ids
     selection: Selection = EVERYTHING  # which appointments go to Outlook (by category and status)
+    # Colours of the categories the sync adds to a mailbox's master list (casefolded names).
+    category_colors: Mapping[str, str] = field(default_factory=lambda: casefolded(COLOR_DEFAULTS))
 
 
 class Reading(NamedTuple):
@@ -91,6 +96,7 @@ class Reading(NamedTuple):
     existing: list[ExistingEvent]  # ours in the target calendar's window
     any_ours: bool  # the target calendar holds events of ours somewhere (not only in this window)
     strays: list[ExistingEvent]  # ours in other calendars of the mailbox
+    categories: list[dict] | None  # the master category list; None: not readable (no MailboxSettings permission)
 
 
 @dataclass
@@ -111,6 +117,7 @@ class Prepared:
     result: MailboxResult
     plan: Plan | None = None
     reading: Reading | None = None
+    categories: frozenset[str] = frozenset()  # the category names this mailbox's events carry
 
 
 class CalendarSync:
@@ -131,6 +138,7 @@ class CalendarSync:
         self._single_path_ok: bool | None = None
         self.source = ""
         self.zone = "Europe/Berlin"
+        self._categories_note: str | None = None  # said once per run when the permission is missing
 
     # ------------------------------------------------------------------ run
     def run(self) -> dict[str, Any]:
@@ -166,7 +174,8 @@ class CalendarSync:
         result = MailboxResult(mailbox, self.upn.get(mailbox))
         try:
             read = reading.result()
-            return Prepared(result, self._plan(mailbox, list(desired), result, read), read)
+            names = frozenset(n for d in desired for n in categories_of(d.appointment, d.options))
+            return Prepared(result, self._plan(mailbox, list(desired), result, read), read, names)
         except Exception as exc:  # noqa: BLE001 - reported per mailbox, the task fails at the end
             _fail(result, exc)
             return Prepared(result)
@@ -185,6 +194,7 @@ class CalendarSync:
                 for c in plan.conflicts
             ]
             if not self.options.dry_run:
+                self._ensure_categories(result.mailbox, reading, prepared.categories, result)
                 self._apply(result.mailbox, plan, result, reading)
             result.counts["rejected"] = len(result.rejected)  # the lines the report lists for this mailbox
             problems = []
@@ -236,12 +246,17 @@ class CalendarSync:
         """Graph's events as ExistingEvents, ours only (a second line of defence behind the filter)."""
         return [e for e in (ExistingEvent.from_graph(x, elsewhere) for x in events) if e.source == self.source]
 
-    def _pages(self, requests: list[dict], probes: frozenset[str] = frozenset()) -> dict[str, list[dict]]:
-        """GETs in one `$batch`, each followed through all its pages (a probe: its first page only)."""
+    def _pages(self, requests: list[dict], probes: frozenset[str] = frozenset(),
+               optional: frozenset[str] = frozenset()) -> dict[str, list[dict] | None]:
+        """GETs in one `$batch`, each followed through all its pages (a probe: its first page only);
+        an optional one the app may not read (403) gives None instead of failing the mailbox."""
         responses = self.graph.batch(requests)
-        out = {}
+        out: dict[str, list[dict] | None] = {}
         for item in requests:
             response = responses[item["id"]]
+            if not response.ok and item["id"] in optional and response.status == 403:
+                out[item["id"]] = None
+                continue
             if not response.ok:
                 raise self.graph.batch_error(item, response)
             page = response.body or {}
@@ -267,7 +282,9 @@ class CalendarSync:
         if target_id is not None:  # events of ours written before calendar_name was set
             requests.append({"id": "default", "method": "GET", "headers": headers,
                              "url": f"{paths.events(mailbox)}?{self._query(ours, 1, 'id', ())}"})
-        pages = self._pages(requests, probes=frozenset({"probe", "default"}))
+        if self.options.render.categories:  # in the same round trip: colours cost no extra request
+            requests.append({"id": "categories", "method": "GET", "url": paths.master_categories(mailbox)})
+        pages = self._pages(requests, probes=frozenset({"probe", "default"}), optional=frozenset({"categories"}))
         existing = self._our_events(pages["window"])
         holders = {c["id"] for c in pages["holders"]}
         elsewhere: list[str | None] = sorted(holders - {target_id})
@@ -276,7 +293,7 @@ class CalendarSync:
         strays = self._strays(mailbox, elsewhere, headers) if elsewhere else []
         if target_id is not None and target_id not in holders and not self.options.dry_run:
             self._tag_calendar(mailbox, target_id, HOLDS)
-        return Reading(target, headers, existing, bool(pages["probe"]), strays)
+        return Reading(target, headers, existing, bool(pages["probe"]), strays, pages.get("categories"))
 
     def _strays(self, mailbox: str, calendars: list[str | None], headers: dict) -> list[ExistingEvent]:
         """All our events in calendars other than the target; a tagged calendar found empty is untagged."""
@@ -368,6 +385,49 @@ class CalendarSync:
             for i, d in enumerate(missing)
         ]
         return [e for events in self._pages(requests).values() for e in self._our_events(events)]
+
+    # ------------------------------------------------------------------ categories
+    def _ensure_categories(self, mailbox: str, reading: Reading, wanted: frozenset[str], result: MailboxResult) -> None:
+        """Add the categories the events carry to the mailbox's master list, in colour, so Outlook
+        shows them coloured. Optional (MailboxSettings.ReadWrite): never fails the mailbox."""
+        if not wanted or not self.options.render.categories:
+            return
+        if reading.categories is None:
+            self._note_categories("MailboxSettings.Read")
+            return
+        bodies = missing(reading.categories, wanted, self.options.category_colors)
+        if not bodies:
+            return
+        requests = [{"id": f"c{i}", "method": "POST", "url": paths.master_categories(mailbox), "body": body}
+                    for i, body in enumerate(bodies)]
+        responses = self.graph.batch(requests)
+        created, unsure = 0, []
+        for item in requests:
+            response = responses[item["id"]]
+            if response.ok:
+                created += 1
+            elif response.status == 403:
+                self._note_categories("MailboxSettings.ReadWrite")
+                break
+            else:  # most likely made meanwhile by an overlapping run (409 or 400: Graph does not say which)
+                unsure.append(item["body"]["displayName"])
+        if unsure:
+            listed = self._pages([{"id": "categories", "method": "GET", "url": paths.master_categories(mailbox)}],
+                                 optional=frozenset({"categories"}))["categories"] or []
+            still = missing(listed, unsure, self.options.category_colors)
+            if still:
+                log.warning("Mailbox %s: categories %s could not be added to its category list (shown without "
+                            "colour)", result.upn or mailbox, ", ".join(b["displayName"] for b in still))
+        result.counts["categories_added"] = created
+
+    def _note_categories(self, permission: str) -> None:
+        with self._lock:
+            if self._categories_note is None:
+                self._categories_note = (
+                    f"Category colours: the app lacks {permission}, so events carry their categories (Terminart) "
+                    "without colour. Granting the optional application permission MailboxSettings.ReadWrite "
+                    f"(App registrations > {APP_NAME} > API permissions, with admin consent) lets each run add "
+                    "them to every mapped mailbox's category list in colour (Baustelle orange, Urlaub green, ...).")
 
     # ------------------------------------------------------------------ apply
     def _apply(self, mailbox: str, plan: Plan, result: MailboxResult, reading: Reading) -> None:
@@ -487,6 +547,7 @@ class CalendarSync:
             "graph_requests": self.graph.stats.as_dict(),
             "openhandwerk_requests": getattr(self.oh, "requests_made", None),
             "duration_s": round(seconds, 3),
+            "notes": [self._categories_note] if self._categories_note else [],
         }
 
 

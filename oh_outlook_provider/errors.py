@@ -133,6 +133,7 @@ def tenant_not_found(conn_id: str) -> AuthenticationError:
 
 
 PERMISSION_FOR_PATH = (
+    ("/outlook/masterCategories", "MailboxSettings.ReadWrite (optional: category colours)"),
     ("/applications", "Application.Read.All (optional: reads the secret's expiry from Entra)"),
     ("/calendar", "Calendars.ReadWrite"),
     ("/events", "Calendars.ReadWrite"),
@@ -164,7 +165,7 @@ def translate_graph_error(
             status,
             code,
         )
-    if status == 403 and code == "ErrorAccessDenied" and mailbox:
+    if status == 403 and code == "ErrorAccessDenied" and mailbox and "/outlook/" not in path:
         # Graph answers a policy block and a missing Calendars permission with the same code; the
         # policy's message names it ("... AppOnly AccessPolicy ..."), a missing consent does not.
         policy = "accesspolicy" in detail.replace(" ", "").lower()

@@ -79,3 +79,8 @@ def application(app_id: str) -> str:
         raise GraphIdError(f"application id {str(app_id)[:60]!r} is not a GUID; check the connection's "
                            "Application (client) ID.")
     return f"/applications(appId='{app_id}')"
+
+
+def master_categories(uid: str) -> str:
+    """The mailbox's category list (MailboxSettings.Read to list, .ReadWrite to add)."""
+    return f"{user(uid)}/outlook/masterCategories"

@@ -80,13 +80,15 @@ def shared_sandbox() -> Iterator[SandboxServer]:
         yield server
 
 
-# Where Microsoft documents two behaviours (docs/sandbox-fidelity.md rows B5 and X2), every sandbox
-# test runs under both: the current throttling page with the first event returned for a repeated
-# transactionId, and the older all-at-once execution with the repeat refused.
+# Where Microsoft documents two behaviours or none (docs/sandbox-fidelity.md rows B5, X2, E5, E6, G1),
+# every sandbox test runs under both settings: the current throttling page with the first event
+# returned for a repeated transactionId, a replacing PATCH, the address as written and 409 for a
+# repeated category; and the older all-at-once execution with the repeat refused, a merging PATCH,
+# every address property echoed and 400 for a repeated category.
 BEHAVIOURS = {
     "graph-4-at-a-time": Behaviour(batch_execution="four_at_a_time", duplicate_transaction="first_event"),
     "graph-all-at-once": Behaviour(batch_execution="all_at_once", duplicate_transaction="error", complex_patch="merge",
-                                   address_echo="all_keys"),
+                                   address_echo="all_keys", duplicate_category="bad_request"),
 }
 
 

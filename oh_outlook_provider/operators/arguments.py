@@ -80,12 +80,8 @@ def minutes(moment_: dt.datetime, zone: Any) -> str:
     return moment_.astimezone(zone).strftime("%d.%m.%Y %H:%M")
 
 
-def kind_map(given: Any, defaults: Mapping[str, str], enum: str, what: str) -> dict[str, str]:
-    """A category -> showAs/sensitivity map: `defaults` overridden by `given` (a dict or JSON text), every
-    value a member of Graph's `enum` in Microsoft's schema (`unknown` is Graph's answer, never written)."""
-    from oh_outlook_provider.graph_schema import enum_members
-    from oh_outlook_provider.sync.event_kinds import casefolded
-
+def text_map(given: Any, what: str) -> dict[str, str]:
+    """A dict of text -> text, or its JSON (templates render as text); None or "" = {}."""
     if isinstance(given, str):
         try:
             given = json.loads(given) if given.strip() else {}
@@ -93,6 +89,16 @@ def kind_map(given: Any, defaults: Mapping[str, str], enum: str, what: str) -> d
             raise ConfigurationError(f"{what} map is not valid JSON: {exc}") from None
     if given is not None and not isinstance(given, Mapping):
         raise ConfigurationError(f"{what} map must be a dict of category -> value, got {type(given).__name__}")
+    return {str(k): str(v) for k, v in (given or {}).items()}
+
+
+def kind_map(given: Any, defaults: Mapping[str, str], enum: str, what: str) -> dict[str, str]:
+    """A category -> showAs/sensitivity/colour map: `defaults` overridden by `given` (a dict or JSON text),
+    every value a member of Graph's `enum` in Microsoft's schema (`unknown` is Graph's answer, never written)."""
+    from oh_outlook_provider.graph_schema import enum_members
+    from oh_outlook_provider.sync.event_kinds import casefolded
+
+    given = text_map(given, what)
     allowed = tuple(m for m in enum_members(enum) if m != "unknown")
     for category, value in (given or {}).items():
         if value not in allowed:

@@ -18,6 +18,7 @@ from oh_outlook_provider.operators.arguments import (
     mapping_of,
     minutes,
     names_of,
+    text_map,
     window_of,
 )
 from oh_outlook_provider.operators.failures import task_failure
@@ -52,7 +53,12 @@ class Office365CalendarSyncOperator(BaseOperator):
     :param past: rolling window's reach back (timedelta, days or ISO duration). (templated)
     :param future: rolling window's reach ahead. (templated)
     :param mailboxes: only these user ids (a shard, for dynamic task mapping). (templated)
-    :param category_map: openHandwerk category -> Outlook category name.
+    :param category_map: openHandwerk category -> Outlook category name; categories it does not name keep
+        their own name, ``""`` writes none. A dict or JSON. (templated)
+    :param categories: ``False`` writes no categories at all. (templated)
+    :param category_colors: Outlook category -> colour (``preset0`` ... ``preset24``, ``none``) over the
+        defaults (Baustelle orange, Urlaub green, ...); used when the app has the optional permission
+        MailboxSettings.ReadWrite to add missing categories to each mailbox's list. (templated)
     :param reminder_minutes: reminder before timed events; ``None`` for none.
     :param show_as_map: openHandwerk category -> Outlook free/busy (``free``, ``tentative``, ``busy``,
         ``oof``, ``workingElsewhere``), over the defaults Urlaub/Krank -> ``oof``; others ``busy``.
@@ -73,7 +79,7 @@ class Office365CalendarSyncOperator(BaseOperator):
     template_fields: Sequence[str] = (
         "mapping", "appointments", "window_start", "window_end", "calendar_name", "mailboxes", "past", "future", "dry_run",
         "on_outlook_edit", "show_as_map", "sensitivity_map", "include_categories", "exclude_categories",
-        "include_statuses", "exclude_statuses", "map_url",
+        "include_statuses", "exclude_statuses", "map_url", "category_map", "categories", "category_colors",
     )
     ui_color = "#dcfce7"
 
@@ -95,7 +101,9 @@ class Office365CalendarSyncOperator(BaseOperator):
         past: dt.timedelta | float | str = dt.timedelta(days=7),
         future: dt.timedelta | float | str = dt.timedelta(days=90),
         mailboxes: Any = None,
-        category_map: Mapping[str, str] | None = None,
+        category_map: Mapping[str, str] | str | None = None,
+        categories: bool | str = True,
+        category_colors: Mapping[str, str] | str | None = None,
         reminder_minutes: int | None = 15,
         show_as_map: Mapping[str, str] | str | None = None,
         sensitivity_map: Mapping[str, str] | str | None = None,
@@ -126,7 +134,9 @@ class Office365CalendarSyncOperator(BaseOperator):
         self.past = past
         self.future = future
         self.mailboxes = mailboxes
-        self.category_map = dict(category_map or {})
+        self.category_map = category_map
+        self.categories = categories
+        self.category_colors = category_colors
         self.reminder_minutes = reminder_minutes
         self.show_as_map = show_as_map
         self.sensitivity_map = sensitivity_map
@@ -135,12 +145,13 @@ class Office365CalendarSyncOperator(BaseOperator):
         self.include_statuses = include_statuses
         self.exclude_statuses = exclude_statuses
         self.map_url = map_url
-        if not any("{{" in str(given) for given in (show_as_map, sensitivity_map)):
+        if not any("{{" in str(given) for given in (show_as_map, sensitivity_map, category_colors)):
             self._kind_maps()  # fail at parse time on a value Outlook does not know
         if not any("{{" in str(given) for given in (include_categories, exclude_categories, include_statuses,
-                                                    exclude_statuses, map_url)):
+                                                    exclude_statuses, map_url, category_map)):
             self._selection()
             map_link(map_url)
+            text_map(category_map, "category_map")
 
     def _selection(self) -> Selection:
         return Selection.of(names_of(self.include_categories, "include_categories"),
@@ -148,11 +159,13 @@ class Office365CalendarSyncOperator(BaseOperator):
                             names_of(self.include_statuses, "include_statuses"),
                             names_of(self.exclude_statuses, "exclude_statuses"))
 
-    def _kind_maps(self) -> tuple[dict[str, str], dict[str, str]]:
+    def _kind_maps(self) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+        from oh_outlook_provider.sync.categories import COLOR_DEFAULTS
         from oh_outlook_provider.sync.event_kinds import SENSITIVITY_DEFAULTS, SHOW_AS_DEFAULTS
 
         return (kind_map(self.show_as_map, SHOW_AS_DEFAULTS, "freeBusyStatus", "showAs"),
-                kind_map(self.sensitivity_map, SENSITIVITY_DEFAULTS, "sensitivity", "sensitivity"))
+                kind_map(self.sensitivity_map, SENSITIVITY_DEFAULTS, "sensitivity", "sensitivity"),
+                kind_map(self.category_colors, COLOR_DEFAULTS, "categoryColor", "category colour"))
 
     def window(self, context: Mapping[str, Any]) -> Any:
         return window_of(context, self.window_start, self.window_end, self.past, self.future)
@@ -170,17 +183,20 @@ class Office365CalendarSyncOperator(BaseOperator):
         openhandwerk = OpenHandwerkHook(self.openhandwerk_conn_id)
         try:
             mapping = mapping_of(self.mapping)
-            show_as, sensitivity = self._kind_maps()
+            show_as, sensitivity, colors = self._kind_maps()
             snapshot = Snapshot.of(self.appointments) if self.appointments else None
             window = snapshot.window if snapshot else self.window(context)
             options = SyncOptions(
                 window=window,
                 calendar_name=self.calendar_name or graph.settings.calendar_name,
                 policy=PlanPolicy(self.on_outlook_edit, self.max_delete_fraction, self.allow_mass_delete),
-                render=RenderOptions(web_url=openhandwerk.settings.web_url, category_map=self.category_map,
+                render=RenderOptions(web_url=openhandwerk.settings.web_url, category_map=text_map(self.category_map,
+                                                                                                   "category_map"),
+                                     categories=flag(self.categories),
                                      reminder_minutes=self.reminder_minutes, show_as_map=show_as,
                                      sensitivity_map=sensitivity, map_url=map_link(self.map_url)),
                 selection=self._selection(),
+                category_colors=colors,
                 dry_run=flag(self.dry_run),
                 max_workers=self.max_workers,
                 salt=str(context.get("run_id") or "manual"),
@@ -197,6 +213,8 @@ class Office365CalendarSyncOperator(BaseOperator):
                       "mapped employee", summary["appointments"], summary["cancelled"], summary["excluded"],
                       summary["without_mapped_attendee"])
         self.log.info("Calendar sync:\n%s", summary_table(summary))
+        for note in summary["notes"]:
+            self.log.info("%s", note)
         announce(context, self.outlets, summary["totals"], summary["window"], summary["appointments"])
         if summary["failed"]:
             ti = context.get("ti")

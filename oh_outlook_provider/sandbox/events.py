@@ -86,7 +86,7 @@ def _check_enum(name: str, value: Any, enum: str) -> None:
                          f"'microsoft.graph.{enum}'.")
 
 
-def _check_shape(name: str, value: Any, type_name: str) -> None:
+def check_shape(name: str, value: Any, type_name: str) -> None:
     """An object may carry only the properties its schema type has; nested objects and enum members
     are checked by their schema types in turn."""
     if value is None:
@@ -103,7 +103,7 @@ def _check_shape(name: str, value: Any, type_name: str) -> None:
                              "by the type.")
         inner_type = props[key]
         if inner_type in schema()["complex_types"]:
-            _check_shape(f"{name}.{key}", inner, inner_type)
+            check_shape(f"{name}.{key}", inner, inner_type)
         elif inner_type in ENUM_NAMES:
             _check_enum(f"{name}.{key}", inner, inner_type)
 
@@ -112,7 +112,7 @@ def check_properties(body: Any) -> dict:
     """Unknown properties, enum values and nested shapes, as Graph's OData reader refuses them."""
     if not isinstance(body, dict):
         raise GraphFault(400, "RequestBodyRead", "The request body must be a JSON object.")
-    _check_shape("event", body, "event")
+    check_shape("event", body, "event")
     return body
 
 

@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import jwt
 
+from oh_outlook_provider.sandbox.categories import categories_route
 from oh_outlook_provider.sandbox.directory import get_application
 from oh_outlook_provider.sandbox.events import (
     GraphFault,
@@ -302,9 +303,12 @@ def _route(state, method, path, query, headers, body, claims, base_url) -> Resul
     # Everything below is a mailbox call. Exchange grants the union of the tenant-wide Entra consent
     # (narrowed by an application access policy) and RBAC for Applications role assignments (row A2).
     app = state.apps.get(claims.get("appid"))
-    consented = bool(roles & {"Calendars.ReadWrite", "Calendars.Read"}) and (
-        method == "GET" or "Calendars.ReadWrite" in roles)
-    in_rbac_scope = bool(app and app.rbac_user_ids is not None and user.id in app.rbac_user_ids)
+    settings = segments[2].lower() == "outlook"  # the category list: MailboxSettings, not Calendars (row G1)
+    read, write = ("MailboxSettings.Read", "MailboxSettings.ReadWrite") if settings else (
+        "Calendars.Read", "Calendars.ReadWrite")
+    consented = bool(roles & {read, write}) and (method == "GET" or write in roles)
+    # The RBAC role assignment of this emulation is "Application Calendars.ReadWrite" (row A2).
+    in_rbac_scope = bool(app and app.rbac_user_ids is not None and user.id in app.rbac_user_ids) and not settings
     if not consented and not in_rbac_scope:
         return error(403, "ErrorAccessDenied", "Access is denied. Check credentials and try again.")
     if not in_rbac_scope and app and app.policy_user_ids is not None and user.id not in app.policy_user_ids:
@@ -361,6 +365,9 @@ def _mailbox_route(state, user, method, rest, query, headers, body, base_url) ->
         zone = match.group(1)
         zone_of(zone)
     calendar_id = None
+    if len(rest) >= 2 and rest[0].lower() == "outlook" and rest[1].lower() == "mastercategories":
+        status, answer = categories_route(state, user.id, method, rest[2:], body)
+        return (status, {}, None) if status == 204 else ok(status, answer)
     if rest and rest[0].lower() == "calendar":
         rest = rest[1:]
         if not rest:

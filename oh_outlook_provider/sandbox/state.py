@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
+from oh_outlook_provider.sandbox.categories import seed_categories
 from oh_outlook_provider.sandbox.events import store_event
 from oh_outlook_provider.sandbox.seed import SeedData, build_seed
 
@@ -77,6 +78,7 @@ BATCH_EXECUTIONS = ("four_at_a_time", "all_at_once")
 DUPLICATE_TRANSACTIONS = ("first_event", "error")
 COMPLEX_PATCHES = ("replace", "merge")
 ADDRESS_ECHOES = ("as_written", "all_keys")
+DUPLICATE_CATEGORIES = ("conflict", "bad_request")
 
 
 @dataclass
@@ -99,6 +101,7 @@ class Behaviour:
     duplicate_transaction: str = "first_event"
     complex_patch: str = "replace"
     address_echo: str = "as_written"
+    duplicate_category: str = "conflict"  # fidelity row G1: a second master category of one name
 
     def __post_init__(self) -> None:
         if self.batch_execution not in BATCH_EXECUTIONS:
@@ -109,6 +112,8 @@ class Behaviour:
             raise ValueError(f"complex_patch must be one of {COMPLEX_PATCHES}")
         if self.address_echo not in ADDRESS_ECHOES:
             raise ValueError(f"address_echo must be one of {ADDRESS_ECHOES}")
+        if self.duplicate_category not in DUPLICATE_CATEGORIES:
+            raise ValueError(f"duplicate_category must be one of {DUPLICATE_CATEGORIES}")
 
 
 @dataclass
@@ -183,15 +188,17 @@ class SandboxState:
         self.users = {u.id: u for u in self.data.users}
         self.calendars: dict[str, dict[str, dict]] = {}  # user id -> calendar id -> calendar
         self.events: dict[str, dict[str, dict]] = {}  # user id -> event id -> stored event
+        self.master_categories: dict[str, dict[str, dict]] = {}  # user id -> category id -> outlookCategory
         self.transactions: dict[tuple[str, str], tuple[str, str]] = {}  # (user, transactionId) -> (event id, body)
         self.appointments = {a["id"]: copy.deepcopy(a) for a in self.data.appointments}
         self.employees = {e["id"]: copy.deepcopy(e) for e in self.data.employees}
         self.counters = Counters()
         self.budget: dict[str, tuple[float, int]] = {}  # mailbox -> (window start, count)
         self._sequence = 0
-        for user in self.data.users:
-            if user.has_mailbox:
-                self._ensure_default_calendar(user.id)
+        for n, user in enumerate(u for u in self.data.users if u.has_mailbox):
+            self._ensure_default_calendar(user.id)
+            # One user made "baustelle" herself, in her own colour: it must stay hers (row G1).
+            seed_categories(self, user.id, (("baustelle", "preset12"),) if n == 1 else ())
         self._seed_private_events()
 
     def reload(self, **changes: object) -> None:

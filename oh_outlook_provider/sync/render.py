@@ -11,6 +11,7 @@ from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
 from oh_outlook_provider.sync import fingerprint
+from oh_outlook_provider.sync.categories import outlook_name
 from oh_outlook_provider.sync.event_kinds import SENSITIVITY_DEFAULTS, SHOW_AS_DEFAULTS, casefolded, kind_of
 from oh_outlook_provider.sync.models import Appointment, as_utc
 from oh_outlook_provider.sync.tags import (
@@ -35,7 +36,9 @@ class RenderOptions:
     """How appointments look in Outlook; all optional."""
 
     web_url: str | None = None  # openHandwerk web app; events link back to the appointment
-    category_map: Mapping[str, str] = field(default_factory=dict)  # openHandwerk category -> Outlook category
+    # openHandwerk category -> Outlook category name (categories.outlook_name); unnamed ones keep their own
+    category_map: Mapping[str, str] = field(default_factory=dict)
+    categories: bool = True  # False: events carry no category at all
     reminder_minutes: int | None = 15  # None = no reminder
     show_as: str = "busy"  # for categories the map does not name
     sensitivity: str = "normal"
@@ -45,6 +48,9 @@ class RenderOptions:
     # A route link in the body for appointments with an address; "{query}" is the address, URL-encoded.
     # Google's cross-platform Maps URL opens the maps app on Android and iOS; None leaves it out.
     map_url: str | None = MAP_URL
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "category_map", casefolded(self.category_map))
 
 
 @dataclass(eq=False)
@@ -161,9 +167,9 @@ def _sensitivity(appointment: Appointment, options: RenderOptions) -> str:
     return kind_of(appointment.category, options.sensitivity_map, options.sensitivity)
 
 
-def _categories(appointment: Appointment, options: RenderOptions) -> list[str]:
-    category = options.category_map.get(appointment.category) if appointment.category else None
-    return [category] if category else []
+def categories_of(appointment: Appointment, options: RenderOptions) -> list[str]:
+    name = outlook_name(appointment.category, options.category_map) if options.categories else None
+    return [name] if name else []
 
 
 def _fields_and_texts(appointment: Appointment, options: RenderOptions) -> tuple[dict[str, Any], tuple[str, ...]]:
@@ -175,7 +181,7 @@ def _fields_and_texts(appointment: Appointment, options: RenderOptions) -> tuple
         "end": _moment(appointment.end, appointment.timezone),
         "isAllDay": all_day,
         "location": location(appointment),
-        "categories": _categories(appointment, options),
+        "categories": categories_of(appointment, options),
         "showAs": _show_as(appointment, options),
         "isReminderOn": options.reminder_minutes is not None and not all_day,
         "reminderMinutesBeforeStart": options.reminder_minutes or 0,
@@ -195,7 +201,7 @@ def _texts(appointment: Appointment, options: RenderOptions, body: str | None = 
         _moment_text(appointment.end, appointment.timezone, all_day),
         "true" if all_day else "false",
         appointment.location.strip(),
-        "\x1f".join(_categories(appointment, options)),
+        "\x1f".join(categories_of(appointment, options)),
         _show_as(appointment, options),
         "true" if options.reminder_minutes is not None and not all_day else "false",
         str(options.reminder_minutes or 0),

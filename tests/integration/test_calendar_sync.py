@@ -25,6 +25,7 @@ from tests.integration.sync_helpers import (
     event_of,
     mapping_for,
     ours,
+    overlapping,
     sync,
     writes,
 )
@@ -349,3 +350,56 @@ def test_appointments_left_out_by_the_selection_are_removed_like_cancelled_ones(
     held = sync(sandbox, mapping, selection=Selection.of(include_categories=["Schulung"]))
     assert held["totals"]["delete"] == 0 and held["totals"]["delete_blocked"] > 0
     assert {key.split("|")[1] for _, key in ours(sandbox)} == after
+
+
+def _master(sandbox, user_id: str) -> dict[str, str]:
+    return {c["displayName"]: c["color"] for c in sandbox.state.master_categories[user_id].values()}
+
+
+def test_without_mailbox_settings_events_carry_their_categories_and_the_run_says_once_what_colours_need(
+        sandbox, mapping):
+    """Issue 14 item 5, the guide's setup: no MailboxSettings permission. Categories are written as
+    names, no master list is touched, and the run's summary carries one note with the fix."""
+    before = {u: _master(sandbox, u) for u in sandbox.state.master_categories}
+    summary = sync(sandbox, mapping)
+    assert summary["failed"] == {} and summary["totals"]["create"] > 0
+    assert len(summary["notes"]) == 1 and "MailboxSettings.ReadWrite" in summary["notes"][0]
+    wartung = pick(sandbox)
+    assert event_of(sandbox, wartung.id, "M-001")[1]["categories"] == [wartung.category]
+    assert {u: _master(sandbox, u) for u in sandbox.state.master_categories} == before
+
+
+def test_with_mailbox_settings_each_mailbox_gets_its_categories_in_colour_once(sandbox, mapping):
+    """Issue 14 item 5: with MailboxSettings.ReadWrite every mapped mailbox's master list holds the
+    categories its events carry, in the default colours; a category the user made ("baustelle", in
+    her colour) is left as it is and not made twice; a rerun adds nothing and sends no category request."""
+    control.grant(sandbox.state, "MailboxSettings.ReadWrite")
+    summary = sync(sandbox, mapping)
+    assert summary["notes"] == [] and summary["totals"]["categories_added"] > 0
+    for user_id, events in sandbox.state.events.items():
+        carried = {c for e in events.values() if e["_props"].get(KEY_PROP) for c in e["categories"]}
+        master = _master(sandbox, user_id)
+        assert {c.casefold() for c in carried} <= {m.casefold() for m in master}, user_id
+        if "Urlaub" in carried:
+            assert master["Urlaub"] == "preset4"
+        if "baustelle" in master:  # the user's own: kept, her colour, no second "Baustelle"
+            assert master["baustelle"] == "preset12" and "Baustelle" not in master
+    assert any("baustelle" in _master(sandbox, u) for u in sandbox.state.master_categories)
+    sandbox.state.reset_counters()
+    again = sync(sandbox, mapping)
+    assert "categories_added" not in again["totals"] and writes(again) == 0
+    assert all(counts.get("write", 0) == 0 for counts in sandbox.state.stats()["requests"].values())
+
+
+def test_overlapping_runs_adding_the_same_categories_leave_each_once(sandbox, mapping, caplog):
+    """Both runs read an empty list, then both add: the second add is refused (409 or 400, row G1),
+    read back and found; no warning, no duplicate category."""
+    control.grant(sandbox.state, "MailboxSettings.ReadWrite")
+    for categories in sandbox.state.master_categories.values():
+        categories.clear()
+    summaries = overlapping(sandbox, mapping, [WINDOW, WINDOW])
+    assert all(not s["failed"] for s in summaries)
+    for user_id in sandbox.state.master_categories:
+        names = [c["displayName"].casefold() for c in sandbox.state.master_categories[user_id].values()]
+        assert len(names) == len(set(names))
+    assert "could not be added" not in caplog.text

@@ -99,6 +99,9 @@ def test_a_successful_day_announces_its_counts_on_the_calendars_asset(env):
     ({"include_statuses": "[geplant"}, "include_statuses is not a valid JSON list"),
     ({"map_url": "http://maps.example/?q={query}"}, "must be an https:// URL with {query}"),
     ({"map_url": "https://maps.example/?q={ort}"}, "may hold only the placeholder {query}"),
+    ({"category_colors": {"Baustelle": "orange"}}, "category colour for category 'Baustelle' is 'orange'; "
+                                                   "Outlook knows none, preset0"),
+    ({"category_map": "[1, 2]"}, "category_map map must be a dict"),
 ])
 def test_bad_selections_and_map_links_fail_at_parse_time(kwargs, message):
     from oh_outlook_provider.errors import ConfigurationError

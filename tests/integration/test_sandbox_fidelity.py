@@ -244,6 +244,35 @@ def test_e6_a_patched_location_replaces_or_merges_per_setting(sandbox):
         assert "address" not in location
 
 
+# ---------------------------------------------------------------------- G1: the master category list
+def test_g1_master_categories_need_mailbox_settings_and_unique_names(sandbox):
+    from oh_outlook_provider.sandbox import control
+
+    user = user_id(sandbox)
+    path = f"/users/{user}/outlook/masterCategories"
+    with pytest.raises(errors.PermissionMissingError, match="MailboxSettings.ReadWrite"):
+        graph_hook(sandbox).get(path)
+    control.grant(sandbox.state, "MailboxSettings.Read")
+    names = [c["displayName"] for c in graph_hook(sandbox).get(path)["value"]]
+    assert "Rote Kategorie" in names
+    with pytest.raises(errors.PermissionMissingError):
+        graph_hook(sandbox).post(path, {"displayName": "Baustelle", "color": "preset1"})
+    control.grant(sandbox.state, "MailboxSettings.ReadWrite")
+    hook = graph_hook(sandbox)
+    made = hook.post(path, {"displayName": "Baustelle", "color": "preset1"})
+    assert made["color"] == "preset1" and made["id"]
+    with pytest.raises(errors.GraphError) as again:
+        hook.post(path, {"displayName": "BAUSTELLE", "color": "preset2"})
+    assert again.value.status == (409 if sandbox.state.behaviour.duplicate_category == "conflict" else 400)
+    for bad in ({"displayName": "X", "color": "orange"}, {"displayName": "X", "colour": "preset1"}, {"color": "preset1"}):
+        with pytest.raises(errors.GraphError) as refused:
+            hook.post(path, bad)
+        assert refused.value.status == 400
+    with pytest.raises(errors.GraphError):
+        hook.patch(f"{path}/{made['id']}", {"displayName": "Montage"})
+    assert hook.patch(f"{path}/{made['id']}", {"color": "preset7"})["color"] == "preset7"
+
+
 # ---------------------------------------------------------------------- E1, P1: response details
 def test_e1_request_ids_on_answers_and_errors(sandbox):
     raw = Raw(sandbox)

@@ -69,7 +69,13 @@ def test_dst_crossing_keeps_local_wall_time():
 def test_category_map_and_subject_limit():
     event = render(appt(title="x" * 400), "M-1", "s", RenderOptions(category_map={"Wartung": "Grüne Kategorie"}))
     assert event.fields["categories"] == ["Grüne Kategorie"] and len(event.fields["subject"]) == 255
-    assert render(appt(), "M-1", "s", RenderOptions()).fields["categories"] == []
+    # unnamed categories keep their own name (issue 14 item 5); "" or categories=False write none
+    assert render(appt(), "M-1", "s", RenderOptions()).fields["categories"] == ["Wartung"]
+    assert render(appt(category=" wartung "), "M-1", "s", RenderOptions(category_map={"WARTUNG": "Service"})
+                  ).fields["categories"] == ["Service"]
+    assert render(appt(), "M-1", "s", RenderOptions(category_map={"Wartung": ""})).fields["categories"] == []
+    assert render(appt(), "M-1", "s", RenderOptions(categories=False)).fields["categories"] == []
+    assert render(appt(category=""), "M-1", "s", RenderOptions()).fields["categories"] == []
 
 
 KOELN = PostalAddress("Hauptstraße 5", "50667", "Köln")
