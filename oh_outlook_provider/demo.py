@@ -15,10 +15,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
-from oh_outlook_provider.sandbox import SandboxServer
+from oh_outlook_provider.sandbox import SandboxServer, control
 from oh_outlook_provider.sandbox.state import SandboxState
+from oh_outlook_provider.sync.categories import COLOR_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -78,13 +80,15 @@ def last_xcom(home: Path, dag_id: str, task_id: str) -> list:
 
 def merge_summaries(summaries: list[dict], read: dict | None = None) -> dict:
     """The shards' summaries as one; `read` is the run's one openHandwerk read (its rejected records)."""
-    merged: dict = {"totals": {}, "mailboxes": {}, "rejected": list((read or {}).get("rejected", [])), "window": None}
+    merged: dict = {"totals": {}, "mailboxes": {}, "rejected": list((read or {}).get("rejected", [])), "window": None,
+                    "notes": []}
     seen_rejected = {r["record_id"] for r in merged["rejected"]}
     for s in summaries:
         merged["window"] = merged["window"] or s.get("window")
         for k, v in s.get("totals", {}).items():
             merged["totals"][k] = merged["totals"].get(k, 0) + v
         merged["mailboxes"].update(s.get("mailboxes", {}))
+        merged["notes"] += [n for n in s.get("notes", []) if n not in merged["notes"]]
         for r in s.get("rejected", []):
             if r["record_id"] not in seen_rejected:
                 seen_rejected.add(r["record_id"])
@@ -112,6 +116,10 @@ def print_sync(title: str, summary: dict) -> None:
         print(line + (f"  ({info['error'][:70]}...)" if info.get("error") else ""))
     for r in summary["rejected"]:
         print(f"   rejected appointment {r['record_id']}: {r['reason']}")
+    if totals.get("categories_added"):
+        print(f"   categories added in colour to the mailboxes' category lists: {totals['categories_added']}")
+    for note in summary.get("notes", []):
+        print("   note: " + note)
 
 
 def print_mapping(result: dict) -> None:
@@ -127,6 +135,9 @@ def print_agenda(state: SandboxState, upn: str, today: dt.date) -> None:
     print(f"\n== Coming week of {upn}, read back from the sandbox calendar")
     end = today + dt.timedelta(days=7)
     rows = []
+    user = state.find_user(upn)
+    colors = {c["displayName"].casefold(): COLOR_NAMES[int(c["color"][6:])] if c["color"] != "none" else "none"
+              for c in state.master_categories.get(user.id, {}).values()}
     for event in state.mailbox_events(upn):
         start_local = event["_start_utc"].astimezone(BERLIN)
         day = dt.date.fromisoformat(event["start"]["dateTime"][:10]) if event["isAllDay"] else start_local.date()
@@ -134,12 +145,33 @@ def print_agenda(state: SandboxState, upn: str, today: dt.date) -> None:
             when = "ganztägig  " if event["isAllDay"] else f"{start_local:%H:%M}-{event['_end_utc'].astimezone(BERLIN):%H:%M}"
             kind = "" if event["showAs"] == "busy" else f"  [{event['showAs']}]"
             kind += "" if event["sensitivity"] == "normal" else f"  [{event['sensitivity']}]"
+            kind += "".join(f"  <{c}: {colors.get(c.casefold(), 'no colour')}>" for c in event["categories"])
             ours = kind if event["_props"] else "   (private, not ours: untouched)"
-            rows.append((day, when, event["subject"] + ours))
-    for day, when, subject in sorted(rows):
+            address = (event["location"].get("address") or {}) if event["_props"] else {}
+            where = ", ".join(p for p in (address.get("street"), " ".join(
+                p for p in (address.get("postalCode"), address.get("city")) if p)) if p)
+            rows.append((day, when, event["subject"] + ours, where))
+    for day, when, subject, where in sorted(rows):
         print(f"   {WEEKDAYS[day.weekday()]} {day:%d.%m.}  {when}  {subject}")
+        if where:
+            print(f"   {'':19}-> {where} (navigable address, route link in the text)")
     if not rows:
         print("   (no events)")
+
+
+def print_expiry(sandbox: SandboxServer, title: str) -> None:
+    """What the Office 365 connection's Test button says about the secret (the hook in-process)."""
+    from oh_outlook_provider.hooks.office365 import Office365Hook
+    from oh_outlook_provider.settings import office365_settings
+
+    connection = sandbox.office365_connection()
+    settings = office365_settings(SimpleNamespace(conn_id="office365_default", host=None, schema=None,
+                                                  login=connection["login"], password=connection["password"],
+                                                  extra=json.dumps(connection["extra"])))
+    ok, message = Office365Hook(settings=settings).test_connection()
+    print(f"\n== {title}: {'OK' if ok else 'FAILED'}")
+    for part in message.removeprefix("Connection OK: ").rstrip(".").split("; "):
+        print(f"   - {part}")
 
 
 def busiest_past_day(state: SandboxState, today: dt.date) -> dt.date:
@@ -176,11 +208,17 @@ def run_demo(workdir: Path) -> int:
         stats = state.stats()
         print(f"   Graph: at most {stats['max_in_flight']} request(s) in flight per mailbox, {stats['throttled_total']} "
               f"throttled, {stats['invitations_sent']} invitations sent")
-        print_agenda(state, "juergen.mueller@mueller-haustechnik.de", today)
+        print_expiry(sandbox, "The guide's setup: the connection test")
+        # The admin grants the two optional permissions (issue 14): category colours, the real expiry.
+        control.grant(state, "MailboxSettings.ReadWrite")
+        control.grant(state, "Application.Read.All")
+        print("\n== The admin grants MailboxSettings.ReadWrite and Application.Read.All (optional)")
+        print_expiry(sandbox, "The connection test now")
 
         airflow(["dags", "test", "oh_outlook_calendar_sync"], env, log)
         second = sync_run(home)
-        print_sync("Rerun of the same sync: nothing to write", second)
+        print_sync("Rerun of the same sync: no event to write, the categories get their colours", second)
+        print_agenda(state, "juergen.mueller@mueller-haustechnik.de", today)
         writes = sum(second["totals"].get(k, 0) for k in ("create", "update", "delete"))
 
         past_day = busiest_past_day(state, today)
