@@ -23,7 +23,10 @@ from oh_outlook_provider.triggers.secret_expiry import SecretExpiryTrigger
 class Office365SecretExpirySensor(BaseSensorOperator):
     """Succeeds when the credential of ``office365_conn_id`` is valid for at least ``min_valid_for``.
 
-    :param check_token: also request a token; AADSTS7000222 counts as expired whatever the date says.
+    :param office365_conn_id: connection of type ``office365``. (templated)
+    :param min_valid_for: how long the credential must stay valid for the sensor to pass.
+    :param check_token: also request a token (AADSTS7000222 counts as expired whatever the date says)
+        and, when the app may read its own registration (Application.Read.All), watch Entra's date.
     :param deferrable: wait in the triggerer instead of holding a worker slot.
     """
 

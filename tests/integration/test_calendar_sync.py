@@ -403,3 +403,20 @@ def test_overlapping_runs_adding_the_same_categories_leave_each_once(sandbox, ma
         names = [c["displayName"].casefold() for c in sandbox.state.master_categories[user_id].values()]
         assert len(names) == len(set(names))
     assert "could not be added" not in caplog.text
+
+
+def test_a_changed_category_map_or_route_link_updates_only_the_events_it_changes(sandbox, mapping):
+    """Issue 14, done-when: renaming one category updates exactly its events; another route link
+    updates exactly the events with an address; each rerun writes nothing."""
+    sync(sandbox, mapping)
+    carried = [c for events in sandbox.state.events.values() for e in events.values()
+               if e["_props"].get(KEY_PROP) for c in e["categories"]]
+    renamed = RenderOptions(category_map={"Wartung": "Service"})
+    summary = sync(sandbox, mapping, render=renamed)
+    assert summary["totals"]["update"] == carried.count("Wartung") > 0 and writes(summary) == carried.count("Wartung")
+    assert writes(sync(sandbox, mapping, render=renamed)) == 0
+    with_address = sum(1 for events in sandbox.state.events.values() for e in events.values()
+                       if e["_props"].get(KEY_PROP) and any((e["location"].get("address") or {}).values()))
+    osm = RenderOptions(category_map={"Wartung": "Service"}, map_url="https://www.openstreetmap.org/search?query={query}")
+    assert sync(sandbox, mapping, render=osm)["totals"]["update"] == with_address > 0
+    assert writes(sync(sandbox, mapping, render=osm)) == 0

@@ -468,3 +468,12 @@ def test_a_wrong_secret_in_the_forms_test_names_no_random_connection_id():
         assert not ok and "AADSTS7000215" in message and "jbAt6RMJ" not in message and "this connection" in message
         with pytest.raises(AuthenticationError, match="Airflow connection 'jbAt6RMJ'"):
             Office365Hook(settings=office365_settings(conn)).get_token()
+
+
+def test_entra_failing_to_answer_keeps_the_typed_date_and_says_so():
+    with requests_mock.Mocker() as m:
+        mock_entra(m)
+        m.get(f"{GRAPH}/applications(appId='{CLIENT}')", status_code=500, json={"error": {"code": "InternalServerError"}})
+        expiry = make_hook(credential_valid_until="2099-03-01", sleeps=[]).watched_expiry()
+    assert expiry.valid_until == dt.date(2099, 3, 1) and expiry.source == "the connection"
+    assert expiry.note.startswith("Reading the expiry from Entra failed")
