@@ -57,7 +57,9 @@ def test_the_dag_processor_parses_the_four_dags(api):
 
 
 def test_the_scheduler_runs_shards_on_both_workers_within_the_graph_pool(api, stack, tenant):
-    _slow(tenant, 800)  # shards of a few seconds each, so that the running ones overlap
+    # Shards of several seconds each: the scheduler hands queued tasks to the workers a loop (1-3 s)
+    # apart, so shorter shards (800 ms latency: about 1.2 s each) were done before the third started.
+    _slow(tenant, 2500)
     foreign = foreign_events(tenant.state)
     # 3 pool slots < 4 worker slots (2 workers x 2), and more than one worker holds: so the pool is the
     # limit, and 3 shards running at once means both workers run shards.
