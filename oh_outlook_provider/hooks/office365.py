@@ -121,6 +121,7 @@ class Office365Hook(BaseHook):
     :param office365_conn_id: connection of type ``office365``.
     :param max_per_mailbox: requests in flight per mailbox across all threads (Outlook allows 4).
     :param retry_policy: attempts, back-off and wait budget for throttling and transient errors.
+    :param settings: settings already read (tests, the triggerer); default: read the connection.
     """
 
     conn_name_attr = "office365_conn_id"

@@ -32,6 +32,8 @@ class OpenHandwerkHook(BaseHook):
     """Reads employees and appointments from the openHandwerk REST API.
 
     :param openhandwerk_conn_id: connection of type ``openhandwerk``.
+    :param retry_policy: attempts, back-off and wait budget for throttling and transient errors.
+    :param settings: settings already read (tests, the triggerer); default: read the connection.
     """
 
     conn_name_attr = "openhandwerk_conn_id"

@@ -36,8 +36,11 @@ def resolve_overrides(value: Any) -> dict[str, str]:
 class Office365UserMappingOperator(BaseOperator):
     """Maps openHandwerk employees to Microsoft 365 users by e-mail and returns the mapping.
 
-    :param overrides: employee id or e-mail -> user id or UPN; a dict, JSON, or a Variable name.
+    :param office365_conn_id: connection of type ``office365`` (the Entra app registration).
+    :param openhandwerk_conn_id: connection of type ``openhandwerk``.
+    :param overrides: employee id or e-mail -> user id or UPN; a dict, JSON, or a Variable name. (templated)
     :param verify_mailboxes: probe each matched mailbox once (licence, mailbox, access policy).
+    :param max_workers: mailboxes probed at once.
     """
 
     template_fields: Sequence[str] = ("overrides",)
