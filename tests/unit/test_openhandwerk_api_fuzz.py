@@ -75,3 +75,27 @@ def test_the_run_goes_on_whatever_the_records(records):
 def test_any_employee_record_is_accepted_or_rejected(record):
     result = parse_employee(record)
     assert not isinstance(result, Rejected) or (result.record_id and result.reason)
+
+
+ADDRESS_KEYS = ("address", "adresse", "location", "ort", "einsatzort", "name", "street", "strasse", "houseNumber",
+                "zip", "plz", "postalCode", "city", "stadt", "country", "land", "countryCode")
+ADDRESS = st.dictionaries(st.sampled_from(ADDRESS_KEYS), JSON, max_size=6)
+
+
+@settings(max_examples=400, deadline=None)
+@given(ADDRESS, ADDRESS)
+def test_whatever_address_shape_the_appointment_stays_usable(address, flat):
+    """Issue 14 item 2: an address (nested under any of its keys, or flat on the record) never rejects
+    an otherwise good appointment, and the event renders with texts equal to the generic canonical ones."""
+    from oh_outlook_provider.sync import fingerprint
+    from oh_outlook_provider.sync.render import render
+
+    record = {**flat, "address": address, "id": "A-1", "start": "2026-03-02T08:00", "end": "2026-03-02T09:00",
+              "employees": ["M-1"]}
+    result = parse_appointment(record)
+    assert isinstance(result, Appointment), result
+    assert isinstance(result.location, str)
+    if result.address is not None:
+        assert all(isinstance(part, str) for part in vars(result.address).values()) and result.address.street
+    event = render(result, "M-1", "openhandwerk:1", RenderOptions())
+    assert event.texts == fingerprint.texts(event.fields)
