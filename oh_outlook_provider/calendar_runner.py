@@ -424,10 +424,11 @@ class CalendarSync:
         with self._lock:
             if self._categories_note is None:
                 self._categories_note = (
-                    f"Category colours: the app lacks {permission}, so events carry their categories (Terminart) "
-                    "without colour. Granting the optional application permission MailboxSettings.ReadWrite "
-                    f"(App registrations > {APP_NAME} > API permissions, with admin consent) lets each run add "
-                    "them to every mapped mailbox's category list in colour (Baustelle orange, Urlaub green, ...).")
+                    f"Category colours: without {permission} the app may not use the mailboxes' category lists, "
+                    "so events carry their categories (Terminart) without colour. Granting the optional "
+                    f"application permission MailboxSettings.ReadWrite (App registrations > {APP_NAME} > API "
+                    "permissions, with admin consent) lets each run add them to every mapped mailbox's category "
+                    "list in colour (Baustelle orange, Urlaub green, ...).")
 
     # ------------------------------------------------------------------ apply
     def _apply(self, mailbox: str, plan: Plan, result: MailboxResult, reading: Reading) -> None:

@@ -11,6 +11,7 @@ from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
 from oh_outlook_provider.errors import OhOutlookError
+from oh_outlook_provider.log_lines import wrapped
 from oh_outlook_provider.operators.arguments import (
     flag,
     kind_map,
@@ -209,12 +210,13 @@ class Office365CalendarSyncOperator(BaseOperator):
                                    snapshot.appointments if snapshot else None).run()
         except OhOutlookError as exc:
             raise task_failure(exc) from None
-        self.log.info("%d appointment(s) in the window: %d cancelled, %d left out by the selection, %d without a "
-                      "mapped employee", summary["appointments"], summary["cancelled"], summary["excluded"],
-                      summary["without_mapped_attendee"])
-        self.log.info("Calendar sync:\n%s", summary_table(summary))
+        counts = (f"{summary['appointments']} appointment(s) in the window: {summary['cancelled']} cancelled, "
+                  f"{summary['excluded']} left out by the selection, {summary['without_mapped_attendee']} without "
+                  "a mapped employee")
+        # One message, its lines at most log_lines.WIDTH: the log view does not wrap.
+        self.log.info("Calendar sync:\n%s", "\n".join([*wrapped(counts), summary_table(summary)]))
         for note in summary["notes"]:
-            self.log.info("%s", note)
+            self.log.info("Note:\n%s", "\n".join(wrapped(note)))
         announce(context, self.outlets, summary["totals"], summary["window"], summary["appointments"])
         if summary["failed"]:
             ti = context.get("ti")

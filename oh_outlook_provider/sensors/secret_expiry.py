@@ -17,6 +17,7 @@ from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowException
 
 from oh_outlook_provider.credential_check import check_credential
+from oh_outlook_provider.log_lines import wrapped
 from oh_outlook_provider.triggers.secret_expiry import SecretExpiryTrigger
 
 
@@ -52,7 +53,7 @@ class Office365SecretExpirySensor(BaseSensorOperator):
     def poke(self, context: Any) -> bool:
         result = check_credential(self.office365_conn_id, self.min_valid_for, self.check_token)
         if result.note:
-            self.log.warning("%s", result.note)
+            self.log.warning("Expiry date:\n%s", "\n".join(wrapped(result.note)))
         (self.log.info if result.ok else self.log.warning)("%s", result.message)
         return result.ok
 

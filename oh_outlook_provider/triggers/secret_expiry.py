@@ -11,6 +11,7 @@ from airflow.sdk import BaseHook
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from oh_outlook_provider.credential_check import check_credential
+from oh_outlook_provider.log_lines import wrapped
 
 
 class SecretExpiryTrigger(BaseTrigger):
@@ -42,7 +43,7 @@ class SecretExpiryTrigger(BaseTrigger):
         while True:
             result = await self.check_once()
             if result.note:
-                self.log.warning("%s", result.note)
+                self.log.warning("Expiry date:\n%s", "\n".join(wrapped(result.note)))
             if result.ok:
                 yield TriggerEvent({"status": "ok", "message": result.message, "days_left": result.days_left})
                 return

@@ -123,3 +123,21 @@ def test_selection_and_map_link_as_templates_render(env):
             if KEY_PROP in e["_props"]]
     assert keys and set(keys) <= wanted and summary["excluded"] > 0
     assert not any("Route:" in e["body"]["content"] for events in env.state.events.values() for e in events.values())
+
+
+@pytest.mark.parametrize("sandbox", ["graph-4-at-a-time"], indirect=True)
+def test_the_task_log_fits_the_log_view(env, capsys):
+    """Airflow's log view does not wrap and shows about WIDTH characters after a row's timestamp and
+    level (the browser suite's screenshot of the sync's log): every line of the operator's messages fits."""
+    from oh_outlook_provider.log_lines import WIDTH
+
+    Office365CalendarSyncOperator(task_id="s", mapping=mapping_for(env), window_start="2026-03-13T00:00:00Z",
+                                  window_end="2026-04-19T00:00:00Z").execute({})
+    logged = capsys.readouterr().out  # Airflow's task logger (structlog) writes to stdout here
+    assert "Category colours" in logged and "left out by the selection" in logged
+    for line in logged.splitlines():
+        if "outside of the Task Runner" in line:  # Airflow's own, only here (tests call execute() directly)
+            continue
+        line = re.sub(r" \[airflow\.task[^\]]*\] loc=\S+$", "", line)  # structlog's console suffix, not in the UI
+        head = re.match(r"^\S+Z \[\w+\s*\] ", line)
+        assert len(line[head.end():] if head else line) <= WIDTH, line
