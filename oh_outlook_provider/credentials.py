@@ -138,9 +138,11 @@ def expiry_in_entra(credentials: list[Registered], secret: str | None, thumbprin
 
 def reconcile(typed: dt.date | None, entra: dt.date | None, which: str, conn_id: str,
               kind: str = "client secret") -> tuple[dt.date | None, str | None]:
-    """The date to watch and a note for the admin: Entra's date wins where it could be read."""
+    """The date to watch and a note for the admin, once Entra's registration was read: Entra's date
+    wins; `entra` None means no credential there matches the connection's."""
     if entra is None:
-        return typed, None
+        return typed, (f"Entra lists no credential of this app matching the {kind} of connection "
+                       f"'{conn_id}'; watching the connection's date.")
     field = "Certificate" if kind == "certificate" else "'Client secret valid until'"
     if typed is None:
         return entra, (f"Entra lists the {kind} {which} as valid until {entra}; the connection '{conn_id}' "

@@ -543,9 +543,6 @@ class Office365Hook(BaseHook):
         entra, which = expiry_in_entra(registered(application or {}), s.client_secret,
                                        s.certificate_thumbprint if s.certificate_private_key else None)
         valid_until, note = reconcile(typed, entra, which, s.conn_id, s.credential_kind)
-        if entra is None:
-            note = (f"Entra lists no credential of this app matching the {s.credential_kind} of connection "
-                    f"'{s.conn_id}'; watching the connection's date.")
         return WatchedExpiry(valid_until, "Entra" if entra else "the connection", readable=True, note=note)
 
     def test_connection(self) -> tuple[bool, str]:

@@ -100,7 +100,7 @@ def kind_map(given: Any, defaults: Mapping[str, str], enum: str, what: str) -> d
 
     given = text_map(given, what)
     allowed = tuple(m for m in enum_members(enum) if m != "unknown")
-    for category, value in (given or {}).items():
+    for category, value in given.items():
         if value not in allowed:
             raise ConfigurationError(f"{what} for category '{category}' is '{value}'; Outlook knows "
                                      f"{', '.join(allowed)}")

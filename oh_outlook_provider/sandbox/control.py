@@ -53,9 +53,7 @@ def oh_change(state: SandboxState, action: str, appointment_id: str | None = Non
 
 
 def expire_secret(state: SandboxState) -> None:
-    with state.lock:
-        for secret in state.apps[CLIENT_ID].secrets:
-            secret.expires = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
+    set_secret_expiry(state, dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
 
 
 def rotate_secret(state: SandboxState, days: int = 730) -> str:

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from cryptography import x509
 
 from oh_outlook_provider.graph_schema import properties_of
-from oh_outlook_provider.sandbox.events import GraphFault
+from oh_outlook_provider.sandbox.events import GraphFault, select_of
 
 if TYPE_CHECKING:
     from oh_outlook_provider.sandbox.state import App, SandboxState
@@ -71,7 +71,7 @@ def get_application(state: SandboxState, segments: list[str], query: dict, roles
     if app is None:
         raise GraphFault(404, "Request_ResourceNotFound", f"Resource '{match.group(1) if match else segments[1]}' "
                          "does not exist or one of its queried reference-property objects are not present.")
-    select = [s.strip() for s in query.get("$select", "").split(",") if s.strip()] or list(DEFAULT_SELECT)
+    select = select_of(query) or list(DEFAULT_SELECT)
     known = properties_of("application")
     unknown = [s for s in select if s not in known]
     if unknown:

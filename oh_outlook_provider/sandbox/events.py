@@ -238,6 +238,11 @@ def update_event(state: SandboxState, user_id: str, event: dict, patch: dict) ->
 
 
 # ---------------------------------------------------------------------- output
+def select_of(query: dict) -> list[str] | None:
+    """The `$select` list of a query, None without one."""
+    return [s.strip() for s in query.get("$select", "").split(",") if s.strip()] or None
+
+
 def check_select(select: list[str] | None) -> None:
     """`$select` of a property the type does not have: 400 (fidelity row Q2)."""
     for name in select or ():

@@ -32,6 +32,7 @@ from oh_outlook_provider.sandbox.events import (
     create_digest,
     parse_graph_dt,
     render_event,
+    select_of,
     store_event,
     update_event,
     zone_of,
@@ -339,7 +340,7 @@ def _list_users(state: SandboxState, query: dict, base_url: str) -> dict:
 
 
 def _select_user(user, query: dict) -> dict:
-    select = [s.strip() for s in query.get("$select", "").split(",") if s.strip()] or USER_DEFAULT_SELECT
+    select = select_of(query) or USER_DEFAULT_SELECT
     unknown = [s for s in select if s not in USER_PROPS]
     if unknown:
         raise GraphFault(400, "Request_BadRequest", f"Could not find a property named '{unknown[0]}' on type "
@@ -423,19 +424,15 @@ def _mailbox_route(state, user, method, rest, query, headers, body, base_url) ->
     return error(405, "ErrorInvalidRequest", "Method not allowed.")
 
 
-def _select(query: dict) -> list[str] | None:
-    return [s.strip() for s in query.get("$select", "").split(",") if s.strip()] or None
-
-
 def _event_select(query: dict) -> list[str] | None:
-    select = _select(query)
+    select = select_of(query)
     check_select(select)
     return select
 
 
 def _select_cal(cal: dict, query: dict) -> dict:
     """A calendar as Graph shows it; extended properties only when expanded (row C1)."""
-    select = _select(query)
+    select = select_of(query)
     shown = {k: v for k, v in cal.items() if not k.startswith("_") and (not select or k in select or k == "id")}
     expand_ids = _parse_expand(query.get("$expand"))
     if expand_ids:

@@ -17,6 +17,8 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable, Mapping
 
+from oh_outlook_provider.sync.event_kinds import match_key
+
 COLOR_DEFAULTS: dict[str, str] = {
     "Baustelle": "preset1", "Montage": "preset16", "Kundentermin": "preset7", "Aufmaß": "preset3",
     "Wartung": "preset5", "Reparatur": "preset15", "Urlaub": "preset4", "Krank": "preset0", "Arzt": "preset9",
@@ -36,22 +38,22 @@ def outlook_name(category: str, category_map: Mapping[str, str]) -> str | None:
     own = category.strip()
     if not own:
         return None
-    name = category_map.get(own.casefold(), own).strip()[:MAX_NAME]
+    name = category_map.get(match_key(own), own).strip()[:MAX_NAME]
     return name or None
 
 
 def color_of(name: str, colors: Mapping[str, str]) -> str:
     """`colors` holds casefolded names (configured over COLOR_DEFAULTS)."""
-    found = colors.get(name.strip().casefold())
-    return found or _BRIGHT[zlib.crc32(name.strip().casefold().encode()) % len(_BRIGHT)]
+    key = match_key(name)
+    return colors.get(key) or _BRIGHT[zlib.crc32(key.encode()) % len(_BRIGHT)]
 
 
 def missing(master: Iterable[Mapping[str, str]], wanted: Iterable[str], colors: Mapping[str, str]) -> list[dict]:
     """POST bodies for the wanted names the master list lacks (compared casefolded), sorted by name."""
-    have = {str(c.get("displayName") or "").strip().casefold() for c in master}
+    have = {match_key(c.get("displayName") or "") for c in master}
     out: dict[str, dict] = {}
     for name in wanted:
-        key = name.strip().casefold()
+        key = match_key(name)
         if key and key not in have and key not in out:
             out[key] = {"displayName": name.strip(), "color": color_of(name, colors)}
     return [out[k] for k in sorted(out)]

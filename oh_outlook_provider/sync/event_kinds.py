@@ -21,10 +21,15 @@ SHOW_AS_DEFAULTS: dict[str, str] = {"Urlaub": "oof", "Krank": "oof"}
 SENSITIVITY_DEFAULTS: dict[str, str] = {"Urlaub": "private", "Krank": "private", "Arzt": "private"}
 
 
+def match_key(name: Any) -> str:
+    """How a category (or status) name is matched: without regard to case and surrounding blanks."""
+    return str(name).strip().casefold()
+
+
 def casefolded(*maps: Mapping[str, Any] | None) -> dict[str, str]:
     """The maps merged, later ones winning, with category keys as they are matched."""
-    return {str(k).strip().casefold(): str(v) for m in maps for k, v in (m or {}).items()}
+    return {match_key(k): str(v) for m in maps for k, v in (m or {}).items()}
 
 
 def kind_of(category: str, mapping: Mapping[str, str], default: str) -> str:
-    return mapping.get(category.strip().casefold(), default) if category else default
+    return mapping.get(match_key(category), default) if category else default

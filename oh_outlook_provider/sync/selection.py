@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from oh_outlook_provider.sync.event_kinds import match_key
 from oh_outlook_provider.sync.models import Appointment
 
 
 def names(values: Iterable[str] | None) -> frozenset[str] | None:
     """Casefolded names; None stays None (no include list: everything)."""
-    return None if values is None else frozenset(str(v).strip().casefold() for v in values if str(v).strip())
+    return None if values is None else frozenset(match_key(v) for v in values if match_key(v))
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ class Selection:
         """Why the appointment stays out of Outlook, or None when it goes."""
         if appointment.cancelled:
             return "cancelled"
-        category, status = appointment.category.strip().casefold(), appointment.status.strip().casefold()
+        category, status = match_key(appointment.category), match_key(appointment.status)
         if self.include_categories is not None and category not in self.include_categories:
             return f"category '{appointment.category}' is not included"
         if category in self.exclude_categories:
