@@ -17,21 +17,21 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 lint: $(STAMP)
-	$(BIN)/ruff check oh_outlook_provider dags tests benchmarks
+	$(BIN)/ruff check oh_outlook_provider devtools dags tests benchmarks
 
 test: $(STAMP)
-	$(BIN)/ruff check oh_outlook_provider dags tests benchmarks
+	$(BIN)/ruff check oh_outlook_provider devtools dags tests benchmarks
 	$(BIN)/python -m pytest
 
 demo: $(STAMP)
-	$(BIN)/python -m oh_outlook_provider.demo
+	$(BIN)/python -m devtools.demo
 
 airflow: $(STAMP)
-	$(BIN)/python -m oh_outlook_provider.demo --standalone
+	$(BIN)/python -m devtools.demo --standalone
 
 # The production path on this machine: PostgreSQL + Redis + Celery (2 workers), scheduler, triggerer, ...
 stack: $(STAMP)
-	$(BIN)/python -m oh_outlook_provider.stack
+	$(BIN)/python -m devtools.stack
 
 e2e-stack: $(STAMP)
 	$(BIN)/python -m pytest -m stack
@@ -40,7 +40,7 @@ bench-stack: $(STAMP)
 	$(BIN)/python -m benchmarks.stack
 
 sandbox: $(STAMP)
-	$(BIN)/python -m oh_outlook_provider.sandbox serve
+	$(BIN)/python -m devtools.sandbox serve
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run

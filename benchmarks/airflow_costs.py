@@ -20,7 +20,7 @@ print(json.dumps({"sdk_ms": (t1 - t0) * 1000, "dag_ms": (t2 - t1) * 1000,
 
 PLAN_PROBE = """
 import datetime as dt, json, resource, sys, time
-from oh_outlook_provider.openhandwerk_api import parse_appointment
+from oh_outlook_provider.openhandwerk.api import parse_appointment
 from oh_outlook_provider.sync.desired import desired_state
 from oh_outlook_provider.sync.models import Window
 from oh_outlook_provider.sync.plan import ExistingEvent, plan_mailbox

@@ -26,11 +26,11 @@ import requests
 from benchmarks import airflow_costs
 from benchmarks.competent import competent_sync
 from benchmarks.naive import naive_sync
-from oh_outlook_provider.calendar_runner import CalendarSync, SyncOptions
 from oh_outlook_provider.hooks.office365 import Office365Hook
 from oh_outlook_provider.hooks.openhandwerk import OpenHandwerkHook
-from oh_outlook_provider.mapping_runner import run_user_mapping
-from oh_outlook_provider.settings import office365_settings, openhandwerk_settings
+from oh_outlook_provider.hooks.settings import office365_settings, openhandwerk_settings
+from oh_outlook_provider.runners.calendar_sync import CalendarSync, SyncOptions
+from oh_outlook_provider.runners.user_mapping import run_user_mapping
 from oh_outlook_provider.sync.models import Window
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -46,7 +46,7 @@ class Sandbox:
         self.tmp = tempfile.TemporaryDirectory(prefix="oh-bench-")
         settings_file = Path(self.tmp.name) / "settings.json"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "oh_outlook_provider.sandbox", "serve", "--port", "0", "--latency-ms",
+            [sys.executable, "-m", "devtools.sandbox", "serve", "--port", "0", "--latency-ms",
              str(latency_ms), "--jitter-ms", str(jitter_ms), "--tls-dir", self.tmp.name, "--settings-file",
              str(settings_file)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for _ in range(300):

@@ -23,7 +23,7 @@ import psycopg2
 from sqlalchemy.engine import make_url
 
 from benchmarks.run import Sandbox
-from oh_outlook_provider.stack import Stack, StackSettings, drop_database, unreachable
+from devtools.stack import Stack, StackSettings, drop_database, unreachable
 
 ROOT = Path(__file__).resolve().parent.parent
 SYNC = "oh_outlook_calendar_sync"

@@ -13,12 +13,12 @@ import pytest
 
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 
+from devtools.sandbox import SandboxServer  # noqa: E402
+from devtools.sandbox.state import Behaviour, SandboxState  # noqa: E402
 from oh_outlook_provider.hooks.office365 import Office365Hook  # noqa: E402
 from oh_outlook_provider.hooks.openhandwerk import OpenHandwerkHook  # noqa: E402
 from oh_outlook_provider.hooks.retry import RetryPolicy  # noqa: E402
-from oh_outlook_provider.sandbox import SandboxServer  # noqa: E402
-from oh_outlook_provider.sandbox.state import Behaviour, SandboxState  # noqa: E402
-from oh_outlook_provider.settings import office365_settings, openhandwerk_settings  # noqa: E402
+from oh_outlook_provider.hooks.settings import office365_settings, openhandwerk_settings  # noqa: E402
 
 BASE_DATE = dt.date(2026, 3, 20)  # a week before the DST change of 29 March 2026
 
@@ -67,7 +67,7 @@ def _fresh_secrets_masker() -> Iterator[None]:
     yield
     from airflow.sdk._shared.secrets_masker.secrets_masker import _secrets_masker
 
-    from oh_outlook_provider import masking
+    from oh_outlook_provider.hooks import masking
 
     _secrets_masker().reset_masker()
     with masking._lock:

@@ -19,26 +19,22 @@ from urllib.parse import unquote, urlsplit
 
 from airflow.sdk import BaseHook
 
-from oh_outlook_provider import graph_paths as paths
-from oh_outlook_provider.errors import (
-    APP_NAME,
+from oh_outlook_provider.exceptions import (
     AuthenticationError,
     ConfigurationError,
     GraphError,
     OhOutlookError,
     PermissionMissingError,
     ThrottledError,
-    as_test_result,
-    tenant_not_found,
-    translate_graph_error,
-    translate_token_error,
 )
+from oh_outlook_provider.graph import paths
+from oh_outlook_provider.graph.errors import APP_NAME, tenant_not_found, translate_graph_error, translate_token_error
 from oh_outlook_provider.hooks.batching import Call, call_body, plan_calls
 from oh_outlook_provider.hooks.http import make_session
 from oh_outlook_provider.hooks.limiter import MailboxLimiter
+from oh_outlook_provider.hooks.masking import mask_secrets
 from oh_outlook_provider.hooks.retry import RetryPolicy, retry_after_seconds
-from oh_outlook_provider.masking import mask_secrets
-from oh_outlook_provider.settings import Office365Settings, office365_settings
+from oh_outlook_provider.hooks.settings import Office365Settings, as_test_result, office365_settings
 from oh_outlook_provider.sync.mapping import has_exchange
 
 if TYPE_CHECKING:
@@ -518,7 +514,7 @@ class Office365Hook(BaseHook):
         if s.valid_until:
             return s.valid_until
         if s.certificate_private_key:
-            from oh_outlook_provider.credentials import certificate_not_after
+            from oh_outlook_provider.graph.credentials import certificate_not_after
 
             not_after = certificate_not_after(s.certificate_private_key)
             return not_after.date() if not_after else None
@@ -528,7 +524,7 @@ class Office365Hook(BaseHook):
         """The expiry to watch: Entra's own date when the app may read its registration (the optional
         Application.Read.All), checked against the connection's; else the connection's date or the
         certificate's notAfter. Never fails for lack of the permission: that is the normal setup."""
-        from oh_outlook_provider.credentials import expiry_in_entra, reconcile, registered
+        from oh_outlook_provider.graph.credentials import expiry_in_entra, reconcile, registered
 
         s = self.settings
         typed = self.credential_valid_until()

@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 
 from airflow.sdk import BaseHook
 
-from oh_outlook_provider import openhandwerk_api as api
-from oh_outlook_provider.errors import OhOutlookError, OpenHandwerkError, as_test_result
+from oh_outlook_provider.exceptions import OhOutlookError, OpenHandwerkError
 from oh_outlook_provider.hooks.http import make_session
+from oh_outlook_provider.hooks.masking import mask_secrets
 from oh_outlook_provider.hooks.retry import RetryPolicy, retry_after_seconds
-from oh_outlook_provider.masking import mask_secrets
-from oh_outlook_provider.settings import OpenHandwerkSettings, openhandwerk_settings
+from oh_outlook_provider.hooks.settings import OpenHandwerkSettings, as_test_result, openhandwerk_settings
+from oh_outlook_provider.openhandwerk import api
 from oh_outlook_provider.sync.models import Appointment, Employee, Rejected
 
 if TYPE_CHECKING:

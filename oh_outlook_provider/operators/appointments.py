@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 from airflow.sdk import BaseOperator
 
-from oh_outlook_provider.errors import OhOutlookError
-from oh_outlook_provider.log_lines import rejected_lines
+from oh_outlook_provider.exceptions import OhOutlookError
 from oh_outlook_provider.operators.arguments import minutes, window_of
 from oh_outlook_provider.operators.failures import task_failure
+from oh_outlook_provider.runners.log_lines import rejected_lines
 
 
 class OpenHandwerkAppointmentsOperator(BaseOperator):
@@ -20,7 +20,7 @@ class OpenHandwerkAppointmentsOperator(BaseOperator):
 
     Without it, N mapped sync tasks read the same window N times and each reports the same
     rejected records. The appointments go to a file in object storage (see
-    ``oh_outlook_provider.appointment_snapshot`` for why not XCom); XCom carries a descriptor
+    ``oh_outlook_provider.runners.appointments`` for why not XCom); XCom carries a descriptor
     that ``Office365CalendarSyncOperator(appointments=...)`` takes. Rejected records are logged
     and counted here, once per run.
 
@@ -63,8 +63,8 @@ class OpenHandwerkAppointmentsOperator(BaseOperator):
         self.keep_for = keep_for
 
     def execute(self, context: Mapping[str, Any]) -> dict:
-        from oh_outlook_provider import appointment_snapshot as snapshots
         from oh_outlook_provider.hooks.openhandwerk import OpenHandwerkHook
+        from oh_outlook_provider.runners import appointments as snapshots
 
         openhandwerk = OpenHandwerkHook(self.openhandwerk_conn_id)
         try:

@@ -8,7 +8,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from oh_outlook_provider.errors import ConfigurationError
+from oh_outlook_provider.exceptions import ConfigurationError
 from oh_outlook_provider.sync.models import Window
 
 
@@ -95,7 +95,7 @@ def text_map(given: Any, what: str) -> dict[str, str]:
 def kind_map(given: Any, defaults: Mapping[str, str], enum: str, what: str) -> dict[str, str]:
     """A category -> showAs/sensitivity/colour map: `defaults` overridden by `given` (a dict or JSON text),
     every value a member of Graph's `enum` in Microsoft's schema (`unknown` is Graph's answer, never written)."""
-    from oh_outlook_provider.graph_schema import enum_members
+    from oh_outlook_provider.graph.schema import enum_members
     from oh_outlook_provider.sync.event_kinds import casefolded
 
     given = text_map(given, what)

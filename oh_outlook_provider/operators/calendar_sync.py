@@ -10,8 +10,7 @@ from zoneinfo import ZoneInfo
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowException
 
-from oh_outlook_provider.errors import OhOutlookError
-from oh_outlook_provider.log_lines import wrapped
+from oh_outlook_provider.exceptions import OhOutlookError
 from oh_outlook_provider.operators.arguments import (
     flag,
     kind_map,
@@ -23,6 +22,7 @@ from oh_outlook_provider.operators.arguments import (
     window_of,
 )
 from oh_outlook_provider.operators.failures import task_failure
+from oh_outlook_provider.runners.log_lines import wrapped
 from oh_outlook_provider.sync.render import MAP_URL
 from oh_outlook_provider.sync.selection import Selection
 
@@ -172,11 +172,11 @@ class Office365CalendarSyncOperator(BaseOperator):
         return window_of(context, self.window_start, self.window_end, self.past, self.future)
 
     def execute(self, context: Any) -> dict:
-        from oh_outlook_provider.appointment_snapshot import Snapshot
         from oh_outlook_provider.assets import announce
-        from oh_outlook_provider.calendar_runner import CalendarSync, SyncOptions, summary_table
         from oh_outlook_provider.hooks.office365 import Office365Hook
         from oh_outlook_provider.hooks.openhandwerk import OpenHandwerkHook
+        from oh_outlook_provider.runners.appointments import Snapshot
+        from oh_outlook_provider.runners.calendar_sync import CalendarSync, SyncOptions, summary_table
         from oh_outlook_provider.sync.plan import PlanPolicy
         from oh_outlook_provider.sync.render import RenderOptions
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
-from oh_outlook_provider.errors import OhOutlookError
+from oh_outlook_provider.exceptions import OhOutlookError
 
 
 def task_failure(exc: OhOutlookError) -> AirflowException:

@@ -9,7 +9,7 @@ from typing import Any
 from airflow.sdk import BaseOperator
 from airflow.sdk.exceptions import AirflowFailException
 
-from oh_outlook_provider.errors import ConfigurationError, OhOutlookError
+from oh_outlook_provider.exceptions import ConfigurationError, OhOutlookError
 from oh_outlook_provider.sync.mapping import MATCHED
 
 
@@ -66,7 +66,7 @@ class Office365UserMappingOperator(BaseOperator):
     def execute(self, context: Any) -> dict:
         from oh_outlook_provider.hooks.office365 import Office365Hook
         from oh_outlook_provider.hooks.openhandwerk import OpenHandwerkHook
-        from oh_outlook_provider.mapping_runner import mapping_table, run_user_mapping
+        from oh_outlook_provider.runners.user_mapping import mapping_table, run_user_mapping
 
         try:
             result, rejected = run_user_mapping(

@@ -41,7 +41,7 @@ def without_port_zero(body: bytes) -> bytes:
 
 
 def _form_fields(conn_type: str) -> dict[str, Any]:
-    from oh_outlook_provider import get_provider_info
+    from oh_outlook_provider.get_provider_info import get_provider_info
 
     for kind in get_provider_info()["connection-types"]:
         if kind["connection-type"] == conn_type:

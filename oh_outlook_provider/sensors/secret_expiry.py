@@ -16,8 +16,8 @@ from typing import Any
 from airflow.sdk import BaseSensorOperator
 from airflow.sdk.exceptions import AirflowException
 
-from oh_outlook_provider.credential_check import check_credential
-from oh_outlook_provider.log_lines import wrapped
+from oh_outlook_provider.runners.log_lines import wrapped
+from oh_outlook_provider.runners.secret_expiry import check_credential
 from oh_outlook_provider.triggers.secret_expiry import SecretExpiryTrigger
 
 

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from oh_outlook_provider.timezones import iana_of
+from oh_outlook_provider.graph.timezones import iana_of
 
 MANAGED = ("subject", "body", "start", "end", "isAllDay", "location", "categories", "showAs",
            "isReminderOn", "reminderMinutesBeforeStart", "sensitivity")

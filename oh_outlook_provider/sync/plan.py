@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Literal
 
-from oh_outlook_provider import graph_paths as paths
+from oh_outlook_provider.graph import paths
 from oh_outlook_provider.sync import fingerprint
 from oh_outlook_provider.sync.models import Rejected
 from oh_outlook_provider.sync.render import NO_ADDRESS, DesiredEvent

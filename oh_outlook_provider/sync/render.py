@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
+from oh_outlook_provider.graph.timezones import graph_timezone
 from oh_outlook_provider.sync import fingerprint
 from oh_outlook_provider.sync.categories import outlook_name
 from oh_outlook_provider.sync.event_kinds import SENSITIVITY_DEFAULTS, SHOW_AS_DEFAULTS, casefolded, kind_of
@@ -21,7 +22,6 @@ from oh_outlook_provider.sync.tags import (
     EventKey,
     transaction_id,
 )
-from oh_outlook_provider.timezones import graph_timezone
 
 MAP_URL = "https://www.google.com/maps/search/?api=1&query={query}"
 FOOTER = "Synchronisiert aus openHandwerk. Änderungen bitte in openHandwerk vornehmen; hier werden sie überschrieben."

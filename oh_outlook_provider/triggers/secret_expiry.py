@@ -10,8 +10,8 @@ from typing import Any
 from airflow.sdk import BaseHook
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from oh_outlook_provider.credential_check import check_credential
-from oh_outlook_provider.log_lines import wrapped
+from oh_outlook_provider.runners.log_lines import wrapped
+from oh_outlook_provider.runners.secret_expiry import check_credential
 
 
 class SecretExpiryTrigger(BaseTrigger):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from oh_outlook_provider.demo import airflow_env, prepare_home
+from devtools.demo import airflow_env, prepare_home
 
 ROOT = Path(__file__).resolve().parents[2]
 

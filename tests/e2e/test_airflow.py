@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from oh_outlook_provider.demo import airflow, airflow_env, last_xcom, merge_summaries, sync_run
-from oh_outlook_provider.sandbox import control
+from devtools.demo import airflow, airflow_env, last_xcom, merge_summaries, sync_run
+from devtools.sandbox import control
 from oh_outlook_provider.sync.models import Window
 from tests.conftest import json_output
 from tests.e2e.conftest import ROOT
@@ -203,7 +203,7 @@ print(json.dumps({"status": saved.status_code, "extra": json.loads(read["extra"]
 
 def test_a_connection_saved_by_the_form_keeps_every_field_for_the_edit_form(airflow_home, today_sandbox):
     """Issue 13 item 2: through Airflow's real API app, as the Add form saves a connection."""
-    from oh_outlook_provider import get_provider_info
+    from oh_outlook_provider.get_provider_info import get_provider_info
 
     env = {**airflow_env(airflow_home, today_sandbox, ROOT / "dags", connections=False),
            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}

@@ -7,10 +7,10 @@ import threading
 import uuid
 from collections import Counter
 
-from oh_outlook_provider.calendar_runner import CalendarSync, SyncOptions
-from oh_outlook_provider.mapping_runner import run_user_mapping
-from oh_outlook_provider.openhandwerk_api import parse_appointment
-from oh_outlook_provider.sandbox.events import render_event
+from devtools.sandbox.events import render_event
+from oh_outlook_provider.openhandwerk.api import parse_appointment
+from oh_outlook_provider.runners.calendar_sync import CalendarSync, SyncOptions
+from oh_outlook_provider.runners.user_mapping import run_user_mapping
 from oh_outlook_provider.sync import fingerprint
 from oh_outlook_provider.sync.desired import desired_state
 from oh_outlook_provider.sync.models import Window

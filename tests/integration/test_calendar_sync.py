@@ -9,11 +9,11 @@ import json
 import pytest
 from airflow.sdk import ObjectStoragePath
 
-from oh_outlook_provider import appointment_snapshot as snapshots
-from oh_outlook_provider.calendar_runner import CalendarSync, SyncOptions
-from oh_outlook_provider.openhandwerk_api import parse_appointment
-from oh_outlook_provider.sandbox import control
-from oh_outlook_provider.sandbox.state import CLIENT_SECRET, Faults
+from devtools.sandbox import control
+from devtools.sandbox.state import CLIENT_SECRET, Faults
+from oh_outlook_provider.openhandwerk.api import parse_appointment
+from oh_outlook_provider.runners import appointments as snapshots
+from oh_outlook_provider.runners.calendar_sync import CalendarSync, SyncOptions
 from oh_outlook_provider.sync.models import Appointment, Window
 from oh_outlook_provider.sync.render import RenderOptions
 from oh_outlook_provider.sync.selection import Selection
@@ -251,8 +251,8 @@ def test_gateway_timeouts_after_writes_finish_in_one_run_without_duplicates(sand
 
 def test_the_log_table_fits_the_log_view_and_its_rejected_counts_agree_with_the_lines(sandbox, mapping):
     """Issue 13 items 4 and 6: 'rejected 0' above lines listing T-BAD-1 and T-BAD-2; 117-character lines."""
-    from oh_outlook_provider.calendar_runner import summary_table
-    from oh_outlook_provider.log_lines import WIDTH
+    from oh_outlook_provider.runners.calendar_sync import summary_table
+    from oh_outlook_provider.runners.log_lines import WIDTH
 
     sync(sandbox, mapping)
     gone = sorted(ours(sandbox))[0][1].split("|")[1]

@@ -104,7 +104,7 @@ def test_a_successful_day_announces_its_counts_on_the_calendars_asset(env):
     ({"category_map": "[1, 2]"}, "category_map map must be a dict"),
 ])
 def test_bad_selections_and_map_links_fail_at_parse_time(kwargs, message):
-    from oh_outlook_provider.errors import ConfigurationError
+    from oh_outlook_provider.exceptions import ConfigurationError
 
     with pytest.raises(ConfigurationError, match=re.escape(message)):
         Office365CalendarSyncOperator(task_id="s", mapping={}, **kwargs)
@@ -129,7 +129,7 @@ def test_selection_and_map_link_as_templates_render(env):
 def test_the_task_log_fits_the_log_view(env, capsys):
     """Airflow's log view does not wrap and shows about WIDTH characters after a row's timestamp and
     level (the browser suite's screenshot of the sync's log): every line of the operator's messages fits."""
-    from oh_outlook_provider.log_lines import WIDTH
+    from oh_outlook_provider.runners.log_lines import WIDTH
 
     Office365CalendarSyncOperator(task_id="s", mapping=mapping_for(env), window_start="2026-03-13T00:00:00Z",
                                   window_end="2026-04-19T00:00:00Z").execute({})

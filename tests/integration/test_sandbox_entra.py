@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from oh_outlook_provider import errors
-from oh_outlook_provider.sandbox import control
-from oh_outlook_provider.sandbox.state import CLIENT_ID, CLIENT_SECRET, SECRET_ID
-from oh_outlook_provider.sandbox.tls import make_client_certificate
+from devtools.sandbox import control
+from devtools.sandbox.state import CLIENT_ID, CLIENT_SECRET, SECRET_ID
+from devtools.sandbox.tls import make_client_certificate
+from oh_outlook_provider import exceptions as errors
 from tests.conftest import graph_hook
 
 

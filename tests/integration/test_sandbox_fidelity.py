@@ -10,9 +10,9 @@ from urllib.parse import unquote
 
 import pytest
 
-from oh_outlook_provider import errors
-from oh_outlook_provider.mapping_runner import run_user_mapping
-from oh_outlook_provider.sandbox.state import Faults
+from devtools.sandbox.state import Faults
+from oh_outlook_provider import exceptions as errors
+from oh_outlook_provider.runners.user_mapping import run_user_mapping
 from oh_outlook_provider.sync.mapping import BLOCKED, MATCHED
 from oh_outlook_provider.sync.tags import SOURCE_PROP
 from tests.conftest import graph_hook, oh_hook
@@ -246,7 +246,7 @@ def test_e6_a_patched_location_replaces_or_merges_per_setting(sandbox):
 
 # ---------------------------------------------------------------------- G1: the master category list
 def test_g1_master_categories_need_mailbox_settings_and_unique_names(sandbox):
-    from oh_outlook_provider.sandbox import control
+    from devtools.sandbox import control
 
     user = user_id(sandbox)
     path = f"/users/{user}/outlook/masterCategories"

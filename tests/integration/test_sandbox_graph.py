@@ -6,8 +6,8 @@ import threading
 
 import pytest
 
-from oh_outlook_provider import errors
-from oh_outlook_provider.sandbox.state import Limits
+from devtools.sandbox.state import Limits
+from oh_outlook_provider import exceptions as errors
 from tests.conftest import graph_hook
 
 TZ = "W. Europe Standard Time"

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from oh_outlook_provider.errors import OpenHandwerkError
-from oh_outlook_provider.sandbox.seed import build_seed
+from devtools.sandbox.seed import build_seed
+from oh_outlook_provider.exceptions import OpenHandwerkError
 from oh_outlook_provider.sync.models import Appointment, Rejected
 from tests.conftest import BASE_DATE, oh_hook
 
@@ -59,7 +59,7 @@ def test_sandbox_cli_serves_and_prints_settings(tmp_path):
     import requests
 
     settings = tmp_path / "settings.json"
-    proc = subprocess.Popen([sys.executable, "-m", "oh_outlook_provider.sandbox", "serve", "--port", "0", "--tls-dir",
+    proc = subprocess.Popen([sys.executable, "-m", "devtools.sandbox", "serve", "--port", "0", "--tls-dir",
                              str(tmp_path), "--settings-file", str(settings)], stdout=subprocess.PIPE, text=True)
     try:
         for _ in range(200):

@@ -8,8 +8,8 @@ import datetime as dt
 
 import pytest
 
-from oh_outlook_provider.openhandwerk_api import parse_appointment
-from oh_outlook_provider.sandbox import control
+from devtools.sandbox import control
+from oh_outlook_provider.openhandwerk.api import parse_appointment
 from oh_outlook_provider.sync.models import Appointment, Window
 from oh_outlook_provider.sync.tags import holds_prop
 from tests.conftest import BASE_DATE, oh_hook
@@ -101,7 +101,7 @@ def test_changing_calendar_name_moves_every_event_and_leaves_none_behind(sandbox
 def test_a_foreign_event_in_the_old_calendar_is_never_moved_or_touched(sandbox, mapping):
     sync(sandbox, mapping)
     user = next(iter(sorted({m["user_id"] for m in mapping.values()})))
-    from oh_outlook_provider.sandbox.events import store_event
+    from devtools.sandbox.events import store_event
 
     cal = sandbox.state.default_calendar(user)
     foreign = store_event(sandbox.state, user, cal["id"], {

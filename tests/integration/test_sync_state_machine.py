@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 
-from oh_outlook_provider.sandbox import control
-from oh_outlook_provider.sandbox.events import store_event
-from oh_outlook_provider.sandbox.state import Faults
+from devtools.sandbox import control
+from devtools.sandbox.events import store_event
+from devtools.sandbox.state import Faults
 from oh_outlook_provider.sync.models import Window
 from tests.conftest import BASE_DATE, graph_hook, oh_hook
 from tests.integration.sync_helpers import (

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.engine import make_url
 
-from oh_outlook_provider.stack import AirflowApi, Stack, StackSettings, drop_database, unreachable
+from devtools.stack import AirflowApi, Stack, StackSettings, drop_database, unreachable
 from oh_outlook_provider.sync.tags import KEY_PROP, SOURCE_PROP  # the tag names only: the checker's logic is its own
 
 STACK_DB = "oh_outlook_stack_test"  # the suite's own database: created fresh, dropped at the end

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 from oh_outlook_provider.hooks.office365 import Office365Hook
 from oh_outlook_provider.hooks.retry import RetryPolicy
-from oh_outlook_provider.settings import office365_settings
+from oh_outlook_provider.hooks.settings import office365_settings
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 CLIENT = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from airflow.sdk import ObjectStoragePath
 
-from oh_outlook_provider import appointment_snapshot as snapshots
-from oh_outlook_provider.errors import ConfigurationError
+from oh_outlook_provider.exceptions import ConfigurationError
+from oh_outlook_provider.runners import appointments as snapshots
 from oh_outlook_provider.sync.models import Appointment, Rejected, Window
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from oh_outlook_provider.graph_schema import enum_members
+from oh_outlook_provider.graph.schema import enum_members
 from oh_outlook_provider.sync.categories import COLOR_DEFAULTS, COLOR_NAMES, color_of, missing, outlook_name
 from oh_outlook_provider.sync.event_kinds import casefolded
 

@@ -8,8 +8,8 @@ import json
 import pendulum
 import pytest
 
-from oh_outlook_provider.credentials import assess, certificate_not_after
-from oh_outlook_provider.sandbox.tls import make_client_certificate
+from devtools.sandbox.tls import make_client_certificate
+from oh_outlook_provider.graph.credentials import assess, certificate_not_after
 from oh_outlook_provider.sensors.secret_expiry import Office365SecretExpirySensor
 from oh_outlook_provider.sync.window import resolve_window
 
@@ -135,7 +135,7 @@ def test_imports_run_one_way_sensor_to_trigger_to_check():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().splitlines()[-1] == "False"
     root = Path(__file__).resolve().parents[2] / "oh_outlook_provider"
-    for path in (root / "triggers" / "secret_expiry.py", root / "credential_check.py"):
+    for path in (root / "triggers" / "secret_expiry.py", root / "runners" / "secret_expiry.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.ImportFrom) and node.module:
                 assert not node.module.startswith(("oh_outlook_provider.sensors", "oh_outlook_provider.triggers")) \
@@ -146,7 +146,7 @@ def test_rotation_steps_are_short_numbered_lines():
     """Issue 13 item 6: the rotation warning was one line of 330 characters."""
     import datetime as dt
 
-    from oh_outlook_provider.credentials import assess
+    from oh_outlook_provider.graph.credentials import assess
 
     for kind in ("client secret", "certificate"):
         message = assess(dt.date(2026, 1, 1), dt.date(2026, 11, 28), dt.timedelta(days=30), "office365_default",

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from oh_outlook_provider.errors import ConfigurationError
+from oh_outlook_provider.exceptions import ConfigurationError
 from oh_outlook_provider.operators.arguments import kind_map
 from oh_outlook_provider.sync.event_kinds import SENSITIVITY_DEFAULTS, SHOW_AS_DEFAULTS
 from oh_outlook_provider.sync.models import Appointment

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from oh_outlook_provider import graph_paths as paths
+from oh_outlook_provider.graph import paths
 
 USER = "bdd640fb-0667-4ad1-9c80-317fa3b1799d"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from oh_outlook_provider import graph_schema
+from oh_outlook_provider.graph import schema as graph_schema
 
 RELATIVE = Path("shared") / "reference" / "msgraph" / "v1.0-Prod.csdl"
 

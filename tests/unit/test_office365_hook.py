@@ -12,7 +12,8 @@ import pytest
 import requests
 import requests_mock
 
-from oh_outlook_provider import errors
+from oh_outlook_provider import exceptions as errors
+from oh_outlook_provider.graph import errors as graph_errors
 from oh_outlook_provider.hooks.limiter import MailboxLimiter
 from oh_outlook_provider.hooks.office365 import mailbox_of
 from tests.unit.graph_mock import (
@@ -108,7 +109,7 @@ def _batch_responder(throttle_ids=(), retry_after="1.5"):
 
 def test_batch_sends_only_graphs_three_shapes_and_maps_by_id():
     """Fidelity row B2: the old four-lane dependsOn chains would be refused as a whole."""
-    from oh_outlook_provider.sandbox.graph import batch_shape
+    from devtools.sandbox.graph import batch_shape
 
     respond, calls = _batch_responder()
     with requests_mock.Mocker() as m:
@@ -294,7 +295,7 @@ def test_graph_errors_translate(path, status, body, kind, phrase):
 
 
 def test_missing_calendar_permission_names_grant_admin_consent():
-    error = errors.translate_graph_error(403, {"error": {"code": "Forbidden"}}, "GET", "/users/u1/events", None)
+    error = graph_errors.translate_graph_error(403, {"error": {"code": "Forbidden"}}, "GET", "/users/u1/events", None)
     assert isinstance(error, errors.PermissionMissingError)
     assert "Calendars.ReadWrite" in str(error) and "Grant admin consent" in str(error)
 
@@ -406,10 +407,10 @@ def test_batch_resends_server_errors_and_failed_dependencies_only():
 
 
 def test_access_denied_names_policy_or_consent():
-    policy = errors.translate_graph_error(403, {"error": {"code": "ErrorAccessDenied", "message": (
+    policy = graph_errors.translate_graph_error(403, {"error": {"code": "ErrorAccessDenied", "message": (
         "Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.")}},
         "GET", "/users/u1/events", "u1")
-    plain = errors.translate_graph_error(403, {"error": {"code": "ErrorAccessDenied", "message": "Access is denied."}},
+    plain = graph_errors.translate_graph_error(403, {"error": {"code": "ErrorAccessDenied", "message": "Access is denied."}},
                                          "GET", "/users/u1/events", "u1")
     assert isinstance(policy, errors.MailboxAccessDeniedError) and "Grant admin consent" not in str(policy)
     assert isinstance(plain, errors.MailboxAccessDeniedError) and "Grant admin consent" in str(plain)
@@ -455,9 +456,9 @@ def test_a_wrong_secret_in_the_forms_test_names_no_random_connection_id():
     "Airflow connection 'jbAt6RMJ'". The form's Test says "this connection"; a run names the real one."""
     from types import SimpleNamespace
 
-    from oh_outlook_provider.errors import AuthenticationError
+    from oh_outlook_provider.exceptions import AuthenticationError
     from oh_outlook_provider.hooks.office365 import Office365Hook
-    from oh_outlook_provider.settings import office365_settings
+    from oh_outlook_provider.hooks.settings import office365_settings
     from tests.unit.graph_mock import TENANT
 
     conn = SimpleNamespace(conn_id="jbAt6RMJ", login=CLIENT, password=SECRET, extra=json.dumps({"tenant_id": TENANT}))

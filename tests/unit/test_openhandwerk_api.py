@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from oh_outlook_provider.openhandwerk_api import parse_appointment, parse_employee, unwrap_page
+from oh_outlook_provider.openhandwerk.api import parse_appointment, parse_employee, unwrap_page
 from oh_outlook_provider.sync.models import Appointment, PostalAddress, Rejected
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -178,3 +178,13 @@ def test_a_wrong_zone_name_is_rejected_with_the_reason():
     r = parse_appointment({"id": "Z", "title": "x", "start": "2026-03-02T08:00", "end": "2026-03-02T09:00",
                            "timezone": "Mars/Olympus"})
     assert isinstance(r, Rejected) and "unknown time zone 'Mars/Olympus'" in r.reason
+
+
+def test_a_record_whose_id_is_a_question_mark_is_read_not_rejected_without_reason():
+    """Found by the fuzz test: the id "?" was taken for "no id" and rejected with an empty reason."""
+    from oh_outlook_provider.openhandwerk.api import parse_appointment, parse_employee
+
+    result = parse_appointment({"id": "?"}, "Europe/Berlin")
+    assert result.record_id == "?" and result.reason and "start" in result.reason.lower()
+    employee = parse_employee({"id": "?", "email": "a@example.com", "firstName": "A", "lastName": "B"})
+    assert getattr(employee, "id", None) == "?" or employee.reason

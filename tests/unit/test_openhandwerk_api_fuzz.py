@@ -7,7 +7,7 @@ import datetime as dt
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oh_outlook_provider.openhandwerk_api import (
+from oh_outlook_provider.openhandwerk.api import (
     APPOINTMENT_ALL_DAY,
     APPOINTMENT_EMPLOYEES,
     APPOINTMENT_END,

@@ -9,10 +9,10 @@ from types import SimpleNamespace
 import pytest
 import requests_mock
 
-from oh_outlook_provider.errors import OpenHandwerkError
+from oh_outlook_provider.exceptions import OpenHandwerkError
 from oh_outlook_provider.hooks.openhandwerk import OpenHandwerkHook
 from oh_outlook_provider.hooks.retry import RetryPolicy
-from oh_outlook_provider.settings import openhandwerk_settings
+from oh_outlook_provider.hooks.settings import openhandwerk_settings
 from oh_outlook_provider.sync.models import Appointment, Rejected
 
 BASE = "https://api.oh.example/api"

@@ -43,7 +43,7 @@ def test_port_zero_is_dropped_from_tests_of_our_connection_types_only():
 
 def test_connections_of_our_types_are_saved_with_every_form_field():
     """Issue 13 item 2: the edit form shows only the extra keys a connection has."""
-    from oh_outlook_provider import get_provider_info
+    from oh_outlook_provider.get_provider_info import get_provider_info
 
     client = echo_app()
     form = {"connection_id": "o365", "conn_type": "office365", "extra": json.dumps({"tenant_id": "t"})}

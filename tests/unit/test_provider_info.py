@@ -10,7 +10,7 @@ from pathlib import Path
 import airflow
 import jsonschema
 
-from oh_outlook_provider import get_provider_info
+from oh_outlook_provider.get_provider_info import get_provider_info
 from tests.conftest import json_output
 
 SCHEMA = Path(airflow.__file__).parent / "provider_info.schema.json"
@@ -87,7 +87,7 @@ def test_connection_form_metadata_as_the_ui_receives_it():
 def test_tenant_id_and_valid_until_show_their_format_in_the_form():
     """Issue 13 item 9: Airflow 3.3's form does not render placeholders for extra fields; the
     description (rendered under each field) carries the format hint instead."""
-    from oh_outlook_provider import get_provider_info
+    from oh_outlook_provider.get_provider_info import get_provider_info
 
     fields = get_provider_info()["connection-types"][0]["conn-fields"]
     assert "6f1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d" in fields["tenant_id"]["description"]
@@ -96,9 +96,9 @@ def test_tenant_id_and_valid_until_show_their_format_in_the_form():
 
 def test_the_sandbox_connections_carry_every_form_field():
     """Issue 13 item 2: `make airflow` stores them, and the edit form shows only the keys a connection has."""
-    from oh_outlook_provider import get_provider_info
-    from oh_outlook_provider.sandbox import SandboxServer
-    from oh_outlook_provider.sandbox.state import SandboxState
+    from devtools.sandbox import SandboxServer
+    from devtools.sandbox.state import SandboxState
+    from oh_outlook_provider.get_provider_info import get_provider_info
 
     server = SandboxServer(SandboxState(seed=1))
     kinds = {k["connection-type"]: set(k["conn-fields"]) for k in get_provider_info()["connection-types"]}

@@ -8,8 +8,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from oh_outlook_provider.errors import ConfigurationError
-from oh_outlook_provider.settings import office365_settings, openhandwerk_settings
+from oh_outlook_provider.exceptions import ConfigurationError
+from oh_outlook_provider.hooks.settings import office365_settings, openhandwerk_settings
 
 
 def conn(login="app", password="secret-value", **extra):
@@ -89,7 +89,7 @@ def test_a_wrong_time_zone_is_named_at_connection_time(zone, message):
 def test_windows_zone_names_and_new_iana_names_are_understood():
     assert openhandwerk_settings(oh_conn(timezone="W. Europe Standard Time")).timezone == "Europe/Berlin"
     assert openhandwerk_settings(oh_conn(timezone="Europe/Kyiv")).timezone == "Europe/Kyiv"
-    from oh_outlook_provider.timezones import graph_timezone
+    from oh_outlook_provider.graph.timezones import graph_timezone
 
     assert graph_timezone("Europe/Kyiv") == "FLE Standard Time"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from oh_outlook_provider.stack import Stack, StackSettings, unreachable
+from devtools.stack import Stack, StackSettings, unreachable
 
 ROOT = Path(__file__).resolve().parents[2]
 

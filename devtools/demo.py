@@ -18,8 +18,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
-from oh_outlook_provider.sandbox import SandboxServer, control
-from oh_outlook_provider.sandbox.state import SandboxState
+from devtools.sandbox import SandboxServer, control
+from devtools.sandbox.state import SandboxState
 from oh_outlook_provider.sync.categories import COLOR_NAMES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -162,7 +162,7 @@ def print_agenda(state: SandboxState, upn: str, today: dt.date) -> None:
 def print_expiry(sandbox: SandboxServer, title: str) -> None:
     """What the Office 365 connection's Test button says about the secret (the hook in-process)."""
     from oh_outlook_provider.hooks.office365 import Office365Hook
-    from oh_outlook_provider.settings import office365_settings
+    from oh_outlook_provider.hooks.settings import office365_settings
 
     connection = sandbox.office365_connection()
     settings = office365_settings(SimpleNamespace(conn_id="office365_default", host=None, schema=None,
@@ -254,7 +254,7 @@ def run_standalone(workdir: Path, port: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m oh_outlook_provider.demo")
+    parser = argparse.ArgumentParser(prog="python -m devtools.demo")
     parser.add_argument("--workdir", type=Path, default=ROOT / ".demo")
     parser.add_argument("--standalone", action="store_true", help="start airflow standalone with the sandbox")
     parser.add_argument("--sandbox-port", type=int, default=8443)

@@ -9,9 +9,9 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from oh_outlook_provider.clouds import CLOUDS
-from oh_outlook_provider.errors import ConfigurationError
-from oh_outlook_provider.timezones import MAPPED_IANA_NAMES, iana_of
+from oh_outlook_provider.exceptions import ConfigurationError
+from oh_outlook_provider.graph.clouds import CLOUDS
+from oh_outlook_provider.graph.timezones import MAPPED_IANA_NAMES, iana_of
 
 
 def _extra(conn: Any) -> dict:
@@ -228,3 +228,13 @@ def _timezone(value: Any, conn_id: str) -> str:
             "which zone appointments are in; use the zone's canonical IANA name (e.g. Europe/Berlin)."
         )
     return name
+
+
+def as_test_result(message: str, conn_id: str | None) -> str:
+    """A message for the connection form's Test: Airflow tests a copy of the form under a random id
+    (e.g. 'jbAt6RMJ'), which would only confuse; the admin is looking at the connection, so it is
+    "this connection" there."""
+    if not conn_id:
+        return message
+    return (message.replace(f"Airflow connection '{conn_id}'", "this connection")
+            .replace(f"Connection '{conn_id}'", "This connection").replace(f"connection '{conn_id}'", "this connection"))

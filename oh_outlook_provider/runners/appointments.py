@@ -26,7 +26,7 @@ from typing import Any
 
 from airflow.sdk import ObjectStoragePath
 
-from oh_outlook_provider.errors import ConfigurationError
+from oh_outlook_provider.exceptions import ConfigurationError
 from oh_outlook_provider.sync.codec import (
     FORMAT,
     appointment_from,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from oh_outlook_provider.errors import APP_NAME
+from oh_outlook_provider.graph.errors import APP_NAME
 
 
 def certificate_not_after(pem: str) -> dt.datetime | None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
-from oh_outlook_provider.sandbox.events import update_event
-from oh_outlook_provider.sandbox.state import CLIENT_ID, SandboxState, Secret
+from devtools.sandbox.events import update_event
+from devtools.sandbox.state import CLIENT_ID, SandboxState, Secret
 
 
 def outlook_edit(state: SandboxState, user: str, event_id: str, changes: dict) -> dict:

@@ -3,7 +3,7 @@
 `graph_schema.json` beside this module holds property names, types and enum members of the few
 types the sandbox validates and the client writes, extracted from Microsoft's CSDL
 (microsoftgraph/msgraph-metadata, schemas/v1.0-Prod.csdl). Regenerate it with
-`python -m oh_outlook_provider.graph_schema PATH/TO/v1.0-Prod.csdl`; a test compares it with the
+`python -m oh_outlook_provider.graph.schema PATH/TO/v1.0-Prod.csdl`; a test compares it with the
 CSDL whenever the reference copy is beside the clone. Shapes only: behaviour (throttling,
 `$batch` rules, errors) is cited per behaviour in docs/sandbox-fidelity.md.
 """
@@ -70,7 +70,7 @@ def enum_members(enum_name: str) -> tuple[str, ...]:
 
 def main(argv: list[str]) -> int:
     if len(argv) != 1:
-        print("usage: python -m oh_outlook_provider.graph_schema PATH/TO/v1.0-Prod.csdl", file=sys.stderr)
+        print("usage: python -m oh_outlook_provider.graph.schema PATH/TO/v1.0-Prod.csdl", file=sys.stderr)
         return 2
     DATA_FILE.write_text(json.dumps(derive(argv[0]), indent=1, sort_keys=True) + "\n", encoding="utf-8")
     print(f"wrote {DATA_FILE}")

@@ -4,6 +4,6 @@ Faithful where Microsoft is strict (validation, permissions, throttling, error s
 that code which passes here does not break on a real tenant. Not for production data.
 """
 
-from oh_outlook_provider.sandbox.server import SandboxServer
+from devtools.sandbox.server import SandboxServer
 
 __all__ = ["SandboxServer"]

@@ -213,7 +213,7 @@ class Stack:
             AIRFLOW__CORE__LOAD_EXAMPLES="False",
             AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION="True",
             AIRFLOW__CORE__TEST_CONNECTION="Enabled",
-            AIRFLOW__CORE__HOSTNAME_CALLABLE="oh_outlook_provider.stack.hostname",
+            AIRFLOW__CORE__HOSTNAME_CALLABLE="devtools.stack.hostname",
             AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS=f"{ADMIN[0]}:admin",
             AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE=str(self.home / "passwords.json"),
             AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
@@ -395,7 +395,7 @@ def _fernet_key() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m oh_outlook_provider.stack", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m devtools.stack", description=__doc__.split("\n")[0])
     parser.add_argument("--fresh", action="store_true", help="drop and recreate the stack's own database first")
     parser.add_argument("--check", action="store_true", help="only say whether PostgreSQL and Redis are reachable")
     parser.add_argument("--sandbox-port", type=int, default=8443)
@@ -411,7 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     sandbox_settings = settings.home / "sandbox.json"
     sandbox_settings.unlink(missing_ok=True)
-    sandbox = subprocess.Popen([sys.executable, "-m", "oh_outlook_provider.sandbox", "serve", "--port",
+    sandbox = subprocess.Popen([sys.executable, "-m", "devtools.sandbox", "serve", "--port",
                                 str(args.sandbox_port), "--settings-file", str(sandbox_settings),
                                 "--tls-dir", str(settings.home / "sandbox-tls")],
                                stdout=subprocess.DEVNULL, start_new_session=True)

@@ -26,16 +26,17 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
-from oh_outlook_provider import graph_paths as paths
-from oh_outlook_provider.errors import (
-    APP_NAME,
+from oh_outlook_provider.exceptions import (
     GraphError,
     MailboxAccessDeniedError,
     MailboxNotEnabledError,
     OhOutlookError,
     OpenHandwerkError,
 )
-from oh_outlook_provider.log_lines import rejected_lines, wrapped
+from oh_outlook_provider.graph import paths
+from oh_outlook_provider.graph.errors import APP_NAME
+from oh_outlook_provider.graph.timezones import graph_timezone
+from oh_outlook_provider.runners.log_lines import rejected_lines, wrapped
 from oh_outlook_provider.sync import fingerprint
 from oh_outlook_provider.sync.categories import COLOR_DEFAULTS, missing
 from oh_outlook_provider.sync.codec import rejected_record
@@ -67,7 +68,6 @@ from oh_outlook_provider.sync.tags import (
     source_id,
     tag_filter,
 )
-from oh_outlook_provider.timezones import graph_timezone
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from oh_outlook_provider.sandbox import control, entra, graph, openhandwerk
-from oh_outlook_provider.sandbox.state import Behaviour, Faults, SandboxState
+from devtools.sandbox import control, entra, graph, openhandwerk
+from devtools.sandbox.state import Behaviour, Faults, SandboxState
 
 ALL = ["GET", "POST", "PATCH", "DELETE", "PUT"]
 

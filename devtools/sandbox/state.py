@@ -11,9 +11,9 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
-from oh_outlook_provider.sandbox.categories import seed_categories
-from oh_outlook_provider.sandbox.events import store_event
-from oh_outlook_provider.sandbox.seed import SeedData, build_seed
+from devtools.sandbox.categories import seed_categories
+from devtools.sandbox.events import store_event
+from devtools.sandbox.seed import SeedData, build_seed
 
 TENANT_ID = "6f1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d"
 CLIENT_ID = "0a1b2c3d-1111-4222-8333-444455556666"

@@ -104,9 +104,10 @@ def _id_problem(record: Mapping[str, Any], names: Iterable[str], kind: str) -> s
 def parse_employee(record: Any) -> Employee | Rejected:
     if not isinstance(record, Mapping):
         return Rejected("?", f"employee record is a {type(record).__name__}, not an object", "employee")
+    problem = _id_problem(record, EMPLOYEE_ID, "employee")
+    if problem:  # not `record_id(...) == "?"`: "?" is an id a record may really have
+        return Rejected("?", problem, "employee")
     emp_id = record_id(record, EMPLOYEE_ID)
-    if emp_id == "?":
-        return Rejected("?", _id_problem(record, EMPLOYEE_ID, "employee") or "", "employee")
     try:
         return _employee(record, emp_id)
     except Exception as exc:  # noqa: BLE001 - a shape nobody foresaw rejects this record only
@@ -238,9 +239,10 @@ def parse_appointment(record: Any, timezone: str = "Europe/Berlin") -> Appointme
     """
     if not isinstance(record, Mapping):
         return Rejected("?", f"appointment record is a {type(record).__name__}, not an object")
+    problem = _id_problem(record, APPOINTMENT_ID, "appointment")
+    if problem:  # not `record_id(...) == "?"`: "?" is an id a record may really have
+        return Rejected("?", problem)
     app_id = record_id(record, APPOINTMENT_ID)
-    if app_id == "?":
-        return Rejected("?", _id_problem(record, APPOINTMENT_ID, "appointment") or "")
     try:
         return _appointment(record, app_id, timezone)
     except ValueError as exc:

@@ -10,8 +10,8 @@ from urllib.parse import unquote
 
 import jwt
 
-from oh_outlook_provider.openhandwerk_api import APPOINTMENT_START, first
-from oh_outlook_provider.sandbox.state import OH_EMPLOYEE, OH_ID_KN, OH_PASSWORD, SandboxState
+from devtools.sandbox.state import OH_EMPLOYEE, OH_ID_KN, OH_PASSWORD, SandboxState
+from oh_outlook_provider.openhandwerk.api import APPOINTMENT_START, first
 
 
 def envelope(status: int, response: Any) -> tuple[int, dict]:

@@ -14,10 +14,10 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from oh_outlook_provider.sandbox.events import GraphFault, check_shape
+from devtools.sandbox.events import GraphFault, check_shape
 
 if TYPE_CHECKING:
-    from oh_outlook_provider.sandbox.state import SandboxState
+    from devtools.sandbox.state import SandboxState
 
 # A German mailbox starts with Outlook's six colour categories.
 DEFAULT_CATEGORIES = (("Rote Kategorie", "preset0"), ("Orange Kategorie", "preset1"),

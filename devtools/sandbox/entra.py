@@ -12,8 +12,8 @@ import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from oh_outlook_provider.sandbox.state import SandboxState
-from oh_outlook_provider.sandbox.tokens import issue_access_token
+from devtools.sandbox.state import SandboxState
+from devtools.sandbox.tokens import issue_access_token
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pendulum
 
-from oh_outlook_provider.credentials import Assessment, assess
-from oh_outlook_provider.errors import ConfigurationError, OhOutlookError, SecretExpiredError
-from oh_outlook_provider.settings import office365_settings
+from oh_outlook_provider.exceptions import ConfigurationError, OhOutlookError, SecretExpiredError
+from oh_outlook_provider.graph.credentials import Assessment, assess
+from oh_outlook_provider.hooks.settings import office365_settings
 
 
 def check_credential(conn_id: str, min_valid_for: dt.timedelta, check_token: bool,

@@ -1,4 +1,4 @@
-"""`python -m oh_outlook_provider.sandbox serve [...]`: run the sandbox and print the settings."""
+"""`python -m devtools.sandbox serve [...]`: run the sandbox and print the settings."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import json
 import sys
 from pathlib import Path
 
-from oh_outlook_provider.sandbox.server import SandboxServer
-from oh_outlook_provider.sandbox.state import BATCH_EXECUTIONS, DUPLICATE_TRANSACTIONS, Behaviour, Faults, SandboxState
+from devtools.sandbox.server import SandboxServer
+from devtools.sandbox.state import BATCH_EXECUTIONS, DUPLICATE_TRANSACTIONS, Behaviour, Faults, SandboxState
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m oh_outlook_provider.sandbox")
+    parser = argparse.ArgumentParser(prog="python -m devtools.sandbox")
     sub = parser.add_subparsers(dest="command", required=True)
     serve = sub.add_parser("serve", help="run Entra ID + Graph + openHandwerk emulation over HTTPS")
     serve.add_argument("--port", type=int, default=8443)

@@ -23,9 +23,9 @@ from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 import jwt
 
-from oh_outlook_provider.sandbox.categories import categories_route
-from oh_outlook_provider.sandbox.directory import get_application
-from oh_outlook_provider.sandbox.events import (
+from devtools.sandbox.categories import categories_route
+from devtools.sandbox.directory import get_application
+from devtools.sandbox.events import (
     GraphFault,
     check_properties,
     check_select,
@@ -37,8 +37,8 @@ from oh_outlook_provider.sandbox.events import (
     update_event,
     zone_of,
 )
-from oh_outlook_provider.sandbox.state import SandboxState
-from oh_outlook_provider.sandbox.tokens import TokenInvalid, verify_access_token
+from devtools.sandbox.state import SandboxState
+from devtools.sandbox.tokens import TokenInvalid, verify_access_token
 
 Result = tuple[int, dict, Any]
 

@@ -16,11 +16,11 @@ import re
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from oh_outlook_provider.graph_schema import enum_members, properties_of, schema
-from oh_outlook_provider.timezones import MAPPED_IANA_NAMES, WINDOWS_NAMES, iana_of
+from oh_outlook_provider.graph.schema import enum_members, properties_of, schema
+from oh_outlook_provider.graph.timezones import MAPPED_IANA_NAMES, WINDOWS_NAMES, iana_of
 
 if TYPE_CHECKING:
-    from oh_outlook_provider.sandbox.state import SandboxState
+    from devtools.sandbox.state import SandboxState
 
 EVENT_PROPERTIES = frozenset(properties_of("event"))
 # Computed by Exchange (event resource page: read-only); a client's value is ignored.

@@ -12,14 +12,10 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
-from oh_outlook_provider.errors import OhOutlookError
+from oh_outlook_provider.exceptions import GraphIdError
 
 _GUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", re.IGNORECASE)
 _EXCHANGE_ID = re.compile(r"[A-Za-z0-9+/=_-]{1,1024}")
-
-
-class GraphIdError(OhOutlookError):
-    """An id that Graph would never issue: refused before any request is made."""
 
 
 def segment(value: str) -> str:

@@ -17,11 +17,11 @@ from typing import TYPE_CHECKING
 
 from cryptography import x509
 
-from oh_outlook_provider.graph_schema import properties_of
-from oh_outlook_provider.sandbox.events import GraphFault, select_of
+from devtools.sandbox.events import GraphFault, select_of
+from oh_outlook_provider.graph.schema import properties_of
 
 if TYPE_CHECKING:
-    from oh_outlook_provider.sandbox.state import App, SandboxState
+    from devtools.sandbox.state import App, SandboxState
 
 READERS = frozenset({"Application.Read.All", "Application.ReadWrite.All", "Directory.Read.All"})
 ALTERNATE_KEY = re.compile(r"^applications\(appId='([^']*)'\)$", re.IGNORECASE)

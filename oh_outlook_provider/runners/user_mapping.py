@@ -6,9 +6,9 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from oh_outlook_provider import graph_paths as paths
-from oh_outlook_provider.errors import MailboxAccessDeniedError, MailboxNotEnabledError
-from oh_outlook_provider.log_lines import wrapped
+from oh_outlook_provider.exceptions import MailboxAccessDeniedError, MailboxNotEnabledError
+from oh_outlook_provider.graph import paths
+from oh_outlook_provider.runners.log_lines import wrapped
 from oh_outlook_provider.sync.mapping import BLOCKED, MATCHED, NO_MAILBOX, MappingResult, graph_user, map_employees
 from oh_outlook_provider.sync.models import Employee, Rejected
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from oh_outlook_provider.sandbox.state import (
+from devtools.sandbox.state import (
     CLIENT_ID,
     CLIENT_SECRET,
     OH_EMPLOYEE,
@@ -50,8 +50,8 @@ class SandboxServer:
     def _config(self):
         import uvicorn
 
-        from oh_outlook_provider.sandbox.app import create_app
-        from oh_outlook_provider.sandbox.tls import make_tls_files
+        from devtools.sandbox.app import create_app
+        from devtools.sandbox.tls import make_tls_files
 
         _, cert, key = make_tls_files(self.tls_dir, (self.public_host,))
         app = create_app(self.state)

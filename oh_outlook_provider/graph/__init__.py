@@ -1,0 +1,1 @@
+"""Microsoft Graph and Entra ID vocabulary: paths, schema, clouds, zones, credentials, error answers. No I/O."""

@@ -1,0 +1,1 @@
+"""openHandwerk vocabulary: paths, field spellings, the record parser. No I/O."""

@@ -1,0 +1,1 @@
+"""One job each, called by the Airflow shell of the same name (operators/, sensors/, triggers/)."""
