@@ -32,6 +32,7 @@ from oh_outlook_provider.hooks.settings import office365_settings, openhandwerk_
 from oh_outlook_provider.runners.calendar_sync import CalendarSync, SyncOptions
 from oh_outlook_provider.runners.user_mapping import run_user_mapping
 from oh_outlook_provider.sync.models import Window
+from oh_outlook_provider.sync.tags import source_id
 
 ROOT = Path(__file__).resolve().parent.parent
 BASE_DATE = dt.date(2026, 3, 20)
@@ -131,7 +132,8 @@ def measure(sandbox: Sandbox, label: str, run, latency_s: float) -> dict:
 def ours(sandbox: Sandbox, mapping: dict, workers: int):
     def run() -> dict:
         graph, oh = sandbox.hooks()
-        summary = CalendarSync(graph, oh, mapping, SyncOptions(window=WINDOW, max_workers=workers,
+        summary = CalendarSync(graph, oh, mapping, SyncOptions(window=WINDOW, source=source_id(oh.settings.id_kn),
+                                                                zone=oh.settings.timezone, max_workers=workers,
                                                                 salt=uuid.uuid4().hex)).run()
         if summary["failed"]:
             raise RuntimeError(f"sync failed: {summary['failed']}")

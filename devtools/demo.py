@@ -18,11 +18,11 @@ from pathlib import Path
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
+from devtools import ROOT, with_checkout_on_path
 from devtools.sandbox import SandboxServer, control
 from devtools.sandbox.state import SandboxState
 from oh_outlook_provider.sync.categories import COLOR_NAMES
 
-ROOT = Path(__file__).resolve().parent.parent
 BERLIN = ZoneInfo("Europe/Berlin")
 WEEKDAYS = ["Mo", "Di", "Mi", "Do", "Fr", "Sa", "So"]
 
@@ -41,7 +41,7 @@ def airflow_env(home: Path, sandbox: SandboxServer, dags: Path, connections: boo
     )
     if connections:
         env.update(sandbox.environment())
-    return env
+    return with_checkout_on_path(env)  # what the CLI starts (standalone's components, tasks) may import devtools
 
 
 def airflow(args: list[str], env: dict[str, str], log: Path, check: bool = True) -> subprocess.CompletedProcess:

@@ -31,7 +31,8 @@ from typing import Any
 
 import requests
 
-ROOT = Path(__file__).resolve().parent.parent
+from devtools import ROOT, with_checkout_on_path
+
 WORKER_NAME_ENV = "OH_STACK_WORKER_NAME"
 ADMIN = ("admin", "admin")
 
@@ -220,7 +221,7 @@ class Stack:
             OH_OUTLOOK_SNAPSHOT_BASE=f"file://{self.home}/snapshots",
         )
         env.update(s.extra_env)
-        return env
+        return with_checkout_on_path(env)  # every component imports the hostname callable from devtools
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, fresh: bool = False, timeout: float = 240) -> Stack:
@@ -414,7 +415,7 @@ def main(argv: list[str] | None = None) -> int:
     sandbox = subprocess.Popen([sys.executable, "-m", "devtools.sandbox", "serve", "--port",
                                 str(args.sandbox_port), "--settings-file", str(sandbox_settings),
                                 "--tls-dir", str(settings.home / "sandbox-tls")],
-                               stdout=subprocess.DEVNULL, start_new_session=True)
+                               env=with_checkout_on_path(os.environ), stdout=subprocess.DEVNULL, start_new_session=True)
     stack = None
     try:
         for _ in range(100):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import secrets
 
+from devtools.sandbox import oh_fields as f
 from devtools.sandbox.events import update_event
 from devtools.sandbox.state import CLIENT_ID, SandboxState, Secret
 
@@ -33,18 +34,18 @@ def oh_change(state: SandboxState, action: str, appointment_id: str | None = Non
     with state.lock:
         if action == "new":
             record = dict(kw["record"])
-            state.appointments[record["id"]] = record
+            state.appointments[record[f.APPOINTMENT_ID]] = record
             return record
         record = state.appointments[appointment_id]
         if action == "move":
             delta = dt.timedelta(days=kw.get("days", 0), hours=kw.get("hours", 0))
-            record["start"], record["end"] = _shift(record["start"], delta), _shift(record["end"], delta)
+            record[f.START], record[f.END] = _shift(record[f.START], delta), _shift(record[f.END], delta)
         elif action == "retitle":
-            record["title"] = kw["title"]
+            record[f.TITLE] = kw["title"]
         elif action == "cancel":
-            record["status"] = "storniert"
+            record[f.STATUS] = f.CANCELLED
         elif action == "reassign":
-            record["employees"] = list(kw["employees"])
+            record[f.EMPLOYEES] = list(kw["employees"])
         elif action == "delete":
             return state.appointments.pop(appointment_id)
         else:
@@ -83,12 +84,13 @@ def churn(state: SandboxState, fraction: float = 0.1, seed: int = 1) -> dict[str
             if action == "move":
                 oh_change(state, "move", appointment_id, days=rng.choice([-2, -1, 1, 2]), hours=rng.choice([0, 1]))
             elif action == "retitle":
-                oh_change(state, "retitle", appointment_id, title=state.appointments[appointment_id]["title"] + " (geändert)")
+                oh_change(state, "retitle", appointment_id, title=state.appointments[appointment_id][f.TITLE] + " (geändert)")
             elif action == "cancel":
                 oh_change(state, "cancel", appointment_id)
             else:
-                record = dict(state.appointments[appointment_id], id=f"{appointment_id}-N", title="Zusatztermin")
-                record["employees"] = list(record.get("employees") or [])
+                record = dict(state.appointments[appointment_id])
+                record |= {f.APPOINTMENT_ID: f"{appointment_id}-N", f.TITLE: "Zusatztermin",
+                           f.EMPLOYEES: list(record.get(f.EMPLOYEES) or [])}
                 oh_change(state, "new", record=record)
             done[action] += 1
     return done

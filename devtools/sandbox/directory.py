@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from cryptography import x509
 
 from devtools.sandbox.events import GraphFault, select_of
-from oh_outlook_provider.graph.schema import properties_of
+from oh_outlook_provider.graph.schema import properties_of  # Microsoft's fact: derived from Graph's CSDL
 
 if TYPE_CHECKING:
     from devtools.sandbox.state import App, SandboxState

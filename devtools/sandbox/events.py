@@ -16,6 +16,7 @@ import re
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+# Microsoft's and CLDR's facts, not the client's choices: the schema is derived from Graph's CSDL, the zones from CLDR.
 from oh_outlook_provider.graph.schema import enum_members, properties_of, schema
 from oh_outlook_provider.graph.timezones import MAPPED_IANA_NAMES, WINDOWS_NAMES, iana_of
 

@@ -1,4 +1,7 @@
-"""openHandwerk API subset: login (JWT), the response envelope, employees and appointments."""
+"""openHandwerk API subset: login (JWT), the response envelope, employees and appointments.
+
+Field names and query parameters are the emulator's own (`oh_fields`), not the client's parser's.
+"""
 
 from __future__ import annotations
 
@@ -10,22 +13,25 @@ from urllib.parse import unquote
 
 import jwt
 
+from devtools.sandbox import oh_fields as f
 from devtools.sandbox.state import OH_EMPLOYEE, OH_ID_KN, OH_PASSWORD, SandboxState
-from oh_outlook_provider.openhandwerk.api import APPOINTMENT_START, first
 
 
 def envelope(status: int, response: Any) -> tuple[int, dict]:
-    return status, {"success": 200 <= status < 300, "response": response, "status": status}
+    """(HTTP status, openHandwerk's envelope around `response`)."""
+    return status, {f.ENVELOPE_SUCCESS: 200 <= status < 300, f.ENVELOPE_RESPONSE: response, f.ENVELOPE_STATUS: status}
 
 
 def login(state: SandboxState, body: Any) -> tuple[int, dict]:
+    """POST /auth/login: (200, envelope with a JWT valid `state.token_lifetime` seconds) or (401, envelope)."""
     body = body if isinstance(body, dict) else {}
-    if (str(body.get("idKn")), body.get("employee"), body.get("password")) != (OH_ID_KN, OH_EMPLOYEE, OH_PASSWORD):
+    given = (str(body.get(f.LOGIN_ID_KN)), body.get(f.LOGIN_EMPLOYEE), body.get(f.LOGIN_PASSWORD))
+    if given != (OH_ID_KN, OH_EMPLOYEE, OH_PASSWORD):
         return envelope(401, "Login fehlgeschlagen: Kundennummer, Benutzer oder Passwort falsch.")
     now = int(time.time())
     token = jwt.encode({"sub": OH_EMPLOYEE, "idKn": OH_ID_KN, "iat": now, "exp": now + state.token_lifetime},
                        state.signing_key + "-oh", algorithm="HS256")
-    return envelope(200, {"token": token, "expiresIn": state.token_lifetime})
+    return envelope(200, {f.TOKEN: token, f.EXPIRES_IN: state.token_lifetime})
 
 
 def _authorised(state: SandboxState, authorization: str) -> bool:
@@ -41,8 +47,8 @@ def _authorised(state: SandboxState, authorization: str) -> bool:
 def _page(items: list, query: dict) -> tuple[int, dict]:
     """One page, copied (the caller's records stay the sandbox's own)."""
     try:
-        page = int(query.get("page", 1))
-        limit = int(query.get("limit", 100))
+        page = int(query.get(f.PAGE, 1))
+        limit = int(query.get(f.LIMIT, 100))
     except ValueError:
         return envelope(400, "page und limit müssen Zahlen sein.")
     if page < 1 or not 1 <= limit <= 500:
@@ -51,7 +57,8 @@ def _page(items: list, query: dict) -> tuple[int, dict]:
 
 
 def _start_key(record: dict) -> dt.datetime | None:
-    raw = first(record, APPOINTMENT_START)
+    """The record's start (naive) as the emulator filters on it; None when missing or unreadable."""
+    raw = record.get(f.START)
     if not raw:
         return None
     try:
@@ -62,6 +69,7 @@ def _start_key(record: dict) -> dt.datetime | None:
 
 
 def handle(state: SandboxState, method: str, path: str, query: dict, headers: dict, body: Any) -> tuple[int, dict]:
+    """One openHandwerk request (path below the API root) -> (HTTP status, envelope); never raises for bad input."""
     with state.lock:
         state.counters.oh_requests += 1
     path = "/" + path.strip("/")
@@ -74,11 +82,11 @@ def handle(state: SandboxState, method: str, path: str, query: dict, headers: di
             return _page(list(state.employees.values()), query)
         if path == "/appointments" and method == "GET":
             try:
-                lower = dt.datetime.fromisoformat(query["from"])
-                upper = dt.datetime.fromisoformat(query["to"])
+                lower = dt.datetime.fromisoformat(query[f.RANGE_FROM])
+                upper = dt.datetime.fromisoformat(query[f.RANGE_TO])
             except (KeyError, ValueError):
                 return envelope(400, "Parameter from und to (ISO-Datum) sind erforderlich.")
-            if str(query.get("page", "1")) == "1":
+            if str(query.get(f.PAGE, "1")) == "1":
                 state.counters.oh_window_reads += 1
             chosen = []
             for record in state.appointments.values():

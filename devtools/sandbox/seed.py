@@ -1,8 +1,8 @@
 """Seed data: a German craft business, deterministic for a seed, scalable in size.
 
 The first employees are the mapping cases every test and the demo rely on; the rest are
-generated Monteure. Appointments are stored in openHandwerk's record shape (see
-`openhandwerk_api`), wall-clock times in Europe/Berlin.
+generated Monteure. Records use the emulator's own openHandwerk spellings (`oh_fields`), wall-clock
+times in Europe/Berlin.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import datetime as dt
 import random
 import uuid
 from dataclasses import dataclass, field
+
+from devtools.sandbox import oh_fields as f
 
 DOMAIN = "mueller-haustechnik.de"
 EXCHANGE_PLAN = {"service": "exchange", "capabilityStatus": "Enabled", "servicePlanId": "efb87545-963c-4e0d-99df-69c6916d9eb0"}
@@ -132,8 +134,8 @@ def build_seed(
     fixed = CASES[: max(employees, 0)] if cases else []
     for emp_id, first, last, role, email, case in fixed:
         emp_records.append({
-            "id": emp_id, "firstName": first, "lastName": last, "role": role,
-            "email": email.format(d=d) if email else None, "active": True,
+            f.EMPLOYEE_ID: emp_id, f.FIRST_NAME: first, f.LAST_NAME: last, f.ROLE: role,
+            f.EMAIL: email.format(d=d) if email else None, f.ACTIVE: True,
         })
         local = f"{_ascii(first)}.{_ascii(last)}"
         upn = f"{local}@{d}"
@@ -172,8 +174,8 @@ def build_seed(
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         emp_id = f"M-{i + 1:03d}"
         upn = f"{_ascii(first)}.{_ascii(last)}{i + 1}@{d}"
-        emp_records.append({"id": emp_id, "firstName": first, "lastName": last, "role": "Monteur",
-                            "email": upn, "active": True})
+        emp_records.append({f.EMPLOYEE_ID: emp_id, f.FIRST_NAME: first, f.LAST_NAME: last, f.ROLE: "Monteur",
+                            f.EMAIL: upn, f.ACTIVE: True})
         users.append(_licensed(rng, upn, f"{first} {last}"))
         expected[emp_id] = "matched"
 
@@ -207,36 +209,36 @@ def _appointments(rng: random.Random, employees: list[dict], per_employee: int, 
             else:
                 day = base + dt.timedelta(days=rng.randint(-span_days // 3, span_days))
             record: dict = {
-                "id": f"T-{next_id}", "title": template.format(customer=customer), "category": category,
-                "customer": customer if category != "Urlaub" else "",
-                "projectNumber": f"P-{rng.randint(2024000, 2026999)}" if category == "Baustelle" else "",
-                "description": (LONG_TEXT * rng.randint(1, 4)).strip() if rng.random() < 0.3 else
+                f.APPOINTMENT_ID: f"T-{next_id}", f.TITLE: template.format(customer=customer), f.CATEGORY: category,
+                f.CUSTOMER: customer if category != "Urlaub" else "",
+                f.PROJECT_NUMBER: f"P-{rng.randint(2024000, 2026999)}" if category == "Baustelle" else "",
+                f.DESCRIPTION: (LONG_TEXT * rng.randint(1, 4)).strip() if rng.random() < 0.3 else
                 f"{category} für {customer}",
-                "address": {"street": rng.choice(STREETS), "houseNumber": str(rng.randint(1, 120)),
-                            "zip": zip_code, "city": city} if category != "Urlaub" else None,
-                "employees": [emp["id"]],
-                "status": "storniert" if rng.random() < 0.05 else "geplant",
+                f.ADDRESS: {f.STREET: rng.choice(STREETS), f.HOUSE_NUMBER: str(rng.randint(1, 120)),
+                            f.ZIP: zip_code, f.CITY: city} if category != "Urlaub" else None,
+                f.EMPLOYEES: [emp[f.EMPLOYEE_ID]],
+                f.STATUS: f.CANCELLED if rng.random() < 0.05 else f.PLANNED,
             }
             next_id += 1
             if hours is None:
                 length = rng.randint(1, 5) if category == "Urlaub" else rng.randint(2, 3)
-                record |= {"allDay": True, "start": day.isoformat(),
-                           "end": (day + dt.timedelta(days=length - 1)).isoformat()}
+                record |= {f.ALL_DAY: True, f.START: day.isoformat(),
+                           f.END: (day + dt.timedelta(days=length - 1)).isoformat()}
             else:
                 start_hour = 7 if hours >= 7 else rng.choice([7, 8, 9, 10, 13, 14, 15])
                 start = dt.datetime.combine(day, dt.time(start_hour, rng.choice([0, 30])))
                 end = start + dt.timedelta(hours=hours)
-                record |= {"allDay": False, "start": start.isoformat(), "end": end.isoformat()}
+                record |= {f.ALL_DAY: False, f.START: start.isoformat(), f.END: end.isoformat()}
             if rng.random() < 0.2 and len(employees) > 1:
-                other = rng.choice(employees)["id"]
-                if other != emp["id"]:
-                    record["employees"].append(other)
+                other = rng.choice(employees)[f.EMPLOYEE_ID]
+                if other != emp[f.EMPLOYEE_ID]:
+                    record[f.EMPLOYEES].append(other)
             out.append(record)
     # Two malformed records that must be rejected with a reason, never stop the rest.
-    out.append({"id": "T-BAD-1", "title": "Termin ohne Beginn", "start": None, "end": None,
-                "employees": [employees[0]["id"]] if employees else []})
+    out.append({f.APPOINTMENT_ID: "T-BAD-1", f.TITLE: "Termin ohne Beginn", f.START: None, f.END: None,
+                f.EMPLOYEES: [employees[0][f.EMPLOYEE_ID]] if employees else []})
     bad_day = dt.datetime.combine(base + dt.timedelta(days=2), dt.time(10))
-    out.append({"id": "T-BAD-2", "title": "Ende vor Beginn", "start": bad_day.isoformat(),
-                "end": (bad_day - dt.timedelta(hours=1)).isoformat(), "allDay": False,
-                "employees": [employees[0]["id"]] if employees else []})
+    out.append({f.APPOINTMENT_ID: "T-BAD-2", f.TITLE: "Ende vor Beginn", f.START: bad_day.isoformat(),
+                f.END: (bad_day - dt.timedelta(hours=1)).isoformat(), f.ALL_DAY: False,
+                f.EMPLOYEES: [employees[0][f.EMPLOYEE_ID]] if employees else []})
     return out

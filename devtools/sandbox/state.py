@@ -11,6 +11,7 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 
+from devtools.sandbox import oh_fields
 from devtools.sandbox.categories import seed_categories
 from devtools.sandbox.events import store_event
 from devtools.sandbox.seed import SeedData, build_seed
@@ -190,8 +191,8 @@ class SandboxState:
         self.events: dict[str, dict[str, dict]] = {}  # user id -> event id -> stored event
         self.master_categories: dict[str, dict[str, dict]] = {}  # user id -> category id -> outlookCategory
         self.transactions: dict[tuple[str, str], tuple[str, str]] = {}  # (user, transactionId) -> (event id, body)
-        self.appointments = {a["id"]: copy.deepcopy(a) for a in self.data.appointments}
-        self.employees = {e["id"]: copy.deepcopy(e) for e in self.data.employees}
+        self.appointments = {a[oh_fields.APPOINTMENT_ID]: copy.deepcopy(a) for a in self.data.appointments}
+        self.employees = {e[oh_fields.EMPLOYEE_ID]: copy.deepcopy(e) for e in self.data.employees}
         self.counters = Counters()
         self.budget: dict[str, tuple[float, int]] = {}  # mailbox -> (window start, count)
         self._sequence = 0

@@ -176,9 +176,11 @@ class Office365CalendarSyncOperator(BaseOperator):
         from oh_outlook_provider.hooks.office365 import Office365Hook
         from oh_outlook_provider.hooks.openhandwerk import OpenHandwerkHook
         from oh_outlook_provider.runners.appointments import Snapshot
-        from oh_outlook_provider.runners.calendar_sync import CalendarSync, SyncOptions, summary_table
+        from oh_outlook_provider.runners.calendar_sync import CalendarSync, SyncOptions
+        from oh_outlook_provider.runners.report import summary_table
         from oh_outlook_provider.sync.plan import PlanPolicy
         from oh_outlook_provider.sync.render import RenderOptions
+        from oh_outlook_provider.sync.tags import source_id
 
         graph = Office365Hook(self.office365_conn_id)
         openhandwerk = OpenHandwerkHook(self.openhandwerk_conn_id)
@@ -189,6 +191,8 @@ class Office365CalendarSyncOperator(BaseOperator):
             window = snapshot.window if snapshot else self.window(context)
             options = SyncOptions(
                 window=window,
+                source=source_id(openhandwerk.settings.id_kn),
+                zone=openhandwerk.settings.timezone,
                 calendar_name=self.calendar_name or graph.settings.calendar_name,
                 policy=PlanPolicy(self.on_outlook_edit, self.max_delete_fraction, self.allow_mass_delete),
                 render=RenderOptions(web_url=openhandwerk.settings.web_url, category_map=text_map(self.category_map,

@@ -184,6 +184,16 @@ class Plan:
             "delete_blocked": len(self.blocked_deletes),
         }
 
+    def problems(self) -> str | None:
+        """Why the mailbox fails although its writes went through: deletes a guard held back, and
+        events edited in Outlook under on_outlook_edit='fail' (the first ten named). None: none."""
+        problems = [self.guard_message] if self.guard_message and self.blocked_deletes else []
+        failed = [c for c in self.conflicts if c.resolution == "failed"]
+        if failed:
+            problems.append(f"{len(failed)} event(s) were edited in Outlook and on_outlook_edit='fail': "
+                            + ", ".join(f"{c.key.appointment_id} ({'/'.join(c.fields)})" for c in failed[:10]))
+        return " ".join(problems) or None
+
 
 def _fields_to_patch(desired: DesiredEvent, names: Iterable[str]) -> tuple[str, ...]:
     chosen = set(names)
@@ -192,6 +202,26 @@ def _fields_to_patch(desired: DesiredEvent, names: Iterable[str]) -> tuple[str, 
     if "body" in chosen and desired.appointment.address is not None:
         chosen.add("location")  # the address is compared through the body (render.location says why)
     return tuple(name for name in fingerprint.MANAGED if name in chosen)
+
+
+def kept_first(event: ExistingEvent) -> tuple[bool, str]:
+    """The order copies of one key are kept in: target calendar first, then by id, so the smallest id
+    stays. Every overlapping run applies the same rule, so two runs never keep different copies."""
+    return event.elsewhere, event.id
+
+
+def duplicates(events: Iterable[ExistingEvent], keys: Iterable[EventKey]) -> list[Delete]:
+    """The surplus copies among `events` of each of `keys` (a run's read-back of what it created):
+    every copy but the one `kept_first` keeps, as deletes."""
+    wanted, kept = set(keys), set()
+    deletes = []
+    for event in sorted(events, key=kept_first):
+        if event.key not in wanted:
+            continue
+        if event.key in kept:
+            deletes.append(Delete(event.id, event.key, DUPLICATE))
+        kept.add(event.key)
+    return deletes
 
 
 def plan_mailbox(
@@ -210,9 +240,7 @@ def plan_mailbox(
     for item in desired:
         wanted.setdefault(item.key, item)
     found: dict[EventKey, ExistingEvent] = {}
-    # Target calendar first, then by id: of copies of one key the smallest id stays, the rule every
-    # overlapping run applies alike (so two runs never keep different copies).
-    for event in sorted(existing, key=lambda e: (e.elsewhere, e.id)):
+    for event in sorted(existing, key=kept_first):
         if source is not None and event.source != source:
             continue
         plan.ours += 1

@@ -16,12 +16,17 @@ from oh_outlook_provider.sync.desired import desired_state
 from oh_outlook_provider.sync.models import Window
 from oh_outlook_provider.sync.plan import PlanPolicy
 from oh_outlook_provider.sync.render import RenderOptions
-from oh_outlook_provider.sync.tags import KEY_PROP, SOURCE_PROP
+from oh_outlook_provider.sync.tags import KEY_PROP, SOURCE_PROP, source_id
 from tests.conftest import BASE_DATE, graph_hook, oh_hook
 
 SOURCE = "openhandwerk:4711"
 WINDOW = Window(dt.datetime.combine(BASE_DATE - dt.timedelta(days=7), dt.time(), dt.UTC),
                 dt.datetime.combine(BASE_DATE + dt.timedelta(days=30), dt.time(), dt.UTC))
+
+
+def account_of(openhandwerk) -> dict:
+    """The openHandwerk account's tag and zone, as the operator hands them to the sync."""
+    return {"source": source_id(openhandwerk.settings.id_kn), "zone": openhandwerk.settings.timezone}
 
 
 def mapping_for(sandbox) -> dict:
@@ -36,7 +41,7 @@ def sync(sandbox, mapping=None, window=WINDOW, **options):
     options.setdefault("salt", uuid.uuid4().hex)  # each Airflow run has its own run id
     openhandwerk = options.pop("openhandwerk", None) or oh_hook(sandbox)
     runner = CalendarSync(graph, openhandwerk, mapping if mapping is not None else mapping_for(sandbox),
-                          SyncOptions(window=window, policy=policy, **options))
+                          SyncOptions(window=window, policy=policy, **account_of(openhandwerk), **options))
     return runner.run()
 
 
@@ -85,8 +90,9 @@ def overlapping(sandbox, mapping, windows, **options) -> list[dict]:
     def run(i, window):
         try:
             policy = PlanPolicy(allow_mass_delete=options.get("allow_mass_delete", False))
-            runner = CalendarSync(GatedGraph(graph_hook(sandbox), gate, i), oh_hook(sandbox), mapping,
-                                  SyncOptions(window=window, policy=policy, salt=uuid.uuid4().hex,
+            openhandwerk = oh_hook(sandbox)
+            runner = CalendarSync(GatedGraph(graph_hook(sandbox), gate, i), openhandwerk, mapping,
+                                  SyncOptions(window=window, policy=policy, salt=uuid.uuid4().hex, **account_of(openhandwerk),
                                               calendar_name=options.get("calendar_name")))
             summaries[i] = runner.run()
         finally:

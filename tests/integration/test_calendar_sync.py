@@ -21,6 +21,7 @@ from oh_outlook_provider.sync.tags import KEY_PROP
 from tests.conftest import graph_hook, oh_hook
 from tests.integration.sync_helpers import (
     WINDOW,
+    account_of,
     assert_converged,
     event_of,
     mapping_for,
@@ -251,8 +252,8 @@ def test_gateway_timeouts_after_writes_finish_in_one_run_without_duplicates(sand
 
 def test_the_log_table_fits_the_log_view_and_its_rejected_counts_agree_with_the_lines(sandbox, mapping):
     """Issue 13 items 4 and 6: 'rejected 0' above lines listing T-BAD-1 and T-BAD-2; 117-character lines."""
-    from oh_outlook_provider.runners.calendar_sync import summary_table
     from oh_outlook_provider.runners.log_lines import WIDTH
+    from oh_outlook_provider.runners.report import summary_table
 
     sync(sandbox, mapping)
     gone = sorted(ours(sandbox))[0][1].split("|")[1]
@@ -281,7 +282,8 @@ def test_shards_on_one_shared_read_converge_without_reading_the_window_again(san
     for shard in (mailboxes[0::2], mailboxes[1::2]):
         graph, openhandwerk = graph_hook(sandbox), oh_hook(sandbox)
         runner = CalendarSync(graph, openhandwerk, mapping,
-                              SyncOptions(window=snapshot.window, salt="shared", mailboxes=frozenset(shard)),
+                              SyncOptions(window=snapshot.window, salt="shared", mailboxes=frozenset(shard),
+                                          **account_of(openhandwerk)),
                               snapshot.appointments)
         summaries.append(runner.run())
     assert sandbox.state.stats()["oh_window_reads"] == reads

@@ -1,0 +1,44 @@
+"""make_session: the configured `verify` really applies, with our headers, timeouts and pool."""
+
+from __future__ import annotations
+
+import requests_mock
+
+from oh_outlook_provider import __version__
+from oh_outlook_provider.hooks.http import POOL_SIZE, make_session
+
+
+def test_a_configured_ca_file_beats_the_environments_bundle(monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/env-bundle.pem")
+    monkeypatch.setenv("CURL_CA_BUNDLE", "/etc/ssl/curl-bundle.pem")
+    session = make_session("/srv/airflow/company-ca.pem", 30)
+    with requests_mock.Mocker() as m:
+        m.get("https://graph.example/v1.0/users", json={})
+        session.get("https://graph.example/v1.0/users")
+    assert m.last_request.verify == "/srv/airflow/company-ca.pem"
+
+
+def test_verify_false_stays_false_and_timeouts_are_connect_then_read(monkeypatch):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/env-bundle.pem")
+    with requests_mock.Mocker() as m:
+        m.get("https://h.example/", json={})
+        make_session(False, 60).get("https://h.example/")
+        assert m.last_request.verify is False and m.last_request.timeout == (10.0, 60)
+        make_session(True, 5).get("https://h.example/")
+        assert m.last_request.timeout == (5, 5)  # connecting never waits longer than reading
+
+
+def test_headers_name_the_provider_and_accept_json_and_take_extras():
+    session = make_session(True, 30, {"Prefer": 'IdType="ImmutableId"', "Accept": "text/plain"})
+    with requests_mock.Mocker() as m:
+        m.get("https://h.example/", text="")
+        session.get("https://h.example/")
+    headers = m.last_request.headers
+    assert headers["User-Agent"] == f"oh-outlook-provider/{__version__}"
+    assert headers["Prefer"] == 'IdType="ImmutableId"' and headers["Accept"] == "text/plain"
+
+
+def test_one_pool_large_enough_for_every_mailbox_in_flight_for_both_schemes():
+    session = make_session(True, 30)
+    https, http = session.get_adapter("https://a.example/"), session.get_adapter("http://a.example/")
+    assert https is http and https._pool_maxsize == POOL_SIZE >= 32 * 4
