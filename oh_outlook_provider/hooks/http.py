@@ -1,8 +1,10 @@
-"""The one place that builds requests sessions for our hooks and for msal."""
+"""The one place that builds requests sessions for our hooks and for msal, and counts their calls."""
 
 from __future__ import annotations
 
 import functools
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 from oh_outlook_provider import __version__
@@ -31,3 +33,39 @@ def make_session(verify: bool | str, timeout: float, headers: dict[str, str] | N
                             **(headers or {})})
     session.request = functools.partial(session.request, verify=verify, timeout=(min(10.0, timeout), timeout))
     return session
+
+
+def decoded(response: Any) -> Any:
+    """A response's JSON; None for 204 or no body; a non-JSON body as an error object Graph would send."""
+    if response.status_code == 204 or not response.content:
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return {"error": {"code": "NonJsonResponse", "message": response.text[:200]}}
+
+
+@dataclass
+class RequestStats:
+    """Counts of HTTP calls this hook made, for summaries and benchmarks."""
+
+    requests: int = 0
+    batch_calls: int = 0
+    sub_requests: int = 0
+    throttled: int = 0
+    token_requests: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, **counts: int) -> None:
+        with self._lock:
+            for name, value in counts.items():
+                setattr(self, name, getattr(self, name) + value)
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "requests": self.requests,
+            "batch_calls": self.batch_calls,
+            "sub_requests": self.sub_requests,
+            "throttled": self.throttled,
+            "token_requests": self.token_requests,
+        }

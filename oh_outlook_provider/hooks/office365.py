@@ -9,13 +9,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import re
 import threading
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from airflow.sdk import BaseHook
 
@@ -29,8 +27,8 @@ from oh_outlook_provider.exceptions import (
 )
 from oh_outlook_provider.graph import paths
 from oh_outlook_provider.graph.errors import APP_NAME, tenant_not_found, translate_graph_error, translate_token_error
-from oh_outlook_provider.hooks.batching import Call, call_body, plan_calls
-from oh_outlook_provider.hooks.http import make_session
+from oh_outlook_provider.hooks.graph_batch import IMMUTABLE_ID, GraphBatchMixin, mailbox_of
+from oh_outlook_provider.hooks.http import RequestStats, decoded, make_session
 from oh_outlook_provider.hooks.limiter import MailboxLimiter
 from oh_outlook_provider.hooks.masking import mask_secrets
 from oh_outlook_provider.hooks.retry import RetryPolicy, retry_after_seconds
@@ -42,65 +40,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-BATCH_LIMIT = 20
-# Sent on every request and every sub-request (a batch's envelope headers do not reach its
-# sub-requests): updates and deletes address events by id, and only immutable ids survive an
-# event moving between folders (a changed target calendar, a user dragging it), so an id read
-# in one run still names the same event in the next (Graph's "immutable identifiers" page).
-IMMUTABLE_ID = 'IdType="ImmutableId"'
 USER_SELECT = (
     "id,displayName,mail,userPrincipalName,otherMails,proxyAddresses,"
     "accountEnabled,assignedLicenses,assignedPlans,userType"
 )
-_MAILBOX_RE = re.compile(r"^/users/([^/?]+)", re.IGNORECASE)
-
-
-def mailbox_of(path: str) -> str | None:
-    """The mailbox a relative Graph path addresses (`/users/{id}/...`), casefolded."""
-    match = _MAILBOX_RE.match(path)
-    if not match or path.split("?")[0].count("/") < 3:
-        return None
-    return unquote(match.group(1)).casefold()
-
-
-@dataclass(frozen=True)
-class BatchResponse:
-    """One sub-response of a `$batch` call."""
-
-    id: str
-    status: int
-    body: Any = None
-    headers: dict = field(default_factory=dict)
-
-    @property
-    def ok(self) -> bool:
-        return 200 <= self.status < 300
-
-
-@dataclass
-class RequestStats:
-    """Counts of HTTP calls this hook made, for summaries and benchmarks."""
-
-    requests: int = 0
-    batch_calls: int = 0
-    sub_requests: int = 0
-    throttled: int = 0
-    token_requests: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def add(self, **counts: int) -> None:
-        with self._lock:
-            for name, value in counts.items():
-                setattr(self, name, getattr(self, name) + value)
-
-    def as_dict(self) -> dict[str, int]:
-        return {
-            "requests": self.requests,
-            "batch_calls": self.batch_calls,
-            "sub_requests": self.sub_requests,
-            "throttled": self.throttled,
-            "token_requests": self.token_requests,
-        }
 
 
 @dataclass(frozen=True)
@@ -111,7 +54,7 @@ class WatchedExpiry:
     note: str | None = None  # for the admin: Entra and the connection disagree, or Entra found nothing
 
 
-class Office365Hook(BaseHook):
+class Office365Hook(GraphBatchMixin, BaseHook):
     """Talks to Microsoft Graph as the app registered in Entra (client credentials).
 
     :param office365_conn_id: connection of type ``office365``.
@@ -321,7 +264,7 @@ class Office365Hook(BaseHook):
             idempotent=idempotent,
             slots={mailbox: 1} if mailbox else None,
         )
-        payload = _decode(response)
+        payload = decoded(response)
         if response.status_code >= 400:
             raise translate_graph_error(response.status_code, payload, method, rel, mailbox)
         return payload
@@ -355,123 +298,6 @@ class Office365Hook(BaseHook):
         if next_link:
             self._check_host(next_link)
             yield from self.paginate(next_link, headers=headers)
-
-    # ------------------------------------------------------------------ $batch
-    def batch(self, requests_: Iterable[dict]) -> dict[str, BatchResponse]:
-        """Run sub-requests through `$batch` and return each response by id.
-
-        `plan_calls` cuts them into calls that Graph accepts and that keep at most
-        `max_per_mailbox` requests in flight per mailbox under either way Graph runs a batch
-        (see hooks/batching.py). Throttled, server-failed and dependency-failed (424)
-        sub-requests are sent again, and only those, after the largest Retry-After; a 401
-        (the token expired during the batch) gets a fresh token first. Re-sending a POST is
-        safe because every create we send carries a transactionId.
-        """
-        pending: dict[str, dict] = {}
-        folded: set[str] = set()
-        for item in requests_:
-            item_id = str(item["id"])
-            if item_id.casefold() in folded:
-                raise ValueError(f"duplicate batch id {item_id!r} (Graph compares ids case-insensitively)")
-            folded.add(item_id.casefold())
-            pending[item_id] = item
-        results: dict[str, BatchResponse] = {}
-        state = self.retry_policy.start()
-        refreshed = False
-        while pending:
-            retry: dict[str, dict] = {}
-            waits: list[float] = []
-            expired = False
-            refreshes = self._refreshes
-            for response in self._run_calls(list(pending.values())):
-                results[response.id] = response
-                if response.status == 401 and not refreshed:
-                    expired = True
-                elif response.status in self.retry_policy.batch_statuses:
-                    if response.status != 424:
-                        self.stats.add(throttled=1)
-                        waits.append(retry_after_seconds(response.headers) or 0.0)
-                else:
-                    continue
-                retry[response.id] = pending[response.id]
-            if not retry:
-                break
-            pending = retry
-            if expired:
-                refreshed = True
-                if self._refreshes == refreshes:  # else another call of this round already got a new token
-                    self.get_token(force_refresh=True)
-            if waits:
-                longest = max(waits)
-                if not state.wait(longest if longest > 0 else None):
-                    break  # the failed responses stay in results as final answers
-            elif not state.again():
-                break
-        return results
-
-    def _run_calls(self, items: list[dict]) -> list[BatchResponse]:
-        """One round: the planned calls, lanes at once, each lane's calls one after another."""
-        lanes = plan_calls(items, mailbox_of, self.limiter.limit, BATCH_LIMIT)
-
-        def run_lane(lane: list[Call]) -> list[BatchResponse]:
-            return [response for call in lane for response in self._batch_call(call)]
-
-        if len(lanes) == 1:
-            return run_lane(lanes[0])
-        with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="batch-lane") as pool:
-            return [response for lane in pool.map(run_lane, lanes) for response in lane]
-
-    def _sub_request(self, item: dict) -> dict:
-        """A sub-request with the headers it needs itself: Graph does not apply the envelope's."""
-        sub: dict[str, Any] = {"id": str(item["id"]), "method": item["method"].upper(), "url": item["url"]}
-        headers = dict(item.get("headers") or {})
-        if item.get("body") is not None:
-            sub["body"] = item["body"]
-            headers.setdefault("Content-Type", "application/json")
-        prefer = next((k for k in headers if k.lower() == "prefer"), None)
-        if prefer is None:
-            headers["Prefer"] = IMMUTABLE_ID
-        elif "idtype" not in headers[prefer].lower():
-            headers[prefer] = f"{headers[prefer]}, {IMMUTABLE_ID}"
-        sub["headers"] = headers
-        return sub
-
-    def _batch_call(self, call: Call) -> list[BatchResponse]:
-        body_requests = call_body(call, self._sub_request)
-        self.stats.add(batch_calls=1, sub_requests=len(body_requests))
-        response = self._send(
-            "POST",
-            self.url("/$batch"),
-            body={"requests": body_requests},
-            idempotent=all(self.retry_policy.is_idempotent(s["method"], s.get("body")) for s in body_requests),
-            slots=call.slots(),
-        )
-        payload = _decode(response)
-        if response.status_code >= 400:
-            raise translate_graph_error(response.status_code, payload, "POST", "/$batch", None)
-        out = []
-        seen = set()
-        for sub in (payload or {}).get("responses", []):
-            seen.add(str(sub.get("id")))
-            out.append(
-                BatchResponse(
-                    id=str(sub.get("id")),
-                    status=int(sub.get("status", 500)),
-                    body=sub.get("body"),
-                    headers=dict(sub.get("headers") or {}),
-                )
-            )
-        for sub in body_requests:  # a response Graph left out is treated as a transient failure
-            if sub["id"] not in seen:
-                out.append(BatchResponse(id=sub["id"], status=503, body=None, headers={}))
-        return out
-
-    def batch_error(self, item: dict, response: BatchResponse) -> GraphError:
-        """Translate a failed sub-response the same way as a direct call."""
-        return translate_graph_error(
-            response.status, response.body if isinstance(response.body, dict) else None,
-            item["method"].upper(), item["url"], mailbox_of(item["url"]),
-        )
 
     # ------------------------------------------------------------------ users, calendars
     def iter_users(self, page_size: int = 999) -> Iterator[dict]:
@@ -569,12 +395,3 @@ class Office365Hook(BaseHook):
             return True, "Connection OK: " + "; ".join(parts) + "."
         except OhOutlookError as exc:
             return False, as_test_result(str(exc), self._settings.conn_id if self._settings else self.office365_conn_id)
-
-
-def _decode(response: requests.Response) -> Any:
-    if response.status_code == 204 or not response.content:
-        return None
-    try:
-        return response.json()
-    except ValueError:
-        return {"error": {"code": "NonJsonResponse", "message": response.text[:200]}}

@@ -32,7 +32,7 @@ from oh_outlook_provider.sync.render import DesiredEvent
 from oh_outlook_provider.sync.tags import HELD, HOLDS, KEY_PROP, SOURCE_PROP, EventKey, expand_tags, holds_prop, tag_filter
 
 if TYPE_CHECKING:
-    from oh_outlook_provider.hooks.office365 import BatchResponse
+    from oh_outlook_provider.hooks.graph_batch import BatchResponse
 
 READ_SELECT = ",".join((*fingerprint.COMPARABLE, "changeKey"))
 DUPLICATE_TRANSACTION = "ErrorDuplicateTransactionId"  # a create whose transactionId Exchange has seen

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
+import os
+from pathlib import Path
 
 import pytest
 
+from devtools import with_checkout_on_path
+from devtools.sandbox import control, oh_fields
+from devtools.sandbox.openhandwerk import handle
 from devtools.sandbox.seed import build_seed
 from oh_outlook_provider.exceptions import OpenHandwerkError
 from oh_outlook_provider.sync.models import Appointment, Rejected
@@ -60,7 +66,8 @@ def test_sandbox_cli_serves_and_prints_settings(tmp_path):
 
     settings = tmp_path / "settings.json"
     proc = subprocess.Popen([sys.executable, "-m", "devtools.sandbox", "serve", "--port", "0", "--tls-dir",
-                             str(tmp_path), "--settings-file", str(settings)], stdout=subprocess.PIPE, text=True)
+                             str(tmp_path), "--settings-file", str(settings)], stdout=subprocess.PIPE, text=True,
+                            cwd=tmp_path, env=with_checkout_on_path(os.environ))  # found from any directory
     try:
         for _ in range(200):
             if settings.exists() and settings.stat().st_size:
@@ -79,3 +86,28 @@ def test_sandbox_cli_serves_and_prints_settings(tmp_path):
         proc.terminate()
         out, _ = proc.communicate(timeout=15)
     assert "export AIRFLOW_CONN_OFFICE365_DEFAULT=" in out
+
+
+def test_the_emulator_speaks_its_own_vocabulary_not_the_clients_parser():
+    """It serves one spelling per field, its own: a client reading another spelling fails against it."""
+    sandbox_dir = Path(oh_fields.__file__).parent
+    for module in sandbox_dir.glob("*.py"):
+        imported = {n.module for n in ast.walk(ast.parse(module.read_text())) if isinstance(n, ast.ImportFrom)}
+        assert not any(name and name.startswith("oh_outlook_provider.openhandwerk") for name in imported), module.name
+    data = build_seed(seed=3, employees=12, appointments_per_employee=4, base_date=BASE_DATE)
+    assert all(set(a) <= set(oh_fields.APPOINTMENT_FIELDS) for a in data.appointments)
+    assert all(set(e) == set(oh_fields.EMPLOYEE_FIELDS) for e in data.employees)
+
+
+def test_the_range_filter_reads_only_the_emulators_start_spelling(sandbox):
+    """A record spelled as the client also accepts ("beginn") has no start the emulator knows: listed in every range."""
+    state = sandbox.state
+    control.oh_change(state, "new", record={"id": "T-SPELL", "title": "x", "beginn": "2000-01-01T08:00:00",
+                                            "employees": ["M-001"]})
+    status, login = handle(state, "POST", "/auth/login", {}, {},
+                           {"idKn": "4711", "employee": "api-sync", "password": "sbx-oh-password"})
+    headers = {"authorization": "Bearer " + login["response"][oh_fields.TOKEN]}
+    window = {oh_fields.RANGE_FROM: "2026-03-01T00:00:00", oh_fields.RANGE_TO: "2026-03-02T00:00:00",
+              oh_fields.LIMIT: "500"}
+    status, body = handle(state, "GET", "/appointments", window, headers, None)
+    assert status == 200 and "T-SPELL" in [a["id"] for a in body["response"]]

@@ -117,12 +117,3 @@ def test_openhandwerk_account_id_is_read_from_schema_before_the_legacy_extra():
     legacy = SimpleNamespace(conn_id="oh", host="https://h", schema=None, login="a", password="p",
                              extra=json.dumps({"id_kn": "999"}))
     assert openhandwerk_settings(legacy).id_kn == "999"
-
-
-def test_no_extra_value_of_our_connections_is_short_enough_for_airflows_masker_to_warn(shared_sandbox):
-    """Issue 13 item 5: Airflow hands every extra value to its secrets masker, which logs 'Skipping masking
-    for a secret as it's too short' for a text under 5 characters: none of ours is, by default."""
-    shortest = 5  # Airflow's [logging] min_length_masked_secret default
-    for data in (shared_sandbox.office365_connection(), shared_sandbox.openhandwerk_connection()):
-        short = {k: v for k, v in data["extra"].items() if isinstance(v, str) and v and len(v) < shortest}
-        assert short == {}, short

@@ -8,7 +8,7 @@ from urllib.parse import unquote
 import pytest
 
 from oh_outlook_provider.exceptions import GraphError, MailboxNotEnabledError
-from oh_outlook_provider.hooks.office365 import BatchResponse
+from oh_outlook_provider.hooks.graph_batch import BatchResponse
 from oh_outlook_provider.runners.mailbox import MailboxStore, Reading
 from oh_outlook_provider.sync.models import Window
 from oh_outlook_provider.sync.plan import Create, Delete, Update

@@ -1,0 +1,28 @@
+"""The sandbox's connections against the provider's connection form (they need the emulator: not unit tests)."""
+
+from __future__ import annotations
+
+import pytest
+
+from devtools.sandbox import SandboxServer
+from devtools.sandbox.state import SandboxState
+from oh_outlook_provider.get_provider_info import get_provider_info
+
+pytestmark = pytest.mark.sandbox
+
+
+def test_the_sandbox_connections_carry_every_form_field():
+    """Issue 13 item 2: `make airflow` stores them, and the edit form shows only the keys a connection has."""
+    server = SandboxServer(SandboxState(seed=1))
+    kinds = {k["connection-type"]: set(k["conn-fields"]) for k in get_provider_info()["connection-types"]}
+    assert set(server.office365_connection()["extra"]) == kinds["office365"]
+    assert set(server.openhandwerk_connection()["extra"]) == kinds["openhandwerk"]
+
+
+def test_no_extra_value_of_our_connections_is_short_enough_for_airflows_masker_to_warn(shared_sandbox):
+    """Issue 13 item 5: Airflow hands every extra value to its secrets masker, which logs 'Skipping masking
+    for a secret as it's too short' for a text under 5 characters: none of ours is, by default."""
+    shortest = 5  # Airflow's [logging] min_length_masked_secret default
+    for data in (shared_sandbox.office365_connection(), shared_sandbox.openhandwerk_connection()):
+        short = {k: v for k, v in data["extra"].items() if isinstance(v, str) and v and len(v) < shortest}
+        assert short == {}, short

@@ -1,0 +1,74 @@
+"""Canonical field texts, per-field hashes and digests: equal before and after a Graph round trip."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from oh_outlook_provider.sync import fingerprint as fp
+
+
+def test_a_timed_moment_reads_the_same_in_any_zone_and_precision_graph_answers_in():
+    ours = fp.text_of("start", {"dateTime": "2026-03-02T08:00:00", "timeZone": "Europe/Berlin"}, False)
+    graphs = fp.text_of("start", {"dateTime": "2026-03-02T08:00:00.0000000", "timeZone": "W. Europe Standard Time"}, False)
+    utc = fp.text_of("start", {"dateTime": "2026-03-02T07:00:00Z", "timeZone": "UTC"}, False)
+    assert ours == graphs == utc == "2026-03-02T07:00:00Z"
+
+
+def test_an_all_day_moment_is_its_date_and_odd_values_never_crash():
+    assert fp.text_of("end", {"dateTime": "2026-03-03T00:00:00.0000000", "timeZone": "UTC"}, True) == "2026-03-03"
+    assert fp.text_of("start", None, False) == "" and fp.text_of("start", {"dateTime": ""}, False) == ""
+    assert fp.text_of("start", {"dateTime": "garbage", "timeZone": "UTC"}, False) == "garbage"
+
+
+def test_the_repeated_autumn_hour_is_always_its_first_occurrence():
+    assert fp.utc_text(dt.datetime(2026, 10, 25, 2, 30), "Europe/Berlin") == "2026-10-25T00:30:00Z"
+    assert fp.utc_text(dt.datetime(2026, 10, 25, 2, 30, fold=1), "Europe/Berlin") == "2026-10-25T00:30:00Z"
+
+
+@pytest.mark.parametrize(("name", "value", "text"), [
+    ("subject", "  Wartung  ", "Wartung"),
+    ("subject", None, ""),
+    ("location", {"displayName": " Köln ", "address": {"city": "Köln"}}, "Köln"),
+    ("location", "not a dict", ""),
+    ("body", {"contentType": "text", "content": "Hallo"}, "Hallo"),
+    ("isAllDay", None, "false"),
+    ("categories", ["b", "a"], "a\x1fb"),
+    ("showAs", "busy", "busy"),
+    ("isReminderOn", True, "true"),
+    ("reminderMinutesBeforeStart", 15, "15"),
+    ("sensitivity", None, ""),
+    ("other", {"b": 1, "a": "ü"}, '{"a": "ü", "b": 1}'),
+])
+def test_canonical_texts(name, value, text):
+    assert fp.text_of(name, value, False) == text
+
+
+def test_category_order_does_not_change_the_hash_a_category_does():
+    assert fp.field_hash("categories", ["a", "b"], False) == fp.field_hash("categories", ["b", "a"], False)
+    assert fp.field_hash("categories", ["a"], False) != fp.field_hash("categories", ["a", "b"], False)
+
+
+def test_the_stamp_holds_every_field_and_both_digests_and_round_trips():
+    fields = {"subject": "Wartung", "body": {"content": "x"}, "isAllDay": False,
+              "start": {"dateTime": "2026-03-02T08:00:00", "timeZone": "Europe/Berlin"}}
+    texts = fp.texts(fields)
+    stamp = fp.stamp(texts)
+    assert set(stamp) == {*fp.MANAGED, fp.ALL, fp.CMP} and all(len(v) == 8 for v in stamp.values())
+    assert stamp == {**fp.hashes(fields), fp.ALL: fp.digest(fp.MANAGED, texts), fp.CMP: fp.comparable_digest(texts)}
+    assert fp.decode(fp.encode(stamp)) == stamp and fp.encode(stamp).startswith("v1:")
+
+
+def test_the_comparable_digest_ignores_the_body_the_full_one_does_not():
+    one = fp.texts({"subject": "a", "body": {"content": "x"}})
+    two = fp.texts({"subject": "a", "body": {"content": "y"}})
+    assert fp.comparable_digest(one) == fp.comparable_digest(two)
+    assert fp.digest(fp.MANAGED, one) != fp.digest(fp.MANAGED, two)
+    assert fp.comparable_digest(one) != fp.comparable_digest(fp.texts({"subject": "b", "body": {"content": "x"}}))
+    assert "body" not in fp.COMPARABLE and len(fp.COMPARABLE) == len(fp.MANAGED) - 1
+
+
+@pytest.mark.parametrize("text", [None, "", "v0:{}", "v1:not json", "v1:[1, 2]", "garbage"])
+def test_an_unreadable_fingerprint_decodes_to_nothing(text):
+    assert fp.decode(text) == {}
