@@ -26,6 +26,7 @@ import requests
 from benchmarks import airflow_costs
 from benchmarks.competent import competent_sync
 from benchmarks.naive import naive_sync
+from devtools import with_checkout_on_path
 from oh_outlook_provider.hooks.office365 import Office365Hook
 from oh_outlook_provider.hooks.openhandwerk import OpenHandwerkHook
 from oh_outlook_provider.hooks.settings import office365_settings, openhandwerk_settings
@@ -49,7 +50,8 @@ class Sandbox:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "devtools.sandbox", "serve", "--port", "0", "--latency-ms",
              str(latency_ms), "--jitter-ms", str(jitter_ms), "--tls-dir", self.tmp.name, "--settings-file",
-             str(settings_file)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             str(settings_file)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=with_checkout_on_path(os.environ))
         for _ in range(300):
             if settings_file.exists() and settings_file.stat().st_size:
                 break

@@ -22,6 +22,7 @@ __all__ = [
     "GraphIdError",
 ]
 
+
 class OhOutlookError(Exception):
     """Base class of every error this provider raises on purpose."""
 

@@ -87,7 +87,6 @@ class OpenHandwerkAppointmentsOperator(BaseOperator):
         return descriptor
 
 
-
 def rejected_report(descriptor: Mapping[str, Any]) -> list[str]:
     """The read's rejected records (the first ones; the count says how many the file-less list left out)."""
     shown = descriptor.get("rejected", [])
