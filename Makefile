@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo airflow bench sandbox clean stack e2e-stack e2e-browser bench-stack
+.PHONY: install test lint demo airflow bench bench-quick bench-detail sandbox clean stack e2e-stack e2e-browser bench-stack
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,15 @@ bench-stack: $(STAMP)
 sandbox: $(STAMP)
 	$(BIN)/python -m devtools.sandbox serve
 
+# The latency regimes side by side (about 8 minutes); --quick for iterations (about a minute).
 bench: $(STAMP)
+	$(BIN)/python -m benchmarks.regimes
+
+bench-quick: $(STAMP)
+	$(BIN)/python -m benchmarks.regimes --quick
+
+# The 30 ms detail: initial, rerun and 10 % changed for each client, the scaling cells, Airflow's costs.
+bench-detail: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 
 clean:

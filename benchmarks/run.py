@@ -79,11 +79,12 @@ class Sandbox:
         return response.json()
 
     def reload(self, employees: int, per_employee: int, latency_ms: float, jitter_ms: float,
-               execution: str = "four_at_a_time") -> dict:
+               execution: str = "four_at_a_time", faults: dict | None = None) -> dict:
+        """A fresh tenant; `faults`: Faults fields (probabilities per request, Retry-After), none when empty."""
         return self.call("POST", "reload", {"seed": 42, "employees": employees, "appointments_per_employee": per_employee,
                                             "base_date": BASE_DATE.isoformat(), "span_days": 60, "cases": False,
                                             "access_policy": False, "latency_ms": latency_ms, "jitter_ms": jitter_ms,
-                                            "behaviour": {"batch_execution": execution}})
+                                            "behaviour": {"batch_execution": execution}, "faults": faults or {}})
 
     def hooks(self) -> tuple[Office365Hook, OpenHandwerkHook]:
         def conn(data, conn_id):
@@ -127,6 +128,7 @@ def measure(sandbox: Sandbox, label: str, run, latency_s: float) -> dict:
         "requests_per_written_event": round(stats["http_requests"] / written, 4) if written else None,
         "throttled_429": stats["throttled_total"], "max_in_flight_per_mailbox": stats["max_in_flight"],
         "mailboxes": len(per_mailbox), "lower_bound_s": round(lower_bound(per_mailbox, latency_s), 3),
+        "per_mailbox_writes": {m: v.get("write", 0) for m, v in per_mailbox.items()},
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1), "counts": counts,
     }
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG, CronDataIntervalTimetable, Param
+from airflow.sdk import DAG, Param
 
 from oh_outlook_provider.assets import calendars_asset
 from oh_outlook_provider.operators.calendar_sync import Office365CalendarSyncOperator
 from oh_outlook_provider.operators.user_mapping import Office365UserMappingOperator
+from oh_outlook_provider.version_compat import CronDataIntervalTimetable
 
 with DAG(
     dag_id="oh_outlook_calendar_backfill",

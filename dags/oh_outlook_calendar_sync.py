@@ -7,13 +7,14 @@ import logging
 import os
 
 import pendulum
-from airflow.sdk import DAG, CronTriggerTimetable, Param, get_current_context, task
+from airflow.sdk import DAG, Param, get_current_context, task
 
 from oh_outlook_provider.assets import announce, calendars_asset
 from oh_outlook_provider.operators.appointments import OpenHandwerkAppointmentsOperator, rejected_report
 from oh_outlook_provider.operators.calendar_sync import Office365CalendarSyncOperator
 from oh_outlook_provider.operators.user_mapping import Office365UserMappingOperator
 from oh_outlook_provider.sensors.secret_expiry import Office365SecretExpirySensor
+from oh_outlook_provider.version_compat import CronTriggerTimetable
 
 GRAPH_POOL = "oh_outlook_graph"  # caps concurrent Graph tasks: `airflow pools set oh_outlook_graph 4 "..."`
 # How long a run waits for the admin to rotate an expired secret before it fails (and alerts).

@@ -6,9 +6,10 @@ import datetime as dt
 import os
 
 import pendulum
-from airflow.sdk import DAG, CronTriggerTimetable
+from airflow.sdk import DAG
 
 from oh_outlook_provider.sensors.secret_expiry import Office365SecretExpirySensor
+from oh_outlook_provider.version_compat import CronTriggerTimetable
 
 # How often the triggerer looks again while the secret is too close to its expiry (a new secret is
 # found within this time after the admin saves it in the connection).

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pendulum
-from airflow.sdk import DAG, CronTriggerTimetable, Param
+from airflow.sdk import DAG, Param
 
 from oh_outlook_provider.operators.user_mapping import Office365UserMappingOperator
+from oh_outlook_provider.version_compat import CronTriggerTimetable
 
 with DAG(
     dag_id="oh_outlook_user_mapping",
@@ -26,6 +27,9 @@ Matches openHandwerk employees to users by e-mail (mail, UPN, aliases, otherMail
 matter) and logs a table with every employee's outcome: matched, no Exchange licence, account
 disabled, ambiguous address, no user, no e-mail, no mailbox, blocked by access policy.
 Overrides (param or Airflow Variable) fix the cases e-mail cannot.
+
+New tenant, or every employee unmapped? Run [oh_outlook_setup_check](/dags/oh_outlook_setup_check) first:
+it checks the Entra setup guide step by step and names the missing step.
 """,
 ) as dag:
     Office365UserMappingOperator(

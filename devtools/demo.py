@@ -39,6 +39,8 @@ def airflow_env(home: Path, sandbox: SandboxServer, dags: Path, connections: boo
         AIRFLOW__CORE__TEST_CONNECTION="Enabled",
         AIRFLOW__LOGGING__LOGGING_LEVEL="INFO",
     )
+    if "AIRFLOW__OH_OUTLOOK__LANGUAGE" in os.environ:  # the provider's language ([oh_outlook] language) passes through
+        env["AIRFLOW__OH_OUTLOOK__LANGUAGE"] = os.environ["AIRFLOW__OH_OUTLOOK__LANGUAGE"]
     if connections:
         env.update(sandbox.environment())
     return with_checkout_on_path(env)  # what the CLI starts (standalone's components, tasks) may import devtools

@@ -197,7 +197,7 @@ class Stack:
     # ------------------------------------------------------------------ environment
     def environment(self) -> dict[str, str]:
         s = self.settings
-        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW")}
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW") or k.startswith("AIRFLOW__OH_OUTLOOK__")}
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         env.update(
             AIRFLOW_HOME=str(self.home),

@@ -12,6 +12,9 @@ from types import SimpleNamespace
 import pytest
 
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+# The suite asserts the English texts unless a test chooses German ([oh_outlook] language; the product's default is de).
+# Subprocesses (the airflow CLI, the stack) get it through devtools' environments.
+os.environ.setdefault("AIRFLOW__OH_OUTLOOK__LANGUAGE", "en")
 
 from devtools.sandbox import SandboxServer  # noqa: E402
 from devtools.sandbox.state import Behaviour, SandboxState  # noqa: E402
@@ -65,11 +68,10 @@ def _fresh_secrets_masker() -> Iterator[None]:
     each new token cost 100-370 ms and every sandbox test ran about twice as slow as alone. A task
     process never holds more than a few secrets, so this is a test-session effect only."""
     yield
-    from airflow.sdk._shared.secrets_masker.secrets_masker import _secrets_masker
-
     from oh_outlook_provider.hooks import masking
+    from tests.airflow_lines import secrets_masker
 
-    _secrets_masker().reset_masker()
+    secrets_masker._secrets_masker().reset_masker()
     with masking._lock:
         masking._registered.clear()
 
@@ -85,11 +87,20 @@ def shared_sandbox() -> Iterator[SandboxServer]:
 # returned for a repeated transactionId, a replacing PATCH, the address as written and 409 for a
 # repeated category; and the older all-at-once execution with the repeat refused, a merging PATCH,
 # every address property echoed and 400 for a repeated category.
+# What Exchange keeps of texts and times (rows E7-E10) rides along: the first stores a long text cut, line
+# breaks dropped, seconds and categories as written; the second refuses a long text, makes breaks spaces,
+# drops seconds and repeated categories. The third way (cut with "...", breaks kept) changes only what
+# Exchange keeps of a text, so it runs with the tests that could tell it apart (STORES: the text
+# round-trip tests and the state machine), not with every sandbox test (make test stays under 10 minutes).
 BEHAVIOURS = {
-    "graph-4-at-a-time": Behaviour(batch_execution="four_at_a_time", duplicate_transaction="first_event"),
+    "graph-4-at-a-time": Behaviour(batch_execution="four_at_a_time", duplicate_transaction="first_event",
+                                   long_text="truncate", line_breaks="drop", time_precision="seconds",
+                                   event_categories="as_written"),
     "graph-all-at-once": Behaviour(batch_execution="all_at_once", duplicate_transaction="error", complex_patch="merge",
-                                   address_echo="all_keys", duplicate_category="bad_request"),
+                                   address_echo="all_keys", duplicate_category="bad_request", long_text="refuse",
+                                   line_breaks="space", time_precision="minutes", event_categories="deduplicated"),
 }
+STORES = {**BEHAVIOURS, "exchange-ellipsis-keeps-breaks": Behaviour(long_text="ellipsis", line_breaks="keep")}
 
 
 @pytest.fixture(params=list(BEHAVIOURS))

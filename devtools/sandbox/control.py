@@ -108,3 +108,51 @@ def set_secret_expiry(state: SandboxState, ends: dt.datetime, value: str | None 
         for secret in state.apps[CLIENT_ID].secrets:
             if value is None or secret.value == value:
                 secret.expires = ends
+
+
+# ---------------------------------------------------------------------- the setup guide's classic mistakes
+# Each reproduces one failure of the setup checklist (runners/setup_check.py); row K3 of the fidelity table.
+def pick_calendars_read(state: SandboxState) -> None:
+    """Guide step 9 gone wrong: Calendars.Read (listed first in the search) instead of Calendars.ReadWrite."""
+    with state.lock:
+        app = state.apps[CLIENT_ID]
+        app.roles = (app.roles - {"Calendars.ReadWrite"}) | {"Calendars.Read"}
+        app.added = {role: "Role" for role in app.roles}
+
+
+def withhold_consent(state: SandboxState) -> None:
+    """Guide step 11 skipped: the permissions are added, admin consent is not given (no roles in the token)."""
+    with state.lock:
+        app = state.apps[CLIENT_ID]
+        app.added = {role: "Role" for role in app.roles} | (app.added or {})
+        app.roles = set()
+
+
+def add_as_delegated(state: SandboxState, permission: str = "Calendars.ReadWrite") -> None:
+    """Guide step 4 gone wrong: `permission` added as Delegated (consented, but not an application role)."""
+    with state.lock:
+        app = state.apps[CLIENT_ID]
+        app.added = {role: "Role" for role in app.roles} | (app.added or {}) | {permission: "Scope"}
+        app.roles.discard(permission)
+
+
+def unlicense_everyone(state: SandboxState) -> None:
+    """No user holds an Exchange Online plan any more (licences removed in the Microsoft 365 admin center)."""
+    with state.lock:
+        for user in state.users.values():
+            user.assignedPlans = [plan for plan in user.assignedPlans if plan.get("service") != "exchange"]
+
+
+def scope_rbac(state: SandboxState, user_ids: set[str] | frozenset[str] = frozenset()) -> None:
+    """RBAC for Applications with a management scope of `user_ids` (empty: it excludes every mailbox);
+    the tenant-wide consent for Calendars.ReadWrite is removed, as Microsoft's RBAC page says to (row A2)."""
+    with state.lock:
+        app = state.apps[CLIENT_ID]
+        app.roles.discard("Calendars.ReadWrite")
+        app.rbac_user_ids, app.policy_user_ids = set(user_ids), None
+
+
+def scope_policy(state: SandboxState, user_ids: set[str] | frozenset[str] = frozenset()) -> None:
+    """An application access policy that allows only `user_ids` (empty: every mailbox is blocked)."""
+    with state.lock:
+        state.apps[CLIENT_ID].policy_user_ids = set(user_ids)

@@ -2,7 +2,8 @@
 
 Fidelity row K2: the application object lists its client secrets (`passwordCredentials`: keyId,
 displayName, hint = the first three characters, start/end; the value never) and certificates
-(`keyCredentials`: customKeyIdentifier = the thumbprint, start/end, type, usage). Reading it as
+(`keyCredentials`: customKeyIdentifier = the thumbprint, start/end, type, usage), and the API
+permissions as added (`requiredResourceAccess`: Graph's permission ids, type Role or Scope; row K3). Reading it as
 the app itself needs Application.Read.All (or Application.ReadWrite.All / Directory.Read.All);
 without: `403 Authorization_RequestDenied` (application-get page, "Permissions").
 """
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 from cryptography import x509
 
 from devtools.sandbox.events import GraphFault, select_of
+from oh_outlook_provider.graph.permissions import IDS, required_resource_access  # Graph's published ids
 from oh_outlook_provider.graph.schema import properties_of  # Microsoft's fact: derived from Graph's CSDL
 
 if TYPE_CHECKING:
@@ -51,8 +53,10 @@ def application_object(app: App) -> dict:
             "key": None, "keyId": str(uuid.uuid5(uuid.NAMESPACE_OID, thumbprint)),
             "startDateTime": _iso(cert.not_valid_before_utc), "type": "AsymmetricX509Cert", "usage": "Verify",
         })
+    added = app.added if app.added is not None else {role: "Role" for role in app.roles if role in IDS}
     return {"id": object_id(app), "appId": app.client_id, "displayName": "openHandwerk Outlook Sync",
-            "passwordCredentials": password_credentials, "keyCredentials": key_credentials}
+            "passwordCredentials": password_credentials, "keyCredentials": key_credentials,
+            "requiredResourceAccess": required_resource_access({k: v for k, v in added.items() if k in IDS})}
 
 
 def get_application(state: SandboxState, segments: list[str], query: dict, roles: set[str]) -> dict:

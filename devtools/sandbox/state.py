@@ -43,6 +43,9 @@ class App:
     roles: set[str] = field(default_factory=lambda: set(GRAPH_ROLES))
     policy_user_ids: set[str] | None = None  # application access policy: allowed mailboxes
     rbac_user_ids: set[str] | None = None  # RBAC for Applications: the management scope's mailboxes
+    # API permissions as added to the registration, name -> "Role" (Application) or "Scope" (Delegated); None: the
+    # consented `roles`, each as Role. `roles` is what admin consent granted: the token's roles claim (row K3).
+    added: dict[str, str] | None = None
 
 
 @dataclass
@@ -80,6 +83,10 @@ DUPLICATE_TRANSACTIONS = ("first_event", "error")
 COMPLEX_PATCHES = ("replace", "merge")
 ADDRESS_ECHOES = ("as_written", "all_keys")
 DUPLICATE_CATEGORIES = ("conflict", "bad_request")
+LONG_TEXTS = ("truncate", "ellipsis", "refuse")
+LINE_BREAKS = ("drop", "space", "keep")
+TIME_PRECISIONS = ("seconds", "minutes")
+EVENT_CATEGORIES = ("as_written", "deduplicated")
 
 
 @dataclass
@@ -96,6 +103,13 @@ class Behaviour:
     keeps the nested properties the PATCH leaves out (OData 4.01 update semantics for complex values).
     address_echo (fidelity row E5): "as_written" returns `location.address` as sent, "all_keys" with
     every physicalAddress property, empty ones as "" (the shape of the docs' example responses).
+    What Exchange keeps of a subject, a location's displayName and a category name (events.kept_text):
+    long_text (fidelity row E7), past 255 UTF-16 units - "truncate" cuts there, "ellipsis" cuts to 252
+    and appends "...", "refuse" answers 400; line_breaks (row E8), CR, LF and tab - "drop" removes them
+    (PidTagSubject, MS-OXCICAL), "space" makes each a space, "keep" stores them.
+    time_precision (row E9): "seconds" keeps start/end as sent, "minutes" drops the seconds.
+    event_categories (row E10): "as_written" keeps an event's categories, "deduplicated" keeps one of
+    each name, compared without regard to case.
     """
 
     batch_execution: str = "four_at_a_time"
@@ -103,6 +117,10 @@ class Behaviour:
     complex_patch: str = "replace"
     address_echo: str = "as_written"
     duplicate_category: str = "conflict"  # fidelity row G1: a second master category of one name
+    long_text: str = "truncate"
+    line_breaks: str = "drop"
+    time_precision: str = "seconds"
+    event_categories: str = "as_written"
 
     def __post_init__(self) -> None:
         if self.batch_execution not in BATCH_EXECUTIONS:
@@ -115,6 +133,10 @@ class Behaviour:
             raise ValueError(f"address_echo must be one of {ADDRESS_ECHOES}")
         if self.duplicate_category not in DUPLICATE_CATEGORIES:
             raise ValueError(f"duplicate_category must be one of {DUPLICATE_CATEGORIES}")
+        for name, allowed in (("long_text", LONG_TEXTS), ("line_breaks", LINE_BREAKS),
+                              ("time_precision", TIME_PRECISIONS), ("event_categories", EVENT_CATEGORIES)):
+            if getattr(self, name) not in allowed:
+                raise ValueError(f"{name} must be one of {allowed}")
 
 
 @dataclass

@@ -16,8 +16,10 @@ def issue_access_token(state, tenant: str, client_id: str, roles: set[str]) -> t
     now = int(time.time())
     lifetime = state.token_lifetime
     claims = {"aud": "https://graph.microsoft.com", "iss": f"https://sts.windows.net/{tenant}/", "iat": now,
-              "nbf": now, "exp": now + lifetime, "appid": client_id, "tid": tenant, "roles": sorted(roles),
+              "nbf": now, "exp": now + lifetime, "appid": client_id, "tid": tenant,
               "idtyp": "app", "jti": str(uuid.uuid4())}
+    if roles:  # the consented application permissions; Entra leaves the claim out when there are none (row K3)
+        claims["roles"] = sorted(roles)
     return jwt.encode(claims, state.signing_key, algorithm="HS256"), lifetime
 
 

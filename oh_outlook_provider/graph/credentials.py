@@ -1,4 +1,6 @@
-"""Credential lifetime: the secret's date from the connection, or a certificate's notAfter."""
+"""Credential lifetime: the secret's date from the connection, or a certificate's notAfter.
+
+The admin's texts follow `[oh_outlook] language` (i18n)."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from oh_outlook_provider.graph.errors import APP_NAME
+from oh_outlook_provider.i18n import _
 
 
 def certificate_not_after(pem: str) -> dt.datetime | None:
@@ -24,16 +27,17 @@ def rotation_steps(conn_id: str, kind: str = "client secret") -> str:
     """The rotation as numbered steps, one short line each (read in the task log, not a terminal)."""
     if kind == "certificate":
         steps = [
-            f"App registrations > {APP_NAME} > Certificates & secrets > Certificates: upload a new one",
-            f"Airflow > Admin > Connections > '{conn_id}': put its PEM key and thumbprint in, Save",
+            _("App registrations > {app} > Certificates & secrets > Certificates: upload a new one").format(app=APP_NAME),
+            _("Airflow > Admin > Connections > '{conn_id}': put its PEM key and thumbprint in, Save").format(
+                conn_id=conn_id),
         ]
     else:
         steps = [
-            f"Microsoft Entra admin center > App registrations > {APP_NAME} > Certificates & secrets",
-            "New client secret (Gültig bis: 24 Monate); copy the VALUE at once",
-            f"Airflow > Admin > Connections > '{conn_id}': paste it into 'Client secret VALUE',",
-            "   set 'Client secret valid until' to the date shown, Save",
-            "Delete the old secret after the next successful sync",
+            _("Microsoft Entra admin center > App registrations > {app} > Certificates & secrets").format(app=APP_NAME),
+            _("New client secret (Valid: 24 months); copy the VALUE at once"),
+            _("Airflow > Admin > Connections > '{conn_id}': paste it into 'Client secret VALUE',").format(conn_id=conn_id),
+            "   " + _("set 'Client secret valid until' to the date shown, Save"),
+            _("Delete the old secret after the next successful sync"),
         ]
     numbered, n = [], 0
     for step in steps:
@@ -42,7 +46,7 @@ def rotation_steps(conn_id: str, kind: str = "client secret") -> str:
         else:
             n += 1
             numbered.append(f"{n}. {step}")
-    return "\nRotate it:\n" + "\n".join(numbered)
+    return "\n" + _("Rotate it:") + "\n" + "\n".join(numbered)
 
 
 @dataclass(frozen=True)
@@ -64,24 +68,33 @@ def assess(
 ) -> Assessment:
     """Is the credential valid for at least `min_valid_for`? Pure, so sensor and trigger agree."""
     steps = rotation_steps(conn_id, kind)
+    what = _("certificate") if kind == "certificate" else _("client secret")
     if expired_by_token:
-        return Assessment(False, 0 if valid_until is None else min(0, (valid_until - today).days),
-                          f"The {kind} of '{conn_id}' is expired (AADSTS7000222), whatever date is set. {steps}")
+        return Assessment(False, 0 if valid_until is None else min(0, (valid_until - today).days), _(
+            "The {kind} of '{conn_id}' is expired (AADSTS7000222), whatever date is set. {steps}").format(
+            kind=what, conn_id=conn_id, steps=steps))
     if token_error:
-        return Assessment(False, None, f"Token request for '{conn_id}' failed: {token_error}")
+        return Assessment(False, None, _("Token request for '{conn_id}' failed: {error}").format(
+            conn_id=conn_id, error=token_error))
     if valid_until is None:
         if min_valid_for <= dt.timedelta(0):
-            return Assessment(True, None, f"No expiry date set on '{conn_id}', but a token was issued. Enter "
-                              "'Client secret valid until' to get warnings before it lapses.")
-        return Assessment(False, None, f"No expiry date set on connection '{conn_id}': enter 'Client secret valid "
-                          "until' (the date shown under Certificates & secrets) so the expiry can be watched.")
+            return Assessment(True, None, _(
+                "No expiry date set on '{conn_id}', but a token was issued. Enter 'Client secret valid until' to get "
+                "warnings before it lapses.").format(conn_id=conn_id))
+        return Assessment(False, None, _(
+            "No expiry date set on connection '{conn_id}': enter 'Client secret valid until' (the date shown under "
+            "Certificates & secrets) so the expiry can be watched.").format(conn_id=conn_id))
     days = (valid_until - today).days
     if days < 0:
-        return Assessment(False, days, f"The {kind} of '{conn_id}' expired on {valid_until} ({-days} days ago). {steps}")
+        return Assessment(False, days, _("The {kind} of '{conn_id}' expired on {date} ({days} days ago). {steps}").format(
+            kind=what, conn_id=conn_id, date=valid_until, days=-days, steps=steps))
     if dt.timedelta(days=days) < min_valid_for:
-        return Assessment(False, days, f"The {kind} of '{conn_id}' expires on {valid_until}: {days} days left, "
-                          f"less than the required {min_valid_for.days}. {steps}")
-    return Assessment(True, days, f"The {kind} of '{conn_id}' is valid until {valid_until} ({days} days left).")
+        return Assessment(False, days, _(
+            "The {kind} of '{conn_id}' expires on {date}: {days} days left, less than the required {required}. "
+            "{steps}").format(kind=what, conn_id=conn_id, date=valid_until, days=days, required=min_valid_for.days,
+                              steps=steps))
+    return Assessment(True, days, _("The {kind} of '{conn_id}' is valid until {date} ({days} days left).").format(
+        kind=what, conn_id=conn_id, date=valid_until, days=days))
 
 
 # ---------------------------------------------------------------------- the expiry Entra knows
@@ -132,7 +145,8 @@ def expiry_in_entra(credentials: list[Registered], secret: str | None, thumbprin
     if not ours:
         return None, ""
     first = min(ours, key=lambda c: c.ends)
-    which = f"'{first.description}' (ID {first.key_id})" + (f" or {len(ours) - 1} more alike" if len(ours) > 1 else "")
+    which = f"'{first.description}' (ID {first.key_id})" + (
+        " " + _("or {count} more alike").format(count=len(ours) - 1) if len(ours) > 1 else "")
     return first.ends.astimezone(ZoneInfo(zone)).date(), which
 
 
@@ -140,16 +154,17 @@ def reconcile(typed: dt.date | None, entra: dt.date | None, which: str, conn_id:
               kind: str = "client secret") -> tuple[dt.date | None, str | None]:
     """The date to watch and a note for the admin, once Entra's registration was read: Entra's date
     wins; `entra` None means no credential there matches the connection's."""
+    what = _("certificate") if kind == "certificate" else _("client secret")
     if entra is None:
-        return typed, (f"Entra lists no credential of this app matching the {kind} of connection "
-                       f"'{conn_id}'; watching the connection's date.")
-    field = "Certificate" if kind == "certificate" else "'Client secret valid until'"
+        return typed, _("Entra lists no credential of this app matching the {kind} of connection '{conn_id}'; watching "
+                        "the connection's date.").format(kind=what, conn_id=conn_id)
+    field = _("Certificate") if kind == "certificate" else _("'Client secret valid until'")
     if typed is None:
-        return entra, (f"Entra lists the {kind} {which} as valid until {entra}; the connection '{conn_id}' "
-                       f"has no date, so Entra's is watched (entering it in {field} keeps warnings working "
-                       "if Application.Read.All is taken away).")
+        return entra, _("Entra lists the {kind} {which} as valid until {entra}; the connection '{conn_id}' has no date, "
+                        "so Entra's is watched (entering it in {field} keeps warnings working if Application.Read.All "
+                        "is taken away).").format(kind=what, which=which, entra=entra, conn_id=conn_id, field=field)
     if typed != entra:
-        return entra, (f"The connection '{conn_id}' says the {kind} is valid until {typed}, but Entra lists "
-                       f"{which} as valid until {entra}: watching Entra's date. Correct {field} on the "
-                       "connection.")
+        return entra, _("The connection '{conn_id}' says the {kind} is valid until {typed}, but Entra lists {which} as "
+                        "valid until {entra}: watching Entra's date. Correct {field} on the connection.").format(
+            conn_id=conn_id, kind=what, typed=typed, which=which, entra=entra, field=field)
     return entra, None

@@ -1,8 +1,10 @@
 """`$batch` for Office365Hook: Graph's JSON batching, run so that Graph accepts every call.
 
 Up to 20 sub-requests a call (BATCH_LIMIT); `hooks/batching.plan_calls` cuts them into calls and
-lanes that keep at most `max_per_mailbox` requests in flight per mailbox, however Graph runs a
-batch; throttled, failed and dependency-failed sub-requests are sent again after Retry-After.
+lanes balanced by depth that keep at most `max_per_mailbox` requests in flight per mailbox, however
+Graph runs a batch; the lanes run in threads of their own and share the work (`LaneQueue`), so
+throttled, failed and dependency-failed sub-requests, sent again after their Retry-After, are taken
+by whichever lanes are free while the others keep writing.
 Source: learn.microsoft.com/graph/json-batching, learn.microsoft.com/graph/throttling
 (docs/sandbox-fidelity.md rows B1-B5).
 """
@@ -10,6 +12,7 @@ Source: learn.microsoft.com/graph/json-batching, learn.microsoft.com/graph/throt
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -18,9 +21,9 @@ from urllib.parse import unquote
 
 from oh_outlook_provider.exceptions import GraphError
 from oh_outlook_provider.graph.errors import translate_graph_error
-from oh_outlook_provider.hooks.batching import Call, call_body, plan_calls
+from oh_outlook_provider.hooks.batching import Call, LaneQueue, call_body, plan_calls, retry_calls
 from oh_outlook_provider.hooks.http import decoded
-from oh_outlook_provider.hooks.retry import retry_after_seconds
+from oh_outlook_provider.hooks.retry import RetryState, retry_after_seconds
 
 BATCH_LIMIT = 20
 # Sent on every request and every sub-request (a batch's envelope headers do not reach its
@@ -60,12 +63,15 @@ class GraphBatchMixin:
     def batch(self, requests_: Iterable[dict]) -> dict[str, BatchResponse]:
         """Run sub-requests through `$batch` and return each response by id.
 
-        `plan_calls` cuts them into calls that Graph accepts and that keep at most
-        `max_per_mailbox` requests in flight per mailbox under either way Graph runs a batch
-        (see hooks/batching.py). Throttled, server-failed and dependency-failed (424)
-        sub-requests are sent again, and only those, after the largest Retry-After; a 401
-        (the token expired during the batch) gets a fresh token first. Re-sending a POST is
-        safe because every create we send carries a transactionId.
+        `plan_calls` cuts them into calls that Graph accepts and lanes balanced by depth that
+        keep at most `max_per_mailbox` requests in flight per mailbox under either way Graph runs
+        a batch (see hooks/batching.py); the lanes run at once and share the work (`LaneQueue`).
+        Throttled, server-failed and dependency-failed (424) sub-requests of a call are sent again,
+        and only those: after the call's largest Retry-After (the other lanes keep working
+        meanwhile), cut into chains the idle lanes take. A 401 (the token expired during the batch)
+        gets a fresh token first, once per batch. A sub-request is given up after the retry
+        policy's attempts; its last answer is then final. Re-sending a POST is safe because every
+        create we send carries a transactionId.
         """
         pending: dict[str, dict] = {}
         folded: set[str] = set()
@@ -75,51 +81,17 @@ class GraphBatchMixin:
                 raise ValueError(f"duplicate batch id {item_id!r} (Graph compares ids case-insensitively)")
             folded.add(item_id.casefold())
             pending[item_id] = item
-        results: dict[str, BatchResponse] = {}
-        state = self.retry_policy.start()
-        refreshed = False
-        while pending:
-            retry: dict[str, dict] = {}
-            waits: list[float] = []
-            expired = False
-            refreshes = self._refreshes
-            for response in self._run_calls(list(pending.values())):
-                results[response.id] = response
-                if response.status == 401 and not refreshed:
-                    expired = True
-                elif response.status in self.retry_policy.batch_statuses:
-                    if response.status != 424:
-                        self.stats.add(throttled=1)
-                        waits.append(retry_after_seconds(response.headers) or 0.0)
-                else:
-                    continue
-                retry[response.id] = pending[response.id]
-            if not retry:
-                break
-            pending = retry
-            if expired:
-                refreshed = True
-                if self._refreshes == refreshes:  # else another call of this round already got a new token
-                    self.get_token(force_refresh=True)
-            if waits:
-                longest = max(waits)
-                if not state.wait(longest if longest > 0 else None):
-                    break  # the failed responses stay in results as final answers
-            elif not state.again():
-                break
-        return results
-
-    def _run_calls(self, items: list[dict]) -> list[BatchResponse]:
-        """One round: the planned calls, lanes at once, each lane's calls one after another."""
-        lanes = plan_calls(items, mailbox_of, self.limiter.limit, BATCH_LIMIT)
-
-        def run_lane(lane: list[Call]) -> list[BatchResponse]:
-            return [response for call in lane for response in self._batch_call(call)]
-
-        if len(lanes) == 1:
-            return run_lane(lanes[0])
-        with ThreadPoolExecutor(max_workers=len(lanes), thread_name_prefix="batch-lane") as pool:
-            return [response for lane in pool.map(run_lane, lanes) for response in lane]
+        if not pending:
+            return {}
+        run = _BatchRun(self, pending)
+        queue = LaneQueue(plan_calls(list(pending.values()), mailbox_of, self.limiter.limit, BATCH_LIMIT))
+        if len(queue) == 1:
+            run.lane(queue, 0)
+        else:
+            with ThreadPoolExecutor(max_workers=len(queue), thread_name_prefix="batch-lane") as pool:
+                for future in [pool.submit(run.lane, queue, i) for i in range(len(queue))]:
+                    future.result()
+        return run.results
 
     def _sub_request(self, item: dict) -> dict:
         """A sub-request with the headers it needs itself: Graph does not apply the envelope's."""
@@ -172,3 +144,71 @@ class GraphBatchMixin:
             response.status, response.body if isinstance(response.body, dict) else None,
             item["method"].upper(), item["url"], mailbox_of(item["url"]),
         )
+
+
+class _BatchRun:
+    """One `batch()` call's shared state: the answers so far, each sub-request's attempts, the token refresh."""
+
+    def __init__(self, hook: Any, items: dict[str, dict]):
+        self.hook = hook
+        self.items = items
+        self.results: dict[str, BatchResponse] = {}
+        self.attempts: dict[str, int] = dict.fromkeys(items, 1)
+        self._lock = threading.Lock()
+        self._refreshed = False
+
+    def lane(self, queue: LaneQueue, lane: int) -> None:
+        """One lane's thread: take a call, send it, hand back what must be sent again; stop all on an error."""
+        try:
+            while (call := queue.take(lane)) is not None:
+                try:
+                    token = self.hook._refreshes  # which token the call goes out with
+                    again = self._answered(self.hook._batch_call(call), token)
+                finally:
+                    queue.done()
+                if again:
+                    queue.put(self._calls_again(again, len(queue)))
+        except BaseException:
+            queue.stop()
+            raise
+
+    def _calls_again(self, items: list[dict], lanes: int) -> list[Call]:
+        """Calls for sub-requests sent again: one slot each beside other lanes; alone, as planned afresh."""
+        limit = self.hook.limiter.limit
+        if lanes > 1:
+            return retry_calls(items, mailbox_of, limit, BATCH_LIMIT)
+        return [call for lane in plan_calls(items, mailbox_of, limit, BATCH_LIMIT) for call in lane]
+
+    def _answered(self, responses: list[BatchResponse], token: int) -> list[dict]:
+        """Record the answers of one call; the sub-requests to send again, after the wait they need.
+
+        A 401 is sent again with a fresh token: once per batch, or without refreshing when another
+        lane already renewed the token this call went out with."""
+        policy = self.hook.retry_policy
+        again, waits = [], []
+        with self._lock:
+            for response in responses:
+                self.results[response.id] = response
+                if response.status == 401:
+                    if self.hook._refreshes == token:
+                        if self._refreshed:
+                            continue  # a fresh token was refused too: final
+                        self._refreshed = True
+                        self.hook.get_token(force_refresh=True)
+                elif response.status in policy.batch_statuses:
+                    if response.status != 424:
+                        self.hook.stats.add(throttled=1)
+                        waits.append(retry_after_seconds(response.headers) or 0.0)
+                else:
+                    continue
+                again.append(response.id)
+        if not again:
+            return []
+        state = RetryState(policy, attempts=max(self.attempts[i] for i in again))
+        allowed = state.wait(max(waits) if max(waits) > 0 else None) if waits else state.again()
+        if not allowed:
+            return []  # the failed responses stay in results as final answers
+        with self._lock:
+            for item_id in again:
+                self.attempts[item_id] = state.attempts
+        return [self.items[item_id] for item_id in again]

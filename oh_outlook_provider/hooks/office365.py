@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from airflow.sdk import BaseHook
-
 from oh_outlook_provider.exceptions import (
     AuthenticationError,
     ConfigurationError,
@@ -26,14 +24,15 @@ from oh_outlook_provider.exceptions import (
     ThrottledError,
 )
 from oh_outlook_provider.graph import paths
-from oh_outlook_provider.graph.errors import APP_NAME, tenant_not_found, translate_graph_error, translate_token_error
+from oh_outlook_provider.graph.errors import tenant_not_found, translate_graph_error, translate_token_error
+from oh_outlook_provider.hooks.connection_form import legacy_form
 from oh_outlook_provider.hooks.graph_batch import IMMUTABLE_ID, GraphBatchMixin, mailbox_of
 from oh_outlook_provider.hooks.http import RequestStats, decoded, make_session
 from oh_outlook_provider.hooks.limiter import MailboxLimiter
 from oh_outlook_provider.hooks.masking import mask_secrets
 from oh_outlook_provider.hooks.retry import RetryPolicy, retry_after_seconds
-from oh_outlook_provider.hooks.settings import Office365Settings, as_test_result, office365_settings
-from oh_outlook_provider.sync.mapping import has_exchange
+from oh_outlook_provider.hooks.settings import Office365Settings, office365_settings
+from oh_outlook_provider.version_compat import BaseHook
 
 if TYPE_CHECKING:
     import requests
@@ -54,6 +53,7 @@ class WatchedExpiry:
     note: str | None = None  # for the admin: Entra and the connection disagree, or Entra found nothing
 
 
+@legacy_form  # the connection form of Airflow 3.0-3.2 (3.3 reads get_provider_info)
 class Office365Hook(GraphBatchMixin, BaseHook):
     """Talks to Microsoft Graph as the app registered in Entra (client credentials).
 
@@ -368,30 +368,13 @@ class Office365Hook(GraphBatchMixin, BaseHook):
         return WatchedExpiry(valid_until, "Entra" if entra else "the connection", readable=True, note=note)
 
     def test_connection(self) -> tuple[bool, str]:
-        """Proves the token, User.Read.All and (when a licensed user exists) calendar access."""
+        """The setup checklist (runners/setup_check.py): a verdict naming the first failed step of the
+        guide with its fix, then one line per step; True when no required step failed."""
+        from oh_outlook_provider.runners.setup_check import for_the_form, office365_checklist  # only when testing
+
+        conn_id = self._settings.conn_id if self._settings else self.office365_conn_id
         try:
-            self.get_token()
-            users = self.get("/users", params={"$select": "id,userPrincipalName,assignedPlans", "$top": "50"})
-            listed = users.get("value", [])
-            parts = ["token issued", f"User.Read.All ok ({len(listed)} users on the first page)"]
-            licensed = next((u for u in listed if has_exchange(u)), None)
-            if licensed:
-                self.get(paths.default_calendar(licensed["id"]), params={"$select": "id"})
-                parts.append(f"Calendars.ReadWrite ok (calendar of {licensed.get('userPrincipalName')})")
-            else:
-                parts.append("no user with an Exchange Online licence on the first page: calendar not tested")
-            expiry = self.watched_expiry()
-            if expiry.valid_until:
-                days = (expiry.valid_until - dt.date.today()).days
-                parts.append(f"{self.settings.credential_kind} valid until {expiry.valid_until} ({days} days, "
-                             f"date from {expiry.source})")
-            else:
-                parts.append("no expiry date set: enter 'Client secret valid until' to get warnings")
-            if expiry.note:
-                parts.append(expiry.note.rstrip("."))
-            if not expiry.readable:
-                parts.append(f"to read the real expiry from Entra, grant the optional application permission "
-                             f"Application.Read.All (App registrations > {APP_NAME} > API permissions)")
-            return True, "Connection OK: " + "; ".join(parts) + "."
-        except OhOutlookError as exc:
-            return False, as_test_result(str(exc), self._settings.conn_id if self._settings else self.office365_conn_id)
+            checklist = office365_checklist(self).in_the_form(conn_id)
+            return checklist.ok, checklist.summary()
+        except OhOutlookError as exc:  # the connection's own fields cannot be read
+            return False, for_the_form(str(exc), conn_id)

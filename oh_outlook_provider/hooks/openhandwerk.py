@@ -12,15 +12,15 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from airflow.sdk import BaseHook
-
-from oh_outlook_provider.exceptions import OhOutlookError, OpenHandwerkError
+from oh_outlook_provider.exceptions import OpenHandwerkError
+from oh_outlook_provider.hooks.connection_form import legacy_form
 from oh_outlook_provider.hooks.http import make_session
 from oh_outlook_provider.hooks.masking import mask_secrets
 from oh_outlook_provider.hooks.retry import RetryPolicy, retry_after_seconds
-from oh_outlook_provider.hooks.settings import OpenHandwerkSettings, as_test_result, openhandwerk_settings
+from oh_outlook_provider.hooks.settings import OpenHandwerkSettings, openhandwerk_settings
 from oh_outlook_provider.openhandwerk import api
 from oh_outlook_provider.sync.models import Appointment, Employee, Rejected
+from oh_outlook_provider.version_compat import BaseHook
 
 if TYPE_CHECKING:
     import requests
@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 OPENHANDWERK_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
+@legacy_form  # the connection form of Airflow 3.0-3.2 (3.3 reads get_provider_info)
 class OpenHandwerkHook(BaseHook):
     """Reads employees and appointments from the openHandwerk REST API.
 
@@ -173,13 +174,13 @@ class OpenHandwerkHook(BaseHook):
         return parsed
 
     def test_connection(self) -> tuple[bool, str]:
-        try:
-            self.login()
-            first_page = self._call("GET", self._path("employees"), params={api.PAGE: 1, api.PAGE_SIZE: 5})
-            count = len(api.unwrap_page(first_page))
-            return True, f"Connection OK: logged in as {self.settings.employee}; employees readable ({count} on page 1)."
-        except (OhOutlookError, ValueError) as exc:
-            return False, as_test_result(str(exc), self._settings.conn_id if self._settings else self.openhandwerk_conn_id)
+        """The openHandwerk checklist (runners/openhandwerk_check.py): URL, account id, login, one
+        employee and one appointment readable; the verdict first, then one line per step."""
+        from oh_outlook_provider.runners.openhandwerk_check import openhandwerk_checklist  # only when testing
+
+        conn_id = self._settings.conn_id if self._settings else self.openhandwerk_conn_id
+        checklist = openhandwerk_checklist(self).in_the_form(conn_id)
+        return checklist.ok, checklist.summary()
 
 
 def _json(response: requests.Response) -> Any:

@@ -165,25 +165,35 @@ def _customer(value: Any) -> str:
     return _text(value)
 
 
-def _employee_ids(value: Any) -> tuple[str, ...]:
-    """Ids as openHandwerk may send them: a list (of ids or employee objects), one id, or "a,b"."""
+def _employee_ids(value: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Ids as openHandwerk may send them: a list (of ids or employee objects), one id, or "a,b".
+
+    Returns (ids, dropped): an entry of the list that names no employee (null, a nested list, true,
+    an object without an id) is left out with its reason, and the appointment goes to the others.
+    A value that is no list at all leaves nothing to keep and rejects the record (ValueError).
+    """
     if value is None:
-        return ()
+        return (), ()
     if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
         value = [v for v in str(value).split(",") if v.strip()]
     if not isinstance(value, (list, tuple)):
         raise ValueError(f"employees is {_shown(value)}, expected a list of employee ids")
-    ids = []
-    for item in value:
+    ids: list[str] = []
+    dropped: list[str] = []
+    for n, item in enumerate(value, 1):
         if isinstance(item, Mapping):
-            ident = record_id(item, EMPLOYEE_ID)
+            problem = _id_problem(item, EMPLOYEE_ID, "employee")
+            ident = "" if problem else record_id(item, EMPLOYEE_ID)
         elif isinstance(item, str) or (isinstance(item, int) and not isinstance(item, bool)):
-            ident = _text(item)
+            problem, ident = None, _text(item)
         else:
-            raise ValueError(f"employees holds {_shown(item)}, expected employee ids")
-        if ident and ident != "?" and ident not in ids:
+            problem, ident = f"is {_shown(item)}, expected an employee id", ""
+        if problem:
+            dropped.append(f"employees entry {n} {problem.removeprefix('employee ')}: left out, "
+                           "the appointment is synced for the other employees")
+        elif ident and ident not in ids:
             ids.append(ident)
-    return tuple(ids)
+    return tuple(ids), tuple(dropped)
 
 
 def _shown(value: Any) -> str:
@@ -289,12 +299,14 @@ def _appointment(record: Mapping[str, Any], app_id: str, timezone: str) -> Appoi
             raise ValueError("no end time")
         start = _wall(start_raw, zone)
         end = _wall(end_raw if isinstance(end_raw, dt.datetime) else dt.datetime.combine(end_raw, dt.time()), zone)
-        if start_raw.tzinfo is None and start.replace(tzinfo=None) != start_raw and isinstance(end_raw, dt.datetime):
-            # The start fell into the spring-forward gap and moved: keep the length on the wall clock.
-            end = max(end, start + (end_raw.replace(tzinfo=None) - start_raw))
-    if end <= start:  # type: ignore[operator]
-        raise ValueError(f"end {end.isoformat()} is not after start {start.isoformat()}")
+        if end < start and start_raw.tzinfo is None and start.replace(tzinfo=None) != start_raw:
+            # Only a time the spring-forward gap skips moves; a valid end stays where openHandwerk put it,
+            # unless the moved start passed it: then the appointment keeps its length on the wall clock.
+            end = start + (end_raw.replace(tzinfo=None) - start_raw) if isinstance(end_raw, dt.datetime) else start
+    if end < start:  # type: ignore[operator]  # end == start: a zero-length appointment, which Outlook keeps
+        raise ValueError(f"end {end.isoformat()} is before start {start.isoformat()}")
     status = _text(first(record, APPOINTMENT_STATUS))
+    employee_ids, dropped = _employee_ids(first(record, APPOINTMENT_EMPLOYEES))
     location, address = _address(record)
     cancelled_flag = first(record, APPOINTMENT_CANCELLED)
     return Appointment(
@@ -310,10 +322,11 @@ def _appointment(record: Mapping[str, Any], app_id: str, timezone: str) -> Appoi
         customer=_customer(first(record, APPOINTMENT_CUSTOMER)),
         project_number=_text(first(record, APPOINTMENT_PROJECT)),
         category=_text(first(record, APPOINTMENT_CATEGORY)),
-        employee_ids=_employee_ids(first(record, APPOINTMENT_EMPLOYEES)),
+        employee_ids=employee_ids,
         cancelled=(_bool(cancelled_flag) if cancelled_flag is not None else False)
         or status.casefold() in CANCELLED_STATUS,
         status=status,
+        dropped=dropped,
     )
 
 

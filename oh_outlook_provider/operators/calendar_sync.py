@@ -8,7 +8,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowException
 
 from oh_outlook_provider.exceptions import OhOutlookError
 from oh_outlook_provider.operators.arguments import (
@@ -25,6 +24,7 @@ from oh_outlook_provider.operators.failures import task_failure
 from oh_outlook_provider.runners.log_lines import wrapped
 from oh_outlook_provider.sync.render import MAP_URL
 from oh_outlook_provider.sync.selection import Selection
+from oh_outlook_provider.version_compat import AirflowException
 
 __all__ = ["Office365CalendarSyncOperator", "mapping_of"]
 

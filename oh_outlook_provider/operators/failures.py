@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
-
 from oh_outlook_provider.exceptions import OhOutlookError
+from oh_outlook_provider.version_compat import AirflowException, AirflowFailException
 
 
 def task_failure(exc: OhOutlookError) -> AirflowException:

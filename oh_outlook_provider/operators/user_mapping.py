@@ -7,10 +7,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow.sdk import BaseOperator
-from airflow.sdk.exceptions import AirflowFailException
 
 from oh_outlook_provider.exceptions import ConfigurationError, OhOutlookError
+from oh_outlook_provider.operators.failures import task_failure
 from oh_outlook_provider.sync.mapping import MATCHED
+from oh_outlook_provider.version_compat import AirflowFailException
 
 
 def resolve_overrides(value: Any) -> dict[str, str]:
@@ -76,8 +77,8 @@ class Office365UserMappingOperator(BaseOperator):
                 self.verify_mailboxes,
                 self.max_workers,
             )
-        except OhOutlookError as exc:
-            raise AirflowFailException(str(exc)) from None
+        except OhOutlookError as exc:  # a throttled or unavailable service is retried by Airflow
+            raise task_failure(exc) from None
         self.log.info("User mapping:\n%s", mapping_table(result, rejected))
         if result.entries and not any(e.outcome == MATCHED for e in result.entries):
             raise AirflowFailException(

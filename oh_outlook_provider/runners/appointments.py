@@ -100,8 +100,12 @@ def write(path: ObjectStoragePath, window: Window, records: Iterable[Appointment
                 continue
             zipped.write(json.dumps(appointment_record(record), ensure_ascii=False).encode() + b"\n")
             count += 1
+            for part in record.dropped_parts():  # the file keeps the valid rest; the shards never see the part
+                total_rejected += 1
+                if len(rejected) < REJECTED_IN_XCOM:
+                    rejected.append(rejected_record(part))
     return {
-        "format": FORMAT, "path": str(path), "conn_id": path.conn_id, "window": window_record(window),
+        "format": FORMAT, "path": str(path), "conn_id": path.storage_options.get("conn_id"), "window": window_record(window),
         "appointments": count, "rejected": rejected, "rejected_total": total_rejected,
         "bytes": path.stat().st_size,
     }

@@ -8,7 +8,8 @@ The order, as in vdirsyncer's `sync()`:
 1. read every mailbox (our events in the target calendar's window, and copies of ours left in
    calendars that held them before a `calendar_name` change) while openHandwerk is read;
 2. plan every mailbox with the pure core, then one mass-delete guard over the whole run;
-3. apply each mailbox: creates, updates and deletes in one `$batch`; read back what was created,
+3. apply each mailbox: creates, updates and deletes in one `$batch` (the category list is brought up
+   to date beside it, in a request of its own); read back what was created,
    so that overlapping runs leave no duplicate behind; then remove the copies in other calendars
    whose event now exists in the target.
 
@@ -53,12 +54,15 @@ log = logging.getLogger(__name__)
 
 
 def categories_note(permission: str) -> str:
-    """The run's note when the app may not use the mailboxes' category lists (said once per run)."""
-    return (f"Category colours: without {permission} the app may not use the mailboxes' category lists, "
-            "so events carry their categories (Terminart) without colour. Granting the optional "
-            f"application permission MailboxSettings.ReadWrite (App registrations > {APP_NAME} > API "
-            "permissions, with admin consent) lets each run add them to every mapped mailbox's category "
-            "list in colour (Baustelle orange, Urlaub green, ...).")
+    """The run's note when the app may not use the mailboxes' category lists (said once per run), in the
+    admin's language."""
+    from oh_outlook_provider.i18n import _  # the one function of this module that speaks to the admin
+
+    return _("Category colours: without {permission} the app may not use the mailboxes' category lists, so events "
+             "carry their categories (Terminart) without colour. Granting the optional application permission "
+             "MailboxSettings.ReadWrite (App registrations > {app} > API permissions, with admin consent) lets each "
+             "run add them to every mapped mailbox's category list in colour (Baustelle orange, Urlaub green, "
+             "...).").format(permission=permission, app=APP_NAME)
 
 
 class CountsRequests(Protocol):
@@ -126,7 +130,8 @@ class CalendarSync:
         mailboxes = sorted(set(self.mapping.values()))
         if opts.mailboxes is not None:
             mailboxes = [m for m in mailboxes if m in opts.mailboxes]
-        with ThreadPoolExecutor(max_workers=max(1, opts.max_workers), thread_name_prefix="mailbox") as pool:
+        with ThreadPoolExecutor(max_workers=max(1, opts.max_workers), thread_name_prefix="mailbox") as pool, \
+                ThreadPoolExecutor(max_workers=max(1, opts.max_workers), thread_name_prefix="categories") as self._side:
             # Outlook is read while openHandwerk is read: the two services do not wait for each other.
             readings = {m: pool.submit(self.store.read, m, opts.window) for m in mailboxes}
             # Streamed page by page into the desired state; a failed read raises, it is never "no appointments".
@@ -163,9 +168,11 @@ class CalendarSync:
                 plan.block_real_deletes(held_back)
             result.counts = plan.counts()
             result.conflicts = list(plan.conflicts)
-            if not self.options.dry_run:
-                self._ensure_categories(result.mailbox, reading, prepared.categories, result)
+            if not self.options.dry_run:  # the category list beside the writes: off their critical path
+                categories = self._side.submit(self._ensure_categories, result.mailbox, reading, prepared.categories,
+                                               result)
                 self._apply(result.mailbox, plan, result, reading)
+                categories.result()
             result.counts["rejected"] = len(result.rejected)  # the lines the report lists for this mailbox
             problems = plan.problems()
             if problems:

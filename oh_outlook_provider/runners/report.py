@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, TypedDict
 
 from oh_outlook_provider.exceptions import MailboxAccessDeniedError, MailboxNotEnabledError, OhOutlookError
+from oh_outlook_provider.i18n import _
 from oh_outlook_provider.runners.log_lines import rejected_lines, wrapped
 from oh_outlook_provider.sync.codec import rejected_record, window_record
 from oh_outlook_provider.sync.desired import DesiredState
@@ -132,20 +133,23 @@ def summary_table(summary: Mapping[str, Any]) -> str:
     """A table for the task log, at most WIDTH characters a line; the rejected lines below add up to
     the total in the table (records rejected on reading belong to no mailbox: their own row)."""
     cols = ("create", "update", "delete", "unchanged", "conflict", "rejected", "delete_blocked")
-    heads = ("create", "update", "delete", "same", "conflict", "rejected", "blocked")
-    header = f"{'mailbox':28} {'status':7} " + " ".join(f"{h:>8}" for h in heads)
+    # each at most 8 characters, in the admin's language ([oh_outlook] language)
+    heads = (_("create"), _("update"), _("delete"), _("same"), _("conflict"), _("rejected"), _("blocked"))
+    statuses = {"ok": _("ok"), "skipped": _("skipped"), "failed": _("failed"), "": ""}
+    mailbox_head, status_head = _("mailbox"), _("status")
+    header = f"{mailbox_head[:28]:28} {status_head[:7]:7} " + " ".join(f"{h[:8]:>8}" for h in heads)
     rule = "-" * len(header)
     lines = [header, rule]
 
     def row(name: str, status: str, counts: Mapping[str, int]) -> str:
-        return f"{name[:28]:28} {status:7} " + " ".join(f"{counts.get(c, 0):>8}" for c in cols)
+        return f"{name[:28]:28} {statuses.get(status, status)[:7]:7} " + " ".join(f"{counts.get(c, 0):>8}" for c in cols)
 
     for mailbox, info in sorted(summary["mailboxes"].items(), key=lambda kv: kv[1].get("upn") or kv[0]):
         lines.append(row(info.get("upn") or mailbox, info["status"], info.get("counts") or {}))
     on_reading = sum(1 for r in summary.get("rejected", []) if not r.get("mailbox"))
     if on_reading:
-        lines.append(row("(openHandwerk records)", "", {"rejected": on_reading}))
-    lines += [rule, row("total", "", summary.get("totals") or {})]
+        lines.append(row(_("(openHandwerk records)"), "", {"rejected": on_reading}))
+    lines += [rule, row(_("total"), "", summary.get("totals") or {})]
     for mailbox, error in {**summary.get("skipped", {}), **summary.get("failed", {})}.items():
         upn = summary["mailboxes"][mailbox].get("upn") or mailbox
         lines.extend(wrapped(f"! {upn}: {error}"))

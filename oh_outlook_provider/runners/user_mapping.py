@@ -8,6 +8,7 @@ from typing import Any
 
 from oh_outlook_provider.exceptions import MailboxAccessDeniedError, MailboxNotEnabledError
 from oh_outlook_provider.graph import paths
+from oh_outlook_provider.i18n import _
 from oh_outlook_provider.runners.log_lines import wrapped
 from oh_outlook_provider.sync.mapping import BLOCKED, MATCHED, NO_MAILBOX, MappingResult, graph_user, map_employees
 from oh_outlook_provider.sync.models import Employee, Rejected
@@ -48,7 +49,8 @@ def run_user_mapping(
 def mapping_table(result: MappingResult, rejected: list[Rejected] = ()) -> str:
     """A table for the task log, at most WIDTH characters a line:
     the Microsoft 365 user, and the openHandwerk address below it only where the two differ."""
-    header = f"{'employee':8} {'name':20} {'outcome':19} {'Microsoft 365 user (else the openHandwerk e-mail)':50}"
+    heads = (_("employee"), _("name"), _("outcome"), _("Microsoft 365 user (else the openHandwerk e-mail)"))
+    header = f"{heads[0][:8]:8} {heads[1][:20]:20} {heads[2][:19]:19} {heads[3][:50]:50}"
     lines = [header, "-" * len(header)]
     for e in result.entries:
         shown = e.upn or e.email or "-"
@@ -57,11 +59,13 @@ def mapping_table(result: MappingResult, rejected: list[Rejected] = ()) -> str:
             lines.append(f"{'':50}openHandwerk: {e.email[:36]}")
     lines.append("-" * len(header))
     counts = ", ".join(f"{k}: {v}" for k, v in sorted(result.counts().items()))
-    lines.extend(wrapped(f"{len(result.entries)} employees ({counts}); {result.users_total} Microsoft 365 "
-                         f"users, {result.users_unmatched} without an employee (not listed)"))
+    lines.extend(wrapped(_("{count} employees ({counts}); {users} Microsoft 365 users, {unmatched} without an employee "
+                           "(not listed)").format(count=len(result.entries), counts=counts, users=result.users_total,
+                                                  unmatched=result.users_unmatched)))
     for e in result.entries:
         if e.outcome != MATCHED:
             lines.extend(wrapped(f"  {e.employee_id} {e.employee_name}: {e.reason}"))
     for r in rejected:
-        lines.extend(wrapped(f"  rejected employee record {r.record_id}: {r.reason}"))
+        lines.extend(wrapped("  " + _("rejected employee record {record}: {reason}").format(record=r.record_id,
+                                                                                         reason=r.reason)))
     return "\n".join(lines)

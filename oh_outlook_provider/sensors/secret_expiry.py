@@ -14,11 +14,12 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow.sdk import BaseSensorOperator
-from airflow.sdk.exceptions import AirflowException
 
+from oh_outlook_provider.i18n import _
 from oh_outlook_provider.runners.log_lines import wrapped
 from oh_outlook_provider.runners.secret_expiry import check_credential
 from oh_outlook_provider.triggers.secret_expiry import SecretExpiryTrigger
+from oh_outlook_provider.version_compat import AirflowException
 
 
 class Office365SecretExpirySensor(BaseSensorOperator):
@@ -53,7 +54,7 @@ class Office365SecretExpirySensor(BaseSensorOperator):
     def poke(self, context: Any) -> bool:
         result = check_credential(self.office365_conn_id, self.min_valid_for, self.check_token)
         if result.note:
-            self.log.warning("Expiry date:\n%s", "\n".join(wrapped(result.note)))
+            self.log.warning("%s\n%s", _("Expiry date:"), "\n".join(wrapped(result.note)))
         (self.log.info if result.ok else self.log.warning)("%s", result.message)
         return result.ok
 
@@ -79,4 +80,5 @@ class Office365SecretExpirySensor(BaseSensorOperator):
         if event.get("status") == "ok":
             self.log.info("%s", event.get("message"))
             return
-        raise AirflowException(f"Credential still not valid when the sensor timed out: {event.get('message')}")
+        raise AirflowException(_("Credential still not valid when the sensor timed out: {message}").format(
+            message=event.get("message")))

@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from oh_outlook_provider.graph.timezones import iana_of
+from oh_outlook_provider.sync import canonical
 
 MANAGED = ("subject", "body", "start", "end", "isAllDay", "location", "categories", "showAs",
            "isReminderOn", "reminderMinutesBeforeStart", "sensitivity")
@@ -77,16 +78,47 @@ def text_of(name: str, value: Any, all_day: bool) -> str:
     if name == "start" or name == "end":
         return _moment(value, all_day)
     if name == "subject":
-        return (value or "").strip()
+        return canonical.one_line(value) if isinstance(value, str) else ""
     if name == "location":
-        return ((value or {}).get("displayName") or "").strip() if isinstance(value, dict) else ""
+        shown = value.get("displayName") if isinstance(value, dict) else None
+        return canonical.one_line(shown) if isinstance(shown, str) else ""
     if name == "body":
         return (value or {}).get("content", "") if isinstance(value, dict) else ""
     if name == "isAllDay":
         return "true" if value else "false"
     if name == "categories":
-        return "\x1f".join(sorted(value or []))
+        return categories_text(value if isinstance(value, list) else [])
     return _scalar(value)
+
+
+def categories_text(names: list) -> str:
+    """Category names canonical (one line each, a name repeated in another case once), sorted."""
+    return "\x1f".join(sorted(canonical.category_names(names)))
+
+
+def _legacy_text(name: str, value: Any) -> str:
+    """The text 0.3 hashed for subject, location and categories (before the canonical form)."""
+    if name == "subject":
+        return (value or "").strip() if isinstance(value, str) else ""
+    if name == "location":
+        shown = value.get("displayName") if isinstance(value, dict) else None
+        return (shown or "").strip() if isinstance(shown, str) else ""
+    return "\x1f".join(sorted(v for v in value if isinstance(v, str))) if isinstance(value, list) else ""
+
+
+LEGACY = ("subject", "location", "categories")
+
+
+def legacy_hashes(fields: Mapping[str, Any], current: tuple[str, ...]) -> dict[str, str]:
+    """Per-field hashes as 0.3 worked them out, for the fields whose text then differs from the canonical
+    one now (`current`: the COMPARABLE texts); usually empty. A fingerprint stored by 0.3 that matches
+    one of them is no Outlook edit: the field is only rewritten in canonical form (README, upgrade)."""
+    out: dict[str, str] = {}
+    for name in LEGACY:
+        text = _legacy_text(name, fields.get(name))
+        if text != current[COMPARABLE.index(name)]:
+            out[name] = per_field((name,), (text,))[name]
+    return out
 
 
 def texts(fields: Mapping[str, Any], names: tuple[str, ...] = MANAGED) -> tuple[str, ...]:

@@ -63,10 +63,17 @@ class Appointment:
     employee_ids: tuple[str, ...] = ()
     cancelled: bool = False
     status: str = ""  # openHandwerk's status as written (geplant, angeboten, ...); filters match it casefolded
+    # Parts of the record left out, each with its reason (e.g. a null in the employee list): the rest
+    # is synced, and each reason is reported with the record's id (`dropped_parts`).
+    dropped: tuple[str, ...] = ()
 
     def start_utc(self) -> dt.datetime:
         """The start as a UTC instant; all-day appointments start at local midnight."""
         return as_utc(self.start, self.timezone)
+
+    def dropped_parts(self) -> list[Rejected]:
+        """One report line per part left out, naming this record (empty for a whole record)."""
+        return [Rejected(self.id, reason) for reason in self.dropped]
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,7 @@ class ExistingEvent:
     start_utc: dt.datetime | None = None
     digest: str = ""  # of those texts
     elsewhere: bool = False  # in another calendar of the mailbox than the target (calendar_name changed)
+    legacy: dict[str, str] = field(default_factory=dict)  # 0.3's hashes where they differ (fingerprint.legacy_hashes)
 
     @cached_property
     def current(self) -> dict[str, str]:
@@ -62,6 +63,7 @@ class ExistingEvent:
             start_utc=start_utc,
             digest=fingerprint.digest(fingerprint.COMPARABLE, texts),
             elsewhere=elsewhere,
+            legacy=fingerprint.legacy_hashes(event, texts),
         )
 
 
@@ -261,7 +263,8 @@ def plan_mailbox(
         if want.digest == have.stored.get(fingerprint.ALL) and have.current_digest == have.stored.get(fingerprint.CMP):
             plan.unchanged += 1  # the common case, decided without per-field hashes
             continue
-        edited = tuple(n for n in fingerprint.COMPARABLE if have.current[n] != have.stored.get(n))
+        edited = tuple(n for n in fingerprint.COMPARABLE if have.current[n] != have.stored.get(n)
+                       and have.legacy.get(n) != have.stored.get(n))  # as 0.3 stored it: no edit (upgrade)
         ours_changed = {n for n in fingerprint.MANAGED if want.hashes[n] != have.stored.get(n)}
         if edited and have.stored:
             if policy.on_outlook_edit == "overwrite":

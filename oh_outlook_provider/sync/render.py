@@ -11,7 +11,7 @@ from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
 
 from oh_outlook_provider.graph.timezones import graph_timezone
-from oh_outlook_provider.sync import fingerprint
+from oh_outlook_provider.sync import canonical, fingerprint
 from oh_outlook_provider.sync.categories import outlook_name
 from oh_outlook_provider.sync.event_kinds import SENSITIVITY_DEFAULTS, SHOW_AS_DEFAULTS, casefolded, kind_of
 from oh_outlook_provider.sync.models import Appointment, as_utc
@@ -25,7 +25,7 @@ from oh_outlook_provider.sync.tags import (
 
 MAP_URL = "https://www.google.com/maps/search/?api=1&query={query}"
 FOOTER = "Synchronisiert aus openHandwerk. Änderungen bitte in openHandwerk vornehmen; hier werden sie überschrieben."
-MAX_SUBJECT = 255
+UNTITLED = "(ohne Titel)"  # a title with nothing to show
 # Every physicalAddress property, empty: a PATCH that may merge complex values (OData 4.01, 11.4.3)
 # still clears an address openHandwerk no longer gives (fidelity row E6).
 NO_ADDRESS = {"street": "", "postalCode": "", "city": "", "state": "", "countryOrRegion": ""}
@@ -101,6 +101,7 @@ class DesiredEvent:
 
 def _moment(value: dt.datetime | dt.date, zone: str) -> dict[str, str]:
     if isinstance(value, dt.datetime):
+        value = _to_minute(value)
         local = value if value.tzinfo is None else value.astimezone(ZoneInfo(zone))
         if not _unique_wall_time(local):
             # 02:30 on the autumn day names two instants and a wall time cannot say which (Graph's
@@ -124,8 +125,20 @@ def _moment_text(value: dt.datetime | dt.date, zone: str, all_day: bool) -> str:
     """fingerprint.text_of for the moment `_moment` builds, without building and parsing it."""
     if all_day or not isinstance(value, dt.datetime):
         return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
+    value = _to_minute(value)
     local = value if value.tzinfo is None else value.astimezone(fingerprint.zone(zone))
     return fingerprint.utc_text(local.replace(tzinfo=None), graph_timezone(zone))
+
+
+def _to_minute(value: dt.datetime) -> dt.datetime:
+    """Times are written to the minute: whether Exchange keeps seconds is not documented (fidelity
+    row E9), and a time of whole minutes comes back the same either way (zone and fold are kept)."""
+    return value.replace(second=0, microsecond=0) if value.second or value.microsecond else value
+
+
+def subject(appointment: Appointment) -> str:
+    """The subject in canonical form (sync/canonical.py): what Exchange keeps as sent."""
+    return canonical.one_line(appointment.title) or UNTITLED
 
 
 def body_text(appointment: Appointment, options: RenderOptions) -> str:
@@ -152,9 +165,10 @@ def location(appointment: Appointment) -> dict[str, Any]:
     (Outlook on a phone offers directions to it). Only `displayName` is compared after a round trip
     (fingerprint): how Graph echoes an address is not documented, and the body carries it instead."""
     address = appointment.address
+    shown = canonical.one_line(appointment.location)  # one line, as Exchange keeps it (fidelity rows E7, E8)
     if address is None:
-        return {"displayName": appointment.location}
-    return {"displayName": appointment.location,
+        return {"displayName": shown}
+    return {"displayName": shown,
             "address": {**NO_ADDRESS, "street": address.street, "postalCode": address.postal_code,
                         "city": address.city, "countryOrRegion": address.country}}
 
@@ -168,14 +182,17 @@ def _sensitivity(appointment: Appointment, options: RenderOptions) -> str:
 
 
 def categories_of(appointment: Appointment, options: RenderOptions) -> list[str]:
-    name = outlook_name(appointment.category, options.category_map) if options.categories else None
-    return [name] if name else []
+    if not options.categories:
+        return []
+    # canonical before the map and after it: outlook_name's cut counts code points, Exchange UTF-16 units
+    name = outlook_name(canonical.one_line(appointment.category), options.category_map)
+    return canonical.category_names([name] if name else [])
 
 
 def _fields_and_texts(appointment: Appointment, options: RenderOptions) -> tuple[dict[str, Any], tuple[str, ...]]:
     all_day = appointment.all_day
     fields: dict[str, Any] = {
-        "subject": appointment.title.strip()[:MAX_SUBJECT],
+        "subject": subject(appointment),
         "body": {"contentType": "text", "content": body_text(appointment, options)},
         "start": _moment(appointment.start, appointment.timezone),
         "end": _moment(appointment.end, appointment.timezone),
@@ -195,13 +212,13 @@ def _texts(appointment: Appointment, options: RenderOptions, body: str | None = 
     the hot path of a run, so no Graph JSON is built for events that turn out unchanged."""
     all_day = appointment.all_day
     return (
-        appointment.title.strip()[:MAX_SUBJECT].strip(),
+        subject(appointment),
         body if body is not None else body_text(appointment, options),
         _moment_text(appointment.start, appointment.timezone, all_day),
         _moment_text(appointment.end, appointment.timezone, all_day),
         "true" if all_day else "false",
-        appointment.location.strip(),
-        "\x1f".join(categories_of(appointment, options)),
+        canonical.one_line(appointment.location),
+        fingerprint.categories_text(categories_of(appointment, options)),
         _show_as(appointment, options),
         "true" if options.reminder_minutes is not None and not all_day else "false",
         str(options.reminder_minutes or 0),

@@ -7,11 +7,12 @@ import datetime as dt
 from collections.abc import AsyncIterator
 from typing import Any
 
-from airflow.sdk import BaseHook
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from oh_outlook_provider.i18n import _
 from oh_outlook_provider.runners.log_lines import wrapped
 from oh_outlook_provider.runners.secret_expiry import check_credential
+from oh_outlook_provider.version_compat import aget_connection
 
 
 class SecretExpiryTrigger(BaseTrigger):
@@ -32,7 +33,7 @@ class SecretExpiryTrigger(BaseTrigger):
         )
 
     async def check_once(self) -> Any:
-        connection = await BaseHook.aget_connection(self.office365_conn_id)
+        connection = await aget_connection(self.office365_conn_id)
         return await asyncio.to_thread(
             check_credential, self.office365_conn_id, dt.timedelta(seconds=self.min_valid_for_seconds),
             self.check_token, None, connection,
@@ -43,7 +44,7 @@ class SecretExpiryTrigger(BaseTrigger):
         while True:
             result = await self.check_once()
             if result.note:
-                self.log.warning("Expiry date:\n%s", "\n".join(wrapped(result.note)))
+                self.log.warning("%s\n%s", _("Expiry date:"), "\n".join(wrapped(result.note)))
             if result.ok:
                 yield TriggerEvent({"status": "ok", "message": result.message, "days_left": result.days_left})
                 return

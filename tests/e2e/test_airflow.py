@@ -135,7 +135,7 @@ def test_docker_compose_file_is_valid():
 
 def test_every_dag_says_what_it_does_and_in_which_time_zone_it_runs():
     """Issue 13 item 7: the DAG list shows a description naming the schedule's zone; schedules run in Berlin."""
-    from airflow.dag_processing.dagbag import DagBag
+    from tests.airflow_lines import DagBag
 
     bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags"))
     assert bag.import_errors == {} and len(bag.dags) == 4
@@ -213,3 +213,21 @@ def test_a_connection_saved_by_the_form_keeps_every_field_for_the_edit_form(airf
     assert result["status"] == 201, result
     fields = get_provider_info()["connection-types"][0]["conn-fields"]
     assert set(result["extra"]) == set(fields) and result["extra"]["national_cloud"] == "global"
+
+
+def test_connections_test_and_the_setup_dag_name_the_same_missing_step(airflow_home, today_sandbox):
+    """Issue 22: with Calendars.Read picked in guide step 9, `airflow connections test` (English) and the setup
+    DAG's task log (German) name check 7 with its fix, and the DAG fails; never "Calendars.ReadWrite ok"."""
+    control.pick_calendars_read(today_sandbox.state)
+    binary = str(Path(sys.executable).parent / "airflow")
+    tested = subprocess.run([binary, "connections", "test", "office365_default"], capture_output=True, text=True,
+                            env=env_for(airflow_home, today_sandbox, AIRFLOW__OH_OUTLOOK__LANGUAGE="en"), timeout=300)
+    assert tested.returncode == 1
+    assert "Setup incomplete: check 7 'Calendars.ReadWrite' failed (guide: Grant permissions, step 9)" in tested.stdout
+    dag = subprocess.run([binary, "dags", "test", "oh_outlook_setup_check"], capture_output=True, text=True,
+                         env=env_for(airflow_home, today_sandbox, AIRFLOW__OH_OUTLOOK__LANGUAGE="de"), timeout=300)
+    out = dag.stdout + dag.stderr
+    assert "Einrichtung unvollständig: Prüfung 7 'Calendars.ReadWrite' fehlgeschlagen (Anleitung: Berechtigung " \
+        "erteilen, Schritt 9)" in out, out[-4000:]
+    assert " 7. FEHLER         Calendars.ReadWrite" in out and "Calendars.ReadWrite ok" not in out
+    assert "Verbindung OK: alle 5 Schritte der Einrichtung geprüft" in out  # the openHandwerk task still passes

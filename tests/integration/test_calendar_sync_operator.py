@@ -6,11 +6,11 @@ import datetime as dt
 import re
 
 import pytest
-from airflow.sdk.exceptions import AirflowException
 
 from oh_outlook_provider.operators.calendar_sync import Office365CalendarSyncOperator, mapping_of
 from oh_outlook_provider.sync.models import Window
 from oh_outlook_provider.sync.tags import KEY_PROP
+from oh_outlook_provider.version_compat import AirflowException
 from tests.integration.sync_helpers import mapping_for, ours
 
 
@@ -69,7 +69,7 @@ def test_bad_arguments_fail_at_parse_time():
 @pytest.mark.parametrize("sandbox", ["graph-4-at-a-time"], indirect=True)
 def test_negative_days_are_refused_not_silently_moving_the_window(env):
     """Issue 13 item 8: past_days = -5 moved the window's start five days into the future."""
-    from airflow.sdk.exceptions import AirflowFailException
+    from oh_outlook_provider.version_compat import AirflowFailException
 
     op = Office365CalendarSyncOperator(task_id="s", mapping={"mapping": {}}, past="-5", future="10")
     now = dt.datetime.now(dt.UTC)

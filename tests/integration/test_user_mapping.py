@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
 from oh_outlook_provider.operators.user_mapping import Office365UserMappingOperator, resolve_overrides
 from oh_outlook_provider.runners.user_mapping import mapping_table, run_user_mapping
+from oh_outlook_provider.version_compat import AirflowFailException
 from tests.conftest import graph_hook, oh_hook
 
 

@@ -15,7 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.stack.conftest import settle
+from devtools.sandbox import control
+from devtools.sandbox.state import CLIENT_ID
+from tests.stack.conftest import settle, trigger, wait_run
 
 pytestmark = [pytest.mark.stack, pytest.mark.browser]
 
@@ -27,6 +29,7 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--d
         "--disable-sync", "--no-first-run", "--disable-quic"]
 SYNC = "oh_outlook_calendar_sync"
 BACKFILL = "oh_outlook_calendar_backfill"
+SETUP = "oh_outlook_setup_check"
 SECRET_LABEL = "Client secret VALUE (Geheimer Clientschlüssel, Wert)"
 
 
@@ -113,9 +116,9 @@ def test_03_test_button_works_for_form_made_and_stored_connections(page):
     for conn_id in ("o365_ui", "office365_default", "openhandwerk_default"):
         text = _test_button(page, conn_id)
         assert "Test Connection Successful" in text and "Connection OK" in text, (conn_id, text)
-        if conn_id != "openhandwerk_default":  # issue 14 item 6: where the date comes from, and how to get Entra's
-            assert "date from the connection" in text and "grant the optional application permission " \
-                "Application.Read.All" in text, (conn_id, text)
+        if conn_id != "openhandwerk_default":  # issue 22: every step of the guide, one line each, in the toast
+            assert "Connection OK: all 12 steps of the setup checked" in text and "7. OK Calendars.ReadWrite" in text
+            assert "12. OPTIONAL Application.Read.All (optional)" in text, (conn_id, text)
 
 
 def test_04_wrong_secret_names_the_fix_not_a_random_connection_id(page):
@@ -226,3 +229,37 @@ def _wait_for_text(page, path: str, wanted, timeout: float = 180) -> str:
 
 def _utc(epoch: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(epoch, dt.UTC)
+
+
+# ---------------------------------------------------------------------------------------------- issue 22
+def test_08_the_german_test_toast_for_success_and_for_the_wrong_permission(page, stack, shared_sandbox):
+    """The API server again, now with `[oh_outlook] language` = de (read per process; the workers stay English)."""
+    args, env = stack._commands["api-server"]
+    stack.kill("api-server")
+    stack._commands["api-server"] = (args, {**env, "AIRFLOW__OH_OUTLOOK__LANGUAGE": "de"})
+    stack.restart("api-server")
+    page.reload()
+    text = _test_button(page, "office365_default")
+    assert "Verbindung OK: alle 12 Schritte der Einrichtung geprüft" in text and "7. OK Calendars.ReadWrite" in text, text
+    assert "6. OK User.Read.All" in text and "8. OK Administratorzustimmung" in text
+    control.pick_calendars_read(shared_sandbox.state)  # guide step 9: the first search hit picked
+    try:
+        text = _test_button(page, "office365_default")
+    finally:  # the guide's permissions again, for the test after this one
+        control.grant(shared_sandbox.state, "Calendars.ReadWrite")
+        shared_sandbox.state.apps[CLIENT_ID].roles.discard("Calendars.Read")
+    assert "Test Connection Failed" in text, text
+    assert "Einrichtung unvollständig: Prüfung 7 'Calendars.ReadWrite' fehlgeschlagen (Anleitung: Berechtigung " \
+        "erteilen, Schritt 9)" in text and "API-Berechtigungen" in text and "7. FEHLER Calendars.ReadWrite" in text, text
+
+
+def test_09_the_setup_dags_log_table(page, api):
+    since = time.time()
+    run_id = trigger(api, SETUP)
+    assert wait_run(api, SETUP, run_id)["state"] == "success"
+    open_page(page, f"/dags/{SETUP}/runs/{run_id}/tasks/office365")
+    page.get_by_text(re.compile(r"Setup check: Office 365")).first.wait_for()
+    text = page.locator("body").inner_text()
+    assert re.search(r"7\. OK\s+Calendars\.ReadWrite", text) and "Connection OK: all 12 steps" in text, text[-3000:]
+    shot(page, "setup-check-task-log")
+    settle(api, SETUP, _utc(since))

@@ -44,7 +44,8 @@ def test_office365_form_has_the_seed_setup_fields_with_german_labels():
 
 
 def test_masker_hides_secrets_and_nothing_else():
-    from airflow.sdk._shared.secrets_masker.secrets_masker import should_hide_value_for_key
+    from tests.airflow_lines import secrets_masker
+    should_hide_value_for_key = secrets_masker.should_hide_value_for_key
 
     fields = set(_office365()["conn-fields"]) | {"password"}
     hidden = {name for name in fields if should_hide_value_for_key(name)}

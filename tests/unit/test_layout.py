@@ -31,8 +31,9 @@ MAX_LINES = 400
 # (hooks/office365.py was here at ~580 lines until the `$batch` loop moved to hooks/graph_batch.py.)
 OVERSIZED: dict[str, str] = {}
 MAX_ENGINE_LINES = 200
-ROOT_FILES = {"__init__.py", "get_provider_info.py", "exceptions.py", "assets.py", "errors.py"}
-SUBPACKAGES = {"hooks", "operators", "sensors", "triggers", "plugins", "runners", "sync", "graph", "openhandwerk"}
+ROOT_FILES = {"__init__.py", "get_provider_info.py", "exceptions.py", "assets.py", "errors.py", "version_compat.py"}
+SUBPACKAGES = {"hooks", "operators", "sensors", "triggers", "plugins", "runners", "sync", "graph", "openhandwerk",
+               "i18n"}
 PURE = ("airflow", "requests", "msal")
 SOCKET_LIBRARIES = ("requests", "msal")
 # A function-level import that closes a cycle is allowed only when its line says why (see REASONS) and it is

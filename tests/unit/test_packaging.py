@@ -43,6 +43,11 @@ def test_the_wheel_holds_the_provider_and_its_schema(wheel_names):
     assert "oh_outlook_provider/graph/schema.py" in wheel_names
 
 
+def test_the_wheel_holds_the_german_catalog(wheel_names):
+    """Issue 22: the runtime reads the compiled catalog with gettext; without it everything is English."""
+    assert "oh_outlook_provider/i18n/locale/de/LC_MESSAGES/oh_outlook_provider.mo" in wheel_names
+
+
 def test_the_wheel_holds_no_developer_tooling_and_no_tests(wheel_names):
     code = [n for n in wheel_names if ".dist-info/" not in n]
     assert {n.split("/", 1)[0] for n in code} == {"oh_outlook_provider"}

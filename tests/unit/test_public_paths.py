@@ -32,7 +32,7 @@ OLD_DAG = textwrap.dedent('''
 
 
 def test_a_dag_written_against_the_old_paths_still_parses(tmp_path):
-    from airflow.dag_processing.dagbag import DagBag
+    from tests.airflow_lines import DagBag
 
     (tmp_path / "old_dag.py").write_text(OLD_DAG)
     bag = DagBag(dag_folder=str(tmp_path))

@@ -107,7 +107,7 @@ def test_without_the_permission_the_typed_date_is_kept_and_the_test_says_how_to_
     expiry = graph_hook(sandbox).watched_expiry()
     assert (expiry.source, expiry.readable, expiry.note) == ("the connection", False, None)
     ok, message = graph_hook(sandbox).test_connection()
-    assert ok and "grant the optional application permission Application.Read.All" in message
+    assert ok and "12. OPTIONAL Application.Read.All (optional)" in message  # the checklist's line (issue 22)
 
 
 def test_with_the_permission_entras_date_is_watched_and_a_wrong_typed_date_is_reported(sandbox):

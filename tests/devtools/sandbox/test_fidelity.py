@@ -299,3 +299,71 @@ def test_a2_rbac_scope_blocks_mailboxes_outside_it_and_mapping_reports_them(sand
     outcomes = {e.employee_id: e.outcome for e in result.entries}
     assert outcomes == sandbox.state.data.expected_outcomes
     assert BLOCKED in outcomes.values() and MATCHED in outcomes.values()
+
+
+# ---------------------------------------------------------------------- E7-E10: what Exchange keeps of texts and times
+def keeps(**settings):
+    """kept_fields under one setting: the emulation alone, no server needed."""
+    from types import SimpleNamespace
+
+    from devtools.sandbox.events import kept_fields
+    from devtools.sandbox.state import Behaviour
+
+    state = SimpleNamespace(behaviour=Behaviour(**settings))
+    return lambda body: kept_fields(state, body)
+
+
+LONG = "Wartung Heizung – Fam. Özdemir " + "🔧" * 12 + " " + "x" * 220  # 255 code points, 267 UTF-16 units
+
+
+@pytest.mark.parametrize(("setting", "subject"), [
+    ("truncate", LONG.encode("utf-16-le")[:510].decode("utf-16-le")),
+    ("ellipsis", LONG.encode("utf-16-le")[:504].decode("utf-16-le") + "..."),
+])
+def test_e7_a_long_text_is_cut_per_setting(setting, subject):
+    kept = keeps(long_text=setting)(event(subject=LONG, location={"displayName": LONG}, categories=[LONG]))
+    assert kept["subject"] == kept["location"]["displayName"] == kept["categories"][0] == subject
+    assert len(subject.encode("utf-16-le")) == 510
+    short = "🔧" * 127 + "x"  # exactly 255 units: kept whole under every setting
+    assert keeps(long_text=setting)(event(subject=short))["subject"] == short
+
+
+def test_e7_a_long_text_is_refused_per_setting(sandbox):
+    from devtools.sandbox.events import GraphFault
+
+    with pytest.raises(GraphFault) as refused:
+        keeps(long_text="refuse")(event(subject=LONG))
+    assert refused.value.status == 400 and "subject" in refused.value.message
+    if sandbox.state.behaviour.long_text == "refuse":  # over the wire too
+        raw, user = Raw(sandbox), user_id(sandbox)
+        assert raw.call("POST", f"/users/{user}/calendar/events", event(subject=LONG)).status_code == 400
+
+
+@pytest.mark.parametrize(("setting", "subject"), [("drop", "MontageKüche BlockB"), ("space", "Montage  Küche Block B"),
+                                                   ("keep", "Montage\r\nKüche Block\tB")])
+def test_e8_line_breaks_and_tabs_per_setting(setting, subject):
+    kept = keeps(line_breaks=setting)(event(subject="Montage\r\nKüche Block\tB",
+                                            location={"displayName": "Montage\r\nKüche Block\tB"}))
+    assert kept["subject"] == kept["location"]["displayName"] == subject
+
+
+def test_e9_seconds_per_setting():
+    body = event(start={"dateTime": "2026-03-02T08:00:30", "timeZone": TZ}, end={"dateTime": "2026-03-02T09:59:59.5",
+                                                                                  "timeZone": TZ})
+    assert keeps(time_precision="seconds")(body)["start"]["dateTime"] == "2026-03-02T08:00:30"
+    minutes = keeps(time_precision="minutes")(body)
+    assert (minutes["start"]["dateTime"], minutes["end"]["dateTime"]) == ("2026-03-02T08:00:00", "2026-03-02T09:59:00")
+
+
+def test_e10_repeated_categories_per_setting():
+    body = event(categories=["Baustelle", "baustelle", "Montage", "BAUSTELLE"])
+    assert keeps(event_categories="as_written")(body)["categories"] == body["categories"]
+    assert keeps(event_categories="deduplicated")(body)["categories"] == ["Baustelle", "Montage"]
+
+
+def test_e7_e10_the_stored_event_is_what_exchange_keeps(sandbox):
+    raw, user = Raw(sandbox), user_id(sandbox)
+    made = raw.call("POST", f"/users/{user}/calendar/events", event(subject="Montage\nKüche")).json()
+    behaviour = sandbox.state.behaviour
+    assert made["subject"] == {"drop": "MontageKüche", "space": "Montage Küche", "keep": "Montage\nKüche"}[
+        behaviour.line_breaks]

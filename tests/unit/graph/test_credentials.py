@@ -116,3 +116,13 @@ def test_reconcile_prefers_entra_and_says_why():
     assert watched == entra and "has no date" in note and "Certificate" in note
     watched, note = reconcile(typed, None, "", "c")
     assert watched == typed and "lists no credential" in note
+
+
+def test_the_expiry_warning_and_the_rotation_steps_in_german(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__OH_OUTLOOK__LANGUAGE", "de")
+    result = assess(dt.date(2026, 4, 1), dt.date(2026, 3, 20), dt.timedelta(days=30), "office365_default")
+    assert not result.ok and result.message.startswith(
+        "Der geheime Clientschlüssel von 'office365_default' läuft am 2026-04-01 ab: noch 12 Tage, weniger als die "
+        "geforderten 30.")
+    assert "So erneuern:\n1. Microsoft Entra Admin Center > App-Registrierungen > openHandwerk-Cloud > Zertifikate & " \
+        "Geheimnisse\n2. Neuer geheimer Clientschlüssel (Gültig bis: 24 Monate)" in result.message

@@ -107,3 +107,24 @@ def test_server_errors_may_be_retried_client_errors_not():
     assert translate_graph_error(503, None, "GET", "/users", None).permanent is False
     assert translate_graph_error(429, None, "GET", "/users", None).permanent is False
     assert translate_graph_error(400, None, "GET", "/users", None).permanent is True
+
+
+def test_a_plain_access_denied_names_the_missing_permission_before_any_scope():
+    """Issue 22: for an admin who skipped guide step 9 or 11 the RBAC/access-policy text led the wrong way."""
+    text = str(translate_graph_error(403, {"error": {"code": "ErrorAccessDenied", "message": "Access is denied."}},
+                                     "GET", "/users/u1/calendar", "u1"))
+    assert text.index("Calendars.ReadWrite is missing or lacks admin consent") < text.index("scopes the app away")
+    policy = str(translate_graph_error(403, {"error": {"code": "ErrorAccessDenied", "message": (
+        "Access to OData is disabled: [RAOP] : Blocked by tenant configured AppOnly AccessPolicy settings.")}},
+        "GET", "/users/u1/calendar", "u1"))
+    assert "application access policy" in policy and "lacks admin consent" not in policy
+
+
+def test_entras_answers_in_german(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__OH_OUTLOOK__LANGUAGE", "de")
+    wrong = str(translate_token_error({"error": "invalid_client", "error_codes": [7000215]}, "office365_default"))
+    assert wrong.startswith("AADSTS7000215: Der geheime Clientschlüssel ist falsch. Füge den WERT des Schlüssels")
+    assert "Airflow-Verbindung 'office365_default'" in wrong and "App-Registrierungen > openHandwerk-Cloud > " \
+        "Zertifikate & Geheimnisse im Microsoft Entra Admin Center" in wrong
+    refused = str(translate_graph_error(403, {"error": {"code": "Authorization_RequestDenied"}}, "GET", "/users", None))
+    assert "'Administratorzustimmung für <Ihre Firma> erteilen'" in refused and "API-Berechtigungen" in refused

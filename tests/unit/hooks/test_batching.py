@@ -1,14 +1,17 @@
-"""How sub-requests are cut into `$batch` calls: Graph's shapes, 4 per mailbox, the fewest requests."""
+"""How sub-requests are cut into `$batch` calls: Graph's shapes, 4 per mailbox, lanes balanced by depth with the
+fewest requests that depth allows, and the work-conserving queue the lanes share."""
 
 from __future__ import annotations
 
 import math
+import threading
 from collections import Counter
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oh_outlook_provider.hooks.batching import Call, call_body, plan_calls
+from oh_outlook_provider.hooks.batching import Call, LaneQueue, call_body, lane_depth, plan_calls, retry_calls
 from oh_outlook_provider.hooks.office365 import mailbox_of
 
 
@@ -36,13 +39,28 @@ def test_up_to_sixteen_in_one_mailbox_are_parallel_calls_of_four_one_after_anoth
     assert [i["id"] for c in lanes[0] for i in c.items] == [f"a-{i}" for i in range(15)]  # order kept
 
 
-def test_more_than_sixteen_are_serial_chains_over_four_balanced_lanes():
+def test_more_than_sixteen_are_serial_chains_over_four_lanes_balanced_by_depth():
     lanes = plan_calls(items("big", 90), mailbox_of)
     calls = flat(lanes)
-    assert len(lanes) == 4 and len(calls) == math.ceil(90 / 20)
-    assert all(c.shape == "serial" and len(c.items) <= 20 for c in calls)
-    assert sorted(sum(len(c.items) for c in lane) for lane in lanes) == [20, 20, 20, 30]
+    assert len(lanes) == 4 and all(c.shape == "serial" and len(c.items) <= 20 for c in calls)
+    assert sorted(lane_depth(lane) for lane in lanes) == [22, 22, 23, 23]  # ceil(90/4) = 23, not 20/20/20/30
+    assert len(calls) == 8  # 23 needs two calls a lane; capacity alone (5 calls) would leave a lane 30 deep
     assert all(c.slots() == {"big": 1} for c in calls)  # a chain runs one at a time whatever Graph does
+
+
+def test_the_issues_170_writes_are_43_deep_not_50():
+    """Issue 25: balanced by capacity the lanes were 40/40/40/50 deep; by depth none is deeper than ceil(170/4)."""
+    lanes = plan_calls(items("a", 170), mailbox_of)
+    assert max(lane_depth(lane) for lane in lanes) == 43 and sum(lane_depth(lane) for lane in lanes) == 170
+    assert len(flat(lanes)) == 12  # the fewest calls of at most 20 that keep every lane at most 43 deep
+
+
+def test_a_lane_gives_up_a_call_when_the_others_still_hold_everything():
+    lanes = plan_calls(items("a", 79), mailbox_of)  # depth 20: one call a lane would hold 80
+    assert [len(lane) for lane in lanes] == [1, 1, 1, 1] and max(lane_depth(lane) for lane in lanes) == 20
+    lanes = plan_calls(items("a", 161), mailbox_of)  # depth 41: three lanes of 2 calls (40 deep), one of 3
+    assert sorted(len(lane) for lane in lanes) == [2, 2, 2, 3] and max(lane_depth(lane) for lane in lanes) == 41
+    assert len(flat(lanes)) == math.ceil(161 / 20)  # here depth costs no extra request
 
 
 def test_seventeen_items_still_use_four_lanes():
@@ -89,7 +107,77 @@ def test_every_item_is_sent_once_and_no_mailbox_ever_has_more_than_four_in_fligh
         for mailbox in {m for c in lane for m in c.mailboxes if m}:
             at_once[mailbox] += max(c.slots().get(mailbox, 0) for c in lane)
     assert all(n <= 4 for n in at_once.values()), at_once
-    for mailbox, n in sizes:  # the fewest HTTP requests $batch allows, once a mailbox has more than 16
+    for mailbox, n in sizes:  # balanced by depth: no lane deeper than ceil(n/4), with few calls
         mine = [c for c in calls if set(c.mailboxes) == {mailbox}]
+        deepest = max(lane_depth([c for c in lane if mailbox in c.mailboxes]) for lane in lanes)
+        assert deepest == math.ceil(n / 4)
         if n > 16:
-            assert len(mine) == max(math.ceil(n / 20), 4)
+            assert math.ceil(n / 20) <= len(mine) <= 4 * math.ceil(math.ceil(n / 4) / 20)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("abcdefg"), st.integers(1, 70)), min_size=1, max_size=6, unique_by=lambda t: t[0]))
+def test_calls_sent_again_hold_one_slot_each_and_at_most_four_per_mailbox(sizes):
+    given_items = [item for mailbox, n in sizes for item in items(mailbox, n)]
+    calls = retry_calls(given_items, mailbox_of)
+    assert sorted(i["id"] for c in calls for i in c.items) == sorted(i["id"] for i in given_items)
+    for mailbox, n in sizes:
+        mine = [c for c in calls if mailbox in c.mailboxes]
+        assert all(c.slots()[mailbox] == 1 for c in mine)  # fits beside the lanes still running
+        assert len(mine) <= 4 * math.ceil(math.ceil(n / 4) / 20)
+        assert max(c.depth if c.shape == "serial" else 1 for c in mine) <= math.ceil(n / min(4, n))
+
+
+def test_one_sub_request_each_of_several_mailboxes_share_a_call():
+    calls = retry_calls(items("a", 1) + items("b", 1) + items("c", 2), mailbox_of)
+    assert [c.mailboxes for c in calls] == [("a", "b", "c"), ("c",)]
+
+
+def test_a_lane_that_runs_dry_takes_the_last_waiting_call_of_the_deepest_lane():
+    a = [Call("serial", tuple(items("a", 5, k * 5)), ("a",) * 5) for k in range(3)]
+    b = [Call("serial", tuple(items("b", 2)), ("b",) * 2)]
+    queue = LaneQueue([a, b])
+    assert queue.take(1) == b[0]
+    queue.done()
+    assert queue.take(1) == a[2]  # stolen from the end: the owner keeps its order
+    assert queue.take(0) == a[0]
+    queue.done()
+    queue.done()
+    assert queue.take(0) == a[1]
+    queue.done()
+    assert queue.take(0) is None and queue.take(1) is None
+
+
+def test_work_handed_back_goes_to_the_shallowest_lane_and_an_idle_lane_waits_for_it():
+    a = [Call("serial", tuple(items("a", 5)), ("a",) * 5)]
+    queue = LaneQueue([a, []])
+    assert queue.take(0) == a[0]
+    got: list = []
+    waiter = threading.Thread(target=lambda: got.append(queue.take(1)))
+    waiter.start()
+    waiter.join(0.05)
+    assert waiter.is_alive()  # nothing waiting, but a call is out: it may hand work back
+    again = Call("parallel", tuple(items("a", 1, 9)), ("a",))
+    queue.put([again])
+    waiter.join(5)
+    assert got == [again]
+    queue.done()
+    queue.done()
+    assert queue.take(0) is None
+
+
+def test_stop_releases_every_waiting_lane():
+    queue = LaneQueue([[Call("parallel", tuple(items("a", 1)), ("a",))], []])
+    queue.take(0)
+    waiter = threading.Thread(target=queue.take, args=(1,))
+    waiter.start()
+    queue.stop()
+    waiter.join(5)
+    assert not waiter.is_alive() and queue.take(0) is None
+
+
+@pytest.mark.parametrize("n", [1, 4, 5, 16, 17, 20, 21, 80, 81, 100, 170, 999])
+def test_every_lane_of_a_mailbox_is_at_most_ceil_n_over_4_deep(n):
+    lanes = plan_calls(items("a", n), mailbox_of)
+    assert max(lane_depth(lane) for lane in lanes) == math.ceil(n / 4)
+    assert sum(len(c.items) for c in flat(lanes)) == n

@@ -4,9 +4,17 @@ sub-requests in flight per mailbox, ids mapped back, and only the failed ones se
 from __future__ import annotations
 
 import json
+import threading
+import time
+from collections import Counter
+from types import SimpleNamespace
 
+import pytest
 import requests_mock
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
+from oh_outlook_provider.exceptions import GraphError
 from oh_outlook_provider.hooks.graph_batch import mailbox_of
 from tests.unit.support.graph_mock import GRAPH, make_hook, mock_entra
 
@@ -62,8 +70,8 @@ def test_batch_sends_only_graphs_three_shapes_and_maps_by_id():
         assert len(mailboxes) == 1 and len(call["requests"]) <= 20
         if batch_shape(call["requests"]) == "parallel":  # at most 4 at once, however Graph runs it
             assert len(call["requests"]) <= 4
-    # 15 per small mailbox: parallel calls of 4 (4 round trips); 90: ceil(90/20) = 5 serial calls
-    assert len(calls) == 3 * 4 + 5
+    # 15 per small mailbox: parallel calls of 4 (4 round trips); 90: 4 lanes of 23 deep, two calls each
+    assert len(calls) == 3 * 4 + 8
     # lanes run in threads, so calls arrive in any order: look at a call with a body
     posted = next(c["requests"] for c in calls if c["requests"][0]["method"] == "POST")
     assert posted[0]["headers"]["Content-Type"] == "application/json"
@@ -117,3 +125,171 @@ def test_batch_resends_server_errors_and_failed_dependencies_only():
         results = make_hook().batch(items)
     assert calls == [["a", "b", "c", "d"], ["a", "b"]]
     assert {k: r.status for k, r in results.items()} == {"a": 201, "b": 201, "c": 400, "d": 201}
+
+
+class EmulatedGraph:
+    """Graph as a requests session (no requests-mock: it sends one request at a time under a global lock, so
+    lanes would never overlap). Runs a `$batch` as Graph may (fidelity row B5): a serial call one sub-request
+    at a time, a parallel one 4 at a time (`four_at_a_time`) or all at once (`all_at_once`). It counts
+    sub-requests in flight per mailbox across the lanes' threads, answers 429 past 4 as Outlook does, and
+    fails the sub-requests named in `fail` once (the rest of a chain: 424)."""
+
+    def __init__(self, execution: str, fail: dict[str, int] | None = None, step: float = 0.001):
+        self.execution = execution
+        self.fail = dict(fail or {})
+        self.step = step
+        self.lock = threading.Lock()
+        self.in_flight: Counter[str] = Counter()
+        self.peak: Counter[str] = Counter()
+        self.over = 0
+        self.calls: list[list[dict]] = []
+        self.tokens: list[str] = []
+
+    def _run(self, subs: list[dict]) -> list[dict]:
+        with self.lock:
+            for sub in subs:
+                self.in_flight[mailbox_of(sub["url"])] += 1
+            for mailbox in {mailbox_of(s["url"]) for s in subs}:
+                self.peak[mailbox] = max(self.peak[mailbox], self.in_flight[mailbox])
+            over = any(self.in_flight[mailbox_of(s["url"])] > 4 for s in subs)
+            self.over += over
+        time.sleep(self.step)  # the lanes' threads overlap here, as Outlook's requests do
+        with self.lock:
+            for sub in subs:
+                self.in_flight[mailbox_of(sub["url"])] -= 1
+            out = []
+            for sub in subs:
+                status = 429 if over else self.fail.pop(sub["id"], 201)
+                out.append({"id": sub["id"], "status": status, "headers": {"Retry-After": "0"}, "body": {}})
+            return out
+
+    def answer(self, subs: list[dict], token: str) -> dict:
+        with self.lock:
+            self.calls.append(subs)
+            self.tokens.append(token)
+        answers: dict[str, dict] = {}
+        if batch_shape(subs) == "serial":
+            for sub in subs:
+                if any(answers[d]["status"] >= 300 for d in sub.get("dependsOn", [])):
+                    answers[sub["id"]] = {"id": sub["id"], "status": 424, "body": {}}
+                else:
+                    answers[sub["id"]] = self._run([sub])[0]
+        else:
+            width = 4 if self.execution == "four_at_a_time" else len(subs)
+            for i in range(0, len(subs), width):
+                answers.update((a["id"], a) for a in self._run(subs[i : i + width]))
+        return {"responses": list(answers.values())}
+
+    def request(self, method, url, params=None, data=None, headers=None):
+        """requests.Session.request as Office365Hook._send calls it."""
+        payload = self.answer(json.loads(data)["requests"], (headers or {}).get("Authorization", ""))
+        content = json.dumps(payload).encode()
+        return SimpleNamespace(status_code=200, content=content, headers={}, json=lambda: json.loads(content))
+
+
+def graph_hook(graph: EmulatedGraph, tokens=("token-one", "token-two", "token-three")):
+    """A hook whose session is `graph` and whose tokens come from `tokens` (a forced refresh takes the next)."""
+    hook = make_hook()
+    hook._session = graph
+    issued = iter(tokens)
+    current = [next(issued)]
+
+    def get_token(force_refresh: bool = False) -> str:
+        if force_refresh:
+            current[0] = next(issued)
+            hook._refreshes += 1
+        return current[0]
+
+    hook.get_token = get_token
+    return hook
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(sizes=st.lists(st.integers(1, 60), min_size=1, max_size=4), execution=st.sampled_from(["four_at_a_time",
+                                                                                            "all_at_once"]),
+       failures=st.sets(st.integers(0, 200), max_size=6))
+def test_no_mailbox_ever_has_more_than_four_in_flight_and_every_sub_request_is_answered(sizes, execution, failures):
+    """Under both ways Graph runs a parallel batch, with throttled and failing sub-requests sent again while
+    the other lanes run: the limiter and the plan keep every mailbox at 4 at most, at every moment."""
+    items = [{"id": f"m{k}-{i}", "method": "POST", "url": f"/users/m{k}/events", "body": {"transactionId": f"{k}-{i}"}}
+             for k, n in enumerate(sizes) for i in range(n)]
+    fail = {items[i % len(items)]["id"]: (429 if i % 2 else 503) for i in failures}
+    graph = EmulatedGraph(execution, fail)
+    results = graph_hook(graph).batch(items)
+    assert graph.over == 0 and all(n <= 4 for n in graph.peak.values()), graph.peak
+    assert sorted(results) == sorted(i["id"] for i in items) and all(r.ok for r in results.values())
+    for call in graph.calls:
+        assert batch_shape(call) in ("parallel", "serial") and len(call) <= 20
+
+
+def test_a_big_mailbox_keeps_four_in_flight():
+    """The lanes really overlap (the emulation would show a plan that serialises them)."""
+    graph = EmulatedGraph("four_at_a_time", step=0.005)
+    graph_hook(graph).batch([{"id": f"e{i}", "method": "DELETE", "url": f"/users/big/events/e{i}"} for i in range(80)])
+    assert graph.peak["big"] == 4 and graph.over == 0
+
+
+def test_a_failure_midway_spreads_the_rest_of_its_chain_over_the_lanes():
+    """Work-conserving: the throttled sub-request and the 424s after it go out again as short chains the
+    lanes share, not as one chain as deep as the one that failed."""
+    items = [{"id": f"e{i}", "method": "DELETE", "url": f"/users/big/events/e{i}"} for i in range(80)]
+    graph = EmulatedGraph("four_at_a_time", {"e1": 429})
+    results = graph_hook(graph).batch(items)
+    assert all(r.ok for r in results.values())
+    # four lanes of 20; e1 (throttled) and e2..e19 (424) again as four chains: ceil(19/4) deep, not 19
+    assert sorted(len(c) for c in graph.calls) == [4, 5, 5, 5, 20, 20, 20, 20]
+
+
+def test_a_token_expired_under_several_lanes_is_renewed_once_and_their_sub_requests_sent_again():
+    """Row F3: the lanes' calls that went out with the old token all come back 401; one refresh serves them all."""
+    all_four_out = threading.Barrier(4, timeout=10)  # the four lanes' first calls are all out before any answer
+
+    class Expiring(EmulatedGraph):
+        def answer(self, subs, token):
+            if token == "Bearer token-one":
+                with self.lock:
+                    self.tokens.append(token)
+                all_four_out.wait()
+                return {"responses": [{"id": s["id"], "status": 401, "body": {}} for s in subs]}
+            return super().answer(subs, token)
+
+    graph = Expiring("four_at_a_time")
+    hook = graph_hook(graph)
+    results = hook.batch([{"id": f"e{i}", "method": "DELETE", "url": f"/users/big/events/e{i}"} for i in range(80)])
+    assert all(r.ok for r in results.values())
+    assert hook._refreshes == 1 and graph.tokens.count("Bearer token-one") == 4
+    assert set(graph.tokens) == {"Bearer token-one", "Bearer token-two"}  # no second renewal
+
+
+def test_a_fresh_token_refused_too_is_a_final_answer_not_a_loop():
+    class Refusing(EmulatedGraph):
+        def answer(self, subs, token):
+            self.tokens.append(token)
+            return {"responses": [{"id": s["id"], "status": 401, "body": {}} for s in subs]}
+
+    graph = Refusing("four_at_a_time")
+    results = graph_hook(graph).batch([{"id": "a", "method": "GET", "url": "/users/u1/events"}])
+    assert results["a"].status == 401 and graph.tokens == ["Bearer token-one", "Bearer token-two"]
+
+
+def test_a_refused_call_stops_every_lane_and_raises_instead_of_hanging():
+    """A `$batch` refused as a whole (400) is an error of the batch: the other lanes stop taking work."""
+
+    class Refused(EmulatedGraph):
+        sent = 0
+
+        def request(self, method, url, params=None, data=None, headers=None):
+            with self.lock:
+                self.sent += 1
+                first = self.sent == 1
+            if first:
+                content = json.dumps({"error": {"code": "BadRequest", "message": "Invalid batch payload format."}})
+                return SimpleNamespace(status_code=400, content=content.encode(), headers={},
+                                       json=lambda: json.loads(content))
+            return super().request(method, url, params, data, headers)
+
+    graph = Refused("four_at_a_time")
+    items = [{"id": f"e{i}", "method": "DELETE", "url": f"/users/big/events/e{i}"} for i in range(200)]
+    with pytest.raises(GraphError):
+        graph_hook(graph).batch(items)
+    assert graph.sent < 12  # the lanes stopped: 200 deletes are 12 calls (4 lanes x 3)

@@ -39,7 +39,8 @@ def test_many_threads_register_a_value_only_once(masked):
 
 
 def test_a_registered_value_is_redacted_by_airflow():
-    from airflow.sdk._shared.secrets_masker.secrets_masker import redact
+    from tests.airflow_lines import secrets_masker
+    redact = secrets_masker.redact
 
     mask_secrets("masking-test-real-4")
     assert redact("token masking-test-real-4 here") == "token *** here"

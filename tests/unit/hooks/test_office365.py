@@ -201,21 +201,43 @@ def test_secrets_never_reach_the_logs(caplog):
     assert len(caplog.records) > 0  # msal and urllib3 did log; none of it carries a secret
 
 
-def test_test_connection_reports_permissions_and_expiry():
+def app_token(*roles: str) -> str:
+    """An app-only access token as Entra shapes it: a JWT whose `roles` claim holds the consented permissions."""
+    import base64
+
+    claims = {"aud": "https://graph.microsoft.com", "idtyp": "app", **({"roles": list(roles)} if roles else {})}
+    body = base64.urlsafe_b64encode(json.dumps(claims).encode()).rstrip(b"=").decode()
+    return f"eyJ0eXAiOiJKV1QiLCJhbGciOiJub25lIn0.{body}.c2ln"
+
+
+def mock_tenant(m, *roles: str) -> None:
+    mock_entra(m, tokens=(app_token(*roles),) * 3)
+    m.get(f"{GRAPH}/users", json={"value": [
+        {"id": "u1", "userPrincipalName": "a@x.de", "assignedPlans": []},
+        {"id": "0e6b6c52-9d55-4c0e-8d2b-6a4a1e2f3b4c", "userPrincipalName": "b@x.de",
+         "assignedPlans": [{"service": "exchange", "capabilityStatus": "Enabled"}]}]})
+    m.get(f"{GRAPH}/users/0e6b6c52-9d55-4c0e-8d2b-6a4a1e2f3b4c/calendar", json={"id": "cal"})
+
+
+def test_test_connection_reports_permissions_from_the_token_and_the_expiry():
     with requests_mock.Mocker() as m:
-        mock_entra(m)
-        m.get(f"{GRAPH}/users", json={"value": [
-            {"id": "u1", "userPrincipalName": "a@x.de", "assignedPlans": []},
-            {"id": "0e6b6c52-9d55-4c0e-8d2b-6a4a1e2f3b4c", "userPrincipalName": "b@x.de",
-             "assignedPlans": [{"service": "exchange", "capabilityStatus": "Enabled"}]}]})
-        m.get(f"{GRAPH}/users/0e6b6c52-9d55-4c0e-8d2b-6a4a1e2f3b4c/calendar", json={"id": "cal"})
-        m.get(f"{GRAPH}/applications(appId='{CLIENT}')", status_code=403, json={"error": {
-            "code": "Authorization_RequestDenied", "message": "Insufficient privileges to complete the operation."}})
+        mock_tenant(m, "User.Read.All", "Calendars.ReadWrite")
         ok, message = make_hook(credential_valid_until="2099-01-31").test_connection()
+        assert not any("/applications" in r.url for r in m.request_history)  # not granted: not even asked
     assert ok, message
-    assert "Calendars.ReadWrite ok (calendar of b@x.de)" in message and "valid until 2099-01-31" in message
-    assert "date from the connection" in message and "grant the optional application permission " \
-        "Application.Read.All" in message
+    assert message.startswith("Connection OK: all 12 steps of the setup checked, 0 warning(s).")
+    assert " 7. OK Calendars.ReadWrite" in message and "10. OK A mailbox reachable (Exchange Online)" in message
+    assert "12. OPTIONAL Application.Read.All (optional)" in message and len(message.splitlines()) == 13
+
+
+def test_test_connection_never_claims_a_permission_the_token_lacks():
+    """Issue 22: with Calendars.Read picked in step 9, Test said "Calendars.ReadWrite ok" after reading a calendar."""
+    with requests_mock.Mocker() as m:
+        mock_tenant(m, "User.Read.All", "Calendars.Read")
+        ok, message = make_hook(credential_valid_until="2099-01-31").test_connection()
+    assert not ok
+    assert message.startswith("Setup incomplete: check 7 'Calendars.ReadWrite' failed (guide: Grant permissions, step 9)")
+    assert "Calendars.ReadWrite ok" not in message and " 7. FAILED Calendars.ReadWrite" in message
 
 
 def _application(*secrets: tuple[str, str, str]) -> dict:
@@ -263,7 +285,8 @@ def test_test_connection_fails_with_the_reason():
 
 
 def test_secret_and_token_are_registered_with_the_masker():
-    from airflow.sdk._shared.secrets_masker.secrets_masker import redact
+    from tests.airflow_lines import secrets_masker
+    redact = secrets_masker.redact
 
     with requests_mock.Mocker() as m:
         mock_entra(m, tokens=("eyJ0eXAi.registered-token.sig",))
@@ -272,7 +295,8 @@ def test_secret_and_token_are_registered_with_the_masker():
 
 
 def test_certificate_key_is_registered_with_the_masker():
-    from airflow.sdk._shared.secrets_masker.secrets_masker import redact
+    from tests.airflow_lines import secrets_masker
+    redact = secrets_masker.redact
 
     pem = "-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC-unit-test-key\n-----END PRIVATE KEY-----"
     hook = make_hook(certificate_private_key=pem, certificate_thumbprint="AB" * 20)

@@ -121,15 +121,30 @@ def test_non_envelope_answer_is_explained():
             make_hook().login()
 
 
-def test_test_connection():
+def test_test_connection_walks_the_checklist():
+    """Issue 22: login, one employee and one appointment readable, each a line of the list."""
     with requests_mock.Mocker() as m:
         m.post(f"{BASE}/auth/login", json=ok({"token": "t"}))
         m.get(f"{BASE}/employees", json=ok([{"id": "1"}]))
-        assert make_hook().test_connection() == (True, "Connection OK: logged in as api-user; employees readable (1 on page 1).")
+        m.get(f"{BASE}/appointments", json=ok([]))
+        ok_, message = make_hook().test_connection()
+    assert ok_ and message.startswith("Connection OK: all 5 steps of the setup checked, 1 warning(s).")
+    assert " 3. OK Login of the API user" in message and " 5. WARNING An appointment readable" in message
+    assert "no appointment from 30 days ago to 60 days ahead" in message  # the first warning, with its detail
+
+
+def test_test_connection_names_the_failed_login_and_checks_nothing_after_it():
+    with requests_mock.Mocker() as m:
+        m.post(f"{BASE}/auth/login", status_code=401, json={"success": False, "response": "bad login", "status": 401})
+        ok_, message = make_hook().test_connection()
+    assert not ok_ and message.startswith("Setup incomplete: check 3 'Login of the API user' failed")
+    assert "check API user and password" in message and message.count("NOT CHECKED") == 2
+    assert "oh-Passw0rd!" not in message
 
 
 def test_password_and_token_are_registered_with_the_masker():
-    from airflow.sdk._shared.secrets_masker.secrets_masker import redact
+    from tests.airflow_lines import secrets_masker
+    redact = secrets_masker.redact
 
     with requests_mock.Mocker() as m:
         m.post(f"{BASE}/auth/login", json=ok({"token": "oh-jwt-registered-1"}))

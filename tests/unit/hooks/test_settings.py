@@ -98,7 +98,9 @@ def test_reading_a_connection_registers_no_short_extra_value_with_the_masker(cap
     """`extra_dejson` masks every extra value, and idKn "4711" is too short to mask (the masker warns):
     our settings read the JSON text and register only real secrets."""
     from airflow.sdk import Connection
-    from airflow.sdk._shared.secrets_masker.secrets_masker import SecretsMasker
+
+    from tests.airflow_lines import secrets_masker
+    SecretsMasker = secrets_masker.SecretsMasker
 
     SecretsMasker._has_warned_short_secret = False
     conn = Connection(conn_id="oh", conn_type="openhandwerk", host="https://api.oh.example", login="api",

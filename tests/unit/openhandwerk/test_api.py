@@ -75,7 +75,7 @@ def test_offsets_are_converted_to_the_appointment_zone():
         ({"title": "no id"}, "without an id"),
         ({"id": "1", "title": "x"}, "no start date"),
         ({"id": "2", "title": "x", "start": "gestern", "end": "heute"}, "not an ISO date"),
-        ({"id": "3", "title": "x", "start": "2026-03-02T10:00", "end": "2026-03-02T09:00"}, "is not after start"),
+        ({"id": "3", "title": "x", "start": "2026-03-02T10:00", "end": "2026-03-02T09:00"}, "is before start"),
         ({"id": "4", "title": "x", "start": "2026-03-02T10:00"}, "no end time"),
         ({"id": "5", "title": "x", "start": "2026-03-02T10:00", "end": "2026-03-02T11:00", "timezone": "Mars/Olympus"},
          "unknown time zone"),
@@ -107,14 +107,33 @@ def test_unwrap_page_variants():
 @pytest.mark.parametrize("employees, reason", [
     (1.5, "employees is a float (1.5)"),
     ({"id": "M-1"}, "employees is a dict"),
-    ([["M-1"]], "employees holds a list"),
-    ([None], "employees holds a NoneType"),
-    ([True], "employees holds a bool"),
 ])
-def test_employees_of_a_wrong_type_reject_the_record_with_the_reason(employees, reason):
+def test_employees_that_are_no_list_reject_the_record_with_the_reason(employees, reason):
     r = parse_appointment({"id": "T-9", "title": "x", "start": "2026-03-02T08:00", "end": "2026-03-02T09:00",
                            "employees": employees})
     assert isinstance(r, Rejected) and r.record_id == "T-9" and reason in r.reason
+
+
+@pytest.mark.parametrize("bad, reason", [
+    (None, "employees entry 1 is a NoneType (None)"),
+    (["M-9"], "employees entry 1 is a list"),
+    (True, "employees entry 1 is a bool"),
+    ({"name": "Jan"}, "employees entry 1 without an id"),
+    ({"id": 1.5}, "employees entry 1 id is a float"),
+])
+def test_an_entry_of_the_employee_list_that_names_no_one_is_left_out_and_reported(bad, reason):
+    """Issue 21: `employees: [null, "M-001"]` rejected the whole appointment, so M-001 never got it."""
+    a = parse_appointment({"id": "T-9", "title": "x", "start": "2026-03-02T08:00", "end": "2026-03-02T09:00",
+                           "employees": [bad, "M-001", {"id": "M-002"}]})
+    assert isinstance(a, Appointment) and a.employee_ids == ("M-001", "M-002")
+    [part] = a.dropped_parts()
+    assert part.record_id == "T-9" and reason in part.reason and "left out" in part.reason
+
+
+def test_zero_length_appointments_are_kept():
+    """Issue 21: a call-back at 10:00 (end == start) was rejected; Graph and Outlook keep it."""
+    a = parse_appointment({"id": "R", "title": "Rückruf", "start": "2026-03-02T10:00", "end": "2026-03-02T10:00"})
+    assert isinstance(a, Appointment) and a.start == a.end == dt.datetime(2026, 3, 2, 10, tzinfo=BERLIN)
 
 
 @pytest.mark.parametrize("start, end", [
@@ -157,13 +176,29 @@ def test_all_day_with_an_offset_keeps_the_calendar_day_as_written():
     assert (a.start, a.end) == (dt.date(2026, 3, 20), dt.date(2026, 3, 21))
 
 
-def test_a_start_in_the_spring_forward_gap_moves_forward_and_keeps_its_length():
+def test_a_start_in_the_spring_forward_gap_moves_forward_and_a_valid_end_stays():
     # 29 March 2026, Berlin: 02:00 -> 03:00. Outlook moves a 02:30 start to 03:30.
     a = parse_appointment({"id": "S", "title": "x", "start": "2026-03-29T02:30:00", "end": "2026-03-29T03:30:00"})
     assert isinstance(a, Appointment)
     assert a.start == dt.datetime(2026, 3, 29, 3, 30, tzinfo=BERLIN)
-    assert a.end - a.start == dt.timedelta(hours=1)
+    assert a.end == dt.datetime(2026, 3, 29, 3, 30, tzinfo=BERLIN)  # 03:30 exists: it stays (zero length)
     assert a.start_utc() == dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.UTC)
+
+
+def test_a_valid_end_is_not_moved_when_the_start_falls_in_the_gap():
+    """Issue 21: 02:30-04:00 became 03:30-05:00 CEST, although 04:00 exists and openHandwerk said it."""
+    a = parse_appointment({"id": "S", "title": "x", "start": "2026-03-29T02:30:00", "end": "2026-03-29T04:00:00"})
+    assert (a.start, a.end) == (dt.datetime(2026, 3, 29, 3, 30, tzinfo=BERLIN), dt.datetime(2026, 3, 29, 4, tzinfo=BERLIN))
+    assert a.end.utcoffset() == dt.timedelta(hours=2)  # 04:00 CEST
+
+
+@pytest.mark.parametrize("end, moved_end", [
+    ("2026-03-29T02:45:00", dt.datetime(2026, 3, 29, 3, 45)),  # in the gap too: moved by the gap
+    ("2026-03-29T03:15:00", dt.datetime(2026, 3, 29, 4, 15)),  # before the moved start: keeps the length
+])
+def test_an_end_moves_only_when_it_does_not_exist_or_would_fall_before_the_start(end, moved_end):
+    a = parse_appointment({"id": "S", "title": "x", "start": "2026-03-29T02:30:00", "end": end})
+    assert a.end == moved_end.replace(tzinfo=BERLIN) and a.end >= a.start
 
 
 def test_the_repeated_autumn_hour_keeps_which_occurrence_was_meant():

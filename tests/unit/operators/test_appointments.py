@@ -7,13 +7,13 @@ from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from oh_outlook_provider.exceptions import OpenHandwerkError
 from oh_outlook_provider.hooks import openhandwerk as openhandwerk_hook
 from oh_outlook_provider.operators.appointments import OpenHandwerkAppointmentsOperator, rejected_report
 from oh_outlook_provider.runners.appointments import Snapshot
 from oh_outlook_provider.sync.models import Appointment, Rejected
+from oh_outlook_provider.version_compat import AirflowException, AirflowFailException
 
 BERLIN = ZoneInfo("Europe/Berlin")
 START = dt.datetime(2026, 3, 2, 8, tzinfo=BERLIN)

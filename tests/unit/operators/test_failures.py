@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from airflow.sdk.exceptions import AirflowException, AirflowFailException
 
 from oh_outlook_provider.exceptions import ConfigurationError, GraphError, OpenHandwerkError, ThrottledError
 from oh_outlook_provider.operators.failures import task_failure
+from oh_outlook_provider.version_compat import AirflowException, AirflowFailException
 
 
 @pytest.mark.parametrize("error", [ConfigurationError("bad map_url"), GraphError("refused", 403),

@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from airflow.sdk.exceptions import AirflowFailException
 
-from oh_outlook_provider.exceptions import AuthenticationError, ConfigurationError
+from oh_outlook_provider.exceptions import AuthenticationError, ConfigurationError, GraphError, ThrottledError
 from oh_outlook_provider.hooks import office365, openhandwerk
 from oh_outlook_provider.operators.user_mapping import Office365UserMappingOperator, resolve_overrides
 from oh_outlook_provider.runners import user_mapping as runner
 from oh_outlook_provider.sync.mapping import MATCHED, NO_USER, MappingEntry, MappingResult
 from oh_outlook_provider.sync.models import Rejected
+from oh_outlook_provider.version_compat import AirflowException, AirflowFailException
 
 
 def test_overrides_from_a_dict_json_or_nothing():
@@ -85,3 +85,13 @@ def test_our_errors_fail_the_task_with_their_message(run):
     run.result = AuthenticationError("AADSTS7000215: the client secret is wrong", "AADSTS7000215")
     with pytest.raises(AirflowFailException, match="AADSTS7000215"):
         Office365UserMappingOperator(task_id="map").execute({})
+
+
+@pytest.mark.parametrize("error", [ThrottledError("Graph throttled the app (429)", 429), GraphError("Graph is down", 503),
+                                   GraphError("Gateway timeout", 504)])
+def test_a_transient_error_during_the_mapping_is_retried_by_airflow(run, error):
+    """Issue 21: a 429 or 5xx during the mapping failed the task for good (AirflowFailException)."""
+    run.result = error
+    with pytest.raises(AirflowException) as raised:
+        Office365UserMappingOperator(task_id="map").execute({})
+    assert type(raised.value) is AirflowException and str(error) in str(raised.value)

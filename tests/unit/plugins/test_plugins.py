@@ -59,9 +59,9 @@ def test_connections_of_our_types_are_saved_with_every_form_field():
 
 
 def test_airflow_finds_the_middleware_through_the_entry_point():
-    from airflow import plugins_manager
+    from tests.airflow_lines import fastapi_root_middlewares
 
-    _, middlewares = plugins_manager.get_fastapi_plugins()
+    middlewares = fastapi_root_middlewares()
     assert any(m.get("middleware") is ConnectionFormFix for m in middlewares)
     assert OhOutlookPlugin.name == "oh_outlook_provider"
 

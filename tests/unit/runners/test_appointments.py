@@ -36,6 +36,18 @@ def test_write_then_read_gives_the_appointments_and_counts_rejected_once(tmp_pat
     assert list(snapshot.appointments()) == _appointments(5)
 
 
+def test_a_part_left_out_of_a_record_is_reported_once_and_the_rest_kept(tmp_path):
+    """Issue 21: an unreadable entry of the employee list is reported by the read; the shards get the rest."""
+    partial = Appointment("T-P", "x", dt.datetime(2026, 3, 2, 8, tzinfo=BERLIN), dt.datetime(2026, 3, 2, 9, tzinfo=BERLIN),
+                          employee_ids=("M-1",), dropped=("employees entry 1 is a NoneType (None): left out",))
+    descriptor = snapshots.write(ObjectStoragePath(f"file://{tmp_path}/p.jsonl.gz"), WINDOW, [partial])
+    assert descriptor["appointments"] == 1 and descriptor["rejected_total"] == 1
+    assert descriptor["rejected"] == [{"record_id": "T-P", "reason": "employees entry 1 is a NoneType (None): left out",
+                                       "mailbox": None}]
+    [kept] = snapshots.Snapshot.of(descriptor).appointments()
+    assert kept.employee_ids == ("M-1",) and kept.dropped == ()  # shards do not report it again
+
+
 def test_xcom_carries_a_bounded_list_of_rejected_records(tmp_path):
     path = ObjectStoragePath(f"file://{tmp_path}/x.jsonl.gz")
     descriptor = snapshots.write(path, WINDOW, [Rejected(f"T-{i}", "bad") for i in range(1000)])

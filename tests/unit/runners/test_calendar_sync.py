@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import threading
 from dataclasses import dataclass, field
 
 import pytest
@@ -223,6 +224,37 @@ def test_categories_missing_from_the_master_list_are_added_without_the_permissio
     unreadable = MemoryStore(categories=None)  # 403 on the list: no MailboxSettings permission
     report = run(unreadable, [appointment("1", 2, "e1", "e2")])
     assert len(report["notes"]) == 1 and "MailboxSettings.ReadWrite" in report["notes"][0]
+
+
+def test_the_category_list_is_brought_up_to_date_beside_the_writes_not_before_them():
+    """Issue 25: adding categories is a round trip of its own; the writes do not wait for it."""
+    writing = threading.Event()
+
+    class Overlapping(MemoryStore):
+        overlapped: bool = False
+
+        def write(self, mailbox, reading, actions, salt):
+            writing.set()
+            return super().write(mailbox, reading, actions, salt)
+
+        def add_categories(self, mailbox, bodies, colors):
+            self.overlapped = writing.wait(5)  # before the change: the writes started only after this returned
+            return super().add_categories(mailbox, bodies, colors)
+
+    store = Overlapping()
+    report = run(store, [appointment("1", 2)])
+    assert store.overlapped and [c["displayName"] for c in store.categories] == ["Baustelle"]
+    assert report["totals"]["categories_added"] == 1 and not report["failed"]
+
+
+def test_a_failure_adding_categories_still_fails_its_mailbox_after_the_writes():
+    class Broken(MemoryStore):
+        def add_categories(self, mailbox, bodies, colors):
+            raise GraphError("POST /outlook/masterCategories failed with HTTP 503", 503)
+
+    store = Broken()
+    report = run(store, [appointment("1", 2)])
+    assert "HTTP 503" in report["failed"][ANNA] and store.writes == [(ANNA, "Create")]
 
 
 def test_an_event_graph_fails_to_write_fails_its_mailbox_with_the_reason():

@@ -57,3 +57,14 @@ def test_the_table_fits_the_log_view_and_adds_up():
     assert any(line.startswith("(openHandwerk records)") for line in lines)
     assert any(line.startswith("total") and line.split()[1] == "3" for line in lines)
     assert any(line.startswith("rejected appointment 7") for line in lines)
+
+
+def test_the_table_speaks_german_when_the_setting_says_so(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__OH_OUTLOOK__LANGUAGE", "de")
+    failed = MailboxResult("u1", "anna@example.com", counts={"create": 2})
+    failed.fail(OpenHandwerkError("openHandwerk answered 500"))
+    lines = summary_table(report(failed)).splitlines()
+    assert lines[0].split() == ["Postfach", "Status", "neu", "geändert", "gelöscht", "gleich", "Konflikt", "abgew.",
+                                "gesperrt"]
+    assert lines[2].split()[:3] == ["anna@example.com", "Fehler", "2"] and lines[-2].startswith("gesamt")
+    assert max(map(len, lines)) <= WIDTH

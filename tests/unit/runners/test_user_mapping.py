@@ -103,3 +103,11 @@ def test_the_openhandwerk_address_is_shown_only_where_it_differs_from_the_user()
     assert "jan.koch@firma.onmicrosoft.com" in lines[2] and lines[3].strip() == "openHandwerk: jan@firma.de"
     same, _ = run_user_mapping(FakeGraph([raw_user("jan")]), FakeOpenHandwerk([Employee("1", "Jan", "JAN@firma.de")]))
     assert "openHandwerk:" not in mapping_table(same)
+
+
+def test_the_table_speaks_german_when_the_setting_says_so(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__OH_OUTLOOK__LANGUAGE", "de")
+    result, rejected = run_user_mapping(FakeGraph(USERS), FakeOpenHandwerk([Rejected("7", "no id", kind="employee")]))
+    table = mapping_table(result, rejected).splitlines()
+    assert table[0].split()[:3] == ["Mitarb.", "Name", "Ergebnis"] and "Microsoft 365-Benutzer" in table[0]
+    assert table[-1] == "  abgewiesener Mitarbeiterdatensatz 7: no id" and all(len(line) <= WIDTH for line in table)

@@ -7,10 +7,10 @@ import json
 
 import pendulum
 import pytest
-from airflow.sdk.exceptions import AirflowException, TaskDeferred
 
 from oh_outlook_provider.sensors.secret_expiry import Office365SecretExpirySensor
 from oh_outlook_provider.triggers.secret_expiry import SecretExpiryTrigger
+from oh_outlook_provider.version_compat import AirflowException, TaskDeferred
 from tests.unit.support.connections import SECRET, set_office365_connection
 
 

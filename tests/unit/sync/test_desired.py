@@ -64,3 +64,11 @@ def test_an_all_day_appointment_starts_at_local_midnight():
     day = Appointment("d", "Urlaub", dt.date(2026, 3, 1), dt.date(2026, 3, 2), all_day=True, employee_ids=("M-1",))
     state = desired_state([day], MAPPING, WINDOW, SOURCE, RenderOptions())
     assert state.outside_window == 1  # 1 March 00:00 in Berlin is 28 February 23:00 UTC, before the window
+
+
+def test_a_part_left_out_of_a_record_is_reported_and_the_rest_synced():
+    """Issue 21: `employees: [null, "M-1"]` syncs for M-1 and reports the dropped entry with the record id."""
+    record = appt("T-7", employees=("M-1",), dropped=("employees entry 1 is a NoneType (None): left out",))
+    state = desired_state([record], MAPPING, WINDOW, SOURCE, RenderOptions())
+    assert [e.key for e in state.by_mailbox["mailbox-1"]] == [EventKey(SOURCE, "T-7", "M-1")]
+    assert state.rejected == [Rejected("T-7", "employees entry 1 is a NoneType (None): left out")]

@@ -208,3 +208,36 @@ def test_a_changed_country_updates_body_and_location_together():
     plan = plan_mailbox([after], [as_graph(before)], source=SOURCE)
     assert [u.fields for u in plan.updates] == [("body", "location")]
     assert plan.updates[0].patch_body()["location"]["address"]["countryOrRegion"] == "Österreich"
+
+
+# ---------------------------------------------------------------- issue 21: the upgrade to canonical texts
+def written_by_0_3(d, subject: str, shown: str | None = None):
+    """The event 0.3 wrote for `d`: its subject as 0.3 sent it (title.strip()[:255]), hashed as 0.3 did;
+    `shown`: the subject a user typed over it in Outlook since."""
+    old_texts = list(d.texts)
+    old_texts[fingerprint.MANAGED.index("subject")] = subject.strip()
+    fields = dict(d.fields, subject=subject if shown is None else shown)
+    return ExistingEvent.from_graph({
+        "id": f"ev-{d.key.appointment_id}", **fields,
+        "singleValueExtendedProperties": [
+            {"id": SOURCE_PROP, "value": SOURCE}, {"id": KEY_PROP, "value": str(d.key)},
+            {"id": FINGERPRINT_PROP, "value": fingerprint.encode(fingerprint.stamp(tuple(old_texts)))}],
+    })
+
+
+@pytest.mark.parametrize("policy", ["overwrite", "keep", "fail"])
+def test_after_the_upgrade_only_events_whose_canonical_text_changed_are_rewritten_once(policy):
+    plain, broken = desired(1, title="Wartung Heizung"), desired(2, title="Montage\nKüche Block B")
+    plan = plan_mailbox([plain, broken], [written_by_0_3(plain, "Wartung Heizung"),
+                                          written_by_0_3(broken, "Montage\nKüche Block B")],
+                        PlanPolicy(on_outlook_edit=policy), source=SOURCE)
+    assert plan.conflicts == [] and plan.unchanged == 1  # 0.3's own value is no Outlook edit
+    assert [(u.event_id, u.fields, u.patch_body()["subject"]) for u in plan.updates] == [
+        ("ev-T-2", ("subject",), "Montage Küche Block B")]
+
+
+def test_an_outlook_edit_of_a_0_3_event_is_still_an_edit():
+    broken = desired(2, title="Montage\nKüche")
+    plan = plan_mailbox([broken], [written_by_0_3(broken, "Montage\nKüche", shown="Privat")],
+                        PlanPolicy(on_outlook_edit="fail"), source=SOURCE)
+    assert [(c.fields, c.resolution) for c in plan.conflicts] == [(("subject",), "failed")]

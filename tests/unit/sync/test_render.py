@@ -5,7 +5,11 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from oh_outlook_provider.sync import fingerprint
+from oh_outlook_provider.sync.canonical import units
 from oh_outlook_provider.sync.models import Appointment, PostalAddress
 from oh_outlook_provider.sync.render import RenderOptions, render
 from oh_outlook_provider.sync.tags import FINGERPRINT_PROP, KEY_PROP, SOURCE_PROP
@@ -142,3 +146,55 @@ def test_the_second_0230_of_the_autumn_day_is_written_as_its_instant_and_reads_b
     first_one = dt.datetime(2026, 10, 25, 0, 30, tzinfo=dt.UTC).astimezone(BERLIN)
     first = render(appt(start=first_one, end=second), "M-1", "s", RenderOptions())
     assert first.fields["start"] == {"dateTime": "2026-10-25T00:30:00", "timeZone": "UTC"}
+
+
+# ---------------------------------------------------------------- issue 21: what Exchange keeps
+ISSUE_TITLE = "Wartung Heizung – Fam. Özdemir " + "🔧" * 12 + " " + "x" * 220
+
+
+def test_a_subject_is_at_most_255_utf16_units_and_one_line():
+    long = render(appt(title=ISSUE_TITLE), "M-1", "s", RenderOptions())
+    assert units(long.fields["subject"]) == 255 and ISSUE_TITLE.startswith(long.fields["subject"])
+    assert render(appt(title="Montage\nKüche Block B"), "M-1", "s", RenderOptions()).fields["subject"] == \
+        "Montage Küche Block B"
+    assert render(appt(title="\x00"), "M-1", "s", RenderOptions()).fields["subject"] == "(ohne Titel)"
+
+
+def test_a_location_and_a_category_are_one_line_too():
+    event = render(appt(location="Hauptstr. 5\r\n50667 Köln", category="Montage\tInnen"), "M-1", "s", RenderOptions())
+    assert event.fields["location"] == {"displayName": "Hauptstr. 5 50667 Köln"}
+    assert event.fields["categories"] == ["Montage Innen"]
+
+
+def test_times_are_written_to_the_minute():
+    event = render(appt(start=dt.datetime(2026, 3, 2, 8, 0, 30, tzinfo=BERLIN),
+                        end=dt.datetime(2026, 3, 2, 9, 59, 59, 900, tzinfo=BERLIN)), "M-1", "s", RenderOptions())
+    assert (event.fields["start"]["dateTime"], event.fields["end"]["dateTime"]) == ("2026-03-02T08:00:00",
+                                                                                  "2026-03-02T09:59:00")
+    assert event.texts == fingerprint.texts(event.fields)
+
+
+def test_plain_values_keep_the_texts_an_installation_stored_before():
+    """Upgrade (README): only values whose canonical form changed are rewritten once; plain ones keep
+    the texts (and so the stored hashes) of 0.3."""
+    event = render(appt(title="  Wartung Gastherme  ", location=" Hauptstraße 1, Köln "), "M-1", "s", RenderOptions())
+    subject, location, categories = (event.texts[fingerprint.MANAGED.index(n)] for n in ("subject", "location",
+                                                                                          "categories"))
+    assert (subject, location, categories) == ("Wartung Gastherme", "Hauptstraße 1, Köln", "Wartung")
+
+
+TEXT = st.one_of(st.text(max_size=300), st.lists(st.sampled_from(["🔧", "e\u0301", "\r\n", "\t", "\u200b", "x" * 50, " "]),
+                                                 max_size=30).map("".join))
+
+
+@given(title=TEXT, location=TEXT, category=TEXT)
+@settings(max_examples=150, deadline=None)
+def test_render_texts_equal_the_generic_canonical_texts_for_any_text(title, location, category):
+    event = render(appt(title=title or "x", location=location, category=category), "M-1", "s", RenderOptions())
+    assert event.texts == fingerprint.texts(event.fields)
+    assert units(event.fields["subject"]) <= 255 and units(event.fields["location"]["displayName"]) <= 255
+
+
+def test_a_long_category_keeps_its_combining_marks_whole():
+    [name] = render(appt(category="e\u0301" * 200), "M-1", "s", RenderOptions()).fields["categories"]
+    assert name == "e\u0301" * 127 and units(name) == 254

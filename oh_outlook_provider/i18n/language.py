@@ -1,0 +1,51 @@
+"""Which language the provider speaks, and the stdlib gettext catalog for it.
+
+The setting is Airflow's config option ``[oh_outlook] language`` (environment:
+``AIRFLOW__OH_OUTLOOK__LANGUAGE``), ``de`` or ``en``; default ``de``: the business, the admin and
+openHandwerk's setup guide are German, and the names in the admin's Microsoft admin center are the
+German ones. English is the source text (the msgids), so it is always there, also for an unknown
+language. The catalogs are compiled ``.mo`` files shipped as package data
+(``locale/<lang>/LC_MESSAGES/oh_outlook_provider.mo``), built from the ``.po`` with Babel.
+"""
+
+from __future__ import annotations
+
+import gettext
+import os
+from functools import cache
+from pathlib import Path
+
+DOMAIN = "oh_outlook_provider"
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+LANGUAGES = ("de", "en")
+DEFAULT_LANGUAGE = "de"
+SECTION, OPTION = "oh_outlook", "language"
+ENVIRONMENT = "AIRFLOW__OH_OUTLOOK__LANGUAGE"
+
+
+def current_language() -> str:
+    """``de`` or ``en``: Airflow's config option (which reads the environment variable first), or the
+    environment variable alone where Airflow's configuration is not importable; unknown values fall
+    back to English, the source text, rather than failing where an error is being reported."""
+    try:
+        from airflow.configuration import conf
+
+        value = conf.get(SECTION, OPTION, fallback=DEFAULT_LANGUAGE)
+    except ImportError:
+        value = os.environ.get(ENVIRONMENT, DEFAULT_LANGUAGE)
+    value = (value or DEFAULT_LANGUAGE).strip().lower().replace("_", "-").split("-")[0]
+    return value if value in LANGUAGES else "en"
+
+
+@cache
+def translator(language: str) -> gettext.NullTranslations:
+    """The catalog of `language` (``en``: the messages as written)."""
+    if language == "en":
+        return gettext.NullTranslations()
+    return gettext.translation(DOMAIN, LOCALE_DIR, languages=[language])
+
+
+def _(message: str) -> str:
+    """`message` (an English msgid, with ``{name}`` placeholders filled in by ``.format`` afterwards)
+    in the language of the setting."""
+    return translator(current_language()).gettext(message)

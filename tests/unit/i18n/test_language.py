@@ -1,0 +1,84 @@
+"""The language setting, the catalog, and a German text for every message the admin may read."""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+from oh_outlook_provider.i18n import language
+from oh_outlook_provider.i18n.language import DOMAIN, LOCALE_DIR, _, current_language, translator
+
+PACKAGE = Path(language.__file__).resolve().parents[1]
+PO = LOCALE_DIR / "de" / "LC_MESSAGES" / f"{DOMAIN}.po"
+MO = PO.with_suffix(".mo")
+FIELD = re.compile(r"\{(\w*)\}")
+
+
+def source_messages() -> set[str]:
+    """Every `_("...")` of the package, as Babel's extraction finds it."""
+    return {found[2] for found in extract_from_dir(str(PACKAGE), keywords={"_": None}) if found[2]}
+
+
+@pytest.mark.parametrize(("setting", "expected"), [
+    ("de", "de"), ("en", "en"), ("DE", "de"), ("de_DE", "de"), ("de-AT", "de"), ("fr", "en"), ("", "de")])
+def test_the_setting_chooses_the_language_and_an_unknown_one_is_english(monkeypatch, setting, expected):
+    monkeypatch.setenv("AIRFLOW__OH_OUTLOOK__LANGUAGE", setting)
+    assert current_language() == expected
+
+
+def test_without_a_setting_the_default_is_german(monkeypatch):
+    monkeypatch.delenv("AIRFLOW__OH_OUTLOOK__LANGUAGE", raising=False)
+    assert current_language() == "de"
+
+
+def test_a_message_follows_the_setting_from_the_next_message_on(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__OH_OUTLOOK__LANGUAGE", "de")
+    assert _("Certificates & secrets") == "Zertifikate & Geheimnisse"
+    assert _("API permissions") == "API-Berechtigungen"
+    monkeypatch.setenv("AIRFLOW__OH_OUTLOOK__LANGUAGE", "en")
+    assert _("Certificates & secrets") == "Certificates & secrets"
+
+
+def test_every_message_in_the_source_has_a_german_translation():
+    """Fails when a new `_("...")` has no German text: run the extract/update/compile steps of the README."""
+    german = translator("de")
+    untranslated = sorted(m for m in source_messages() if german.gettext(m) == m and not _same_in_german(m))
+    assert untranslated == [], "messages without a German text:\n" + "\n".join(untranslated)
+
+
+SAME_IN_GERMAN = {"OK", "OPTIONAL", "ok", "Entra", "{name} (optional)", "'Client secret valid until'", "Certificate",
+                  "Airflow > Admin > Connections > openHandwerk"}  # form labels and names that stay as they are
+
+
+def _same_in_german(message: str) -> bool:
+    return message in SAME_IN_GERMAN
+
+
+def test_the_catalog_has_no_stale_or_fuzzy_entry_and_keeps_every_placeholder():
+    catalog = read_po(PO.open("rb"))
+    entries = {m.id: m for m in catalog if m.id}
+    assert set(entries) == source_messages(), "the .po differs from the source: extract and update again"
+    for message in entries.values():
+        assert message.string and not message.fuzzy, message.id
+        assert sorted(FIELD.findall(message.id)) == sorted(FIELD.findall(message.string)), message.id
+
+
+def test_the_shipped_mo_is_compiled_from_the_po():
+    compiled = io.BytesIO()
+    write_mo(compiled, read_po(PO.open("rb")))
+    assert MO.read_bytes() == compiled.getvalue(), "compile the catalog again (pybabel compile)"
+
+
+def test_the_microsoft_admin_center_names_are_the_german_ones(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__OH_OUTLOOK__LANGUAGE", "de")
+    texts = " ".join(translator("de").gettext(m) for m in source_messages())
+    for name in ("App-Registrierungen", "API-Berechtigungen", "Zertifikate & Geheimnisse",
+                 "Administratorzustimmung für <Ihre Firma> erteilen", "Anwendungsberechtigungen", "Übersicht"):
+        assert name in texts
+    assert "App registrations" not in texts and "Grant admin consent" not in texts
