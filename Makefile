@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint demo airflow bench bench-quick bench-detail sandbox clean stack e2e-stack e2e-browser bench-stack
+.PHONY: install test test-matrix lint demo airflow bench bench-quick bench-detail sandbox clean stack e2e-stack e2e-browser bench-stack
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,11 @@ lint: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check oh_outlook_provider devtools dags tests benchmarks
 	$(BIN)/python -m pytest
+
+# Every older Airflow 3 line (3.0, 3.1, 3.2), each in a fresh uv environment: unit, sandbox and end-to-end
+# tests (the newest line runs everything in `make test`); prints a table of lines, times and results.
+test-matrix: $(STAMP)
+	$(BIN)/python -m devtools.matrix
 
 demo: $(STAMP)
 	$(BIN)/python -m devtools.demo
@@ -54,4 +59,4 @@ bench-detail: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf .demo .bench .stack build *.egg-info
+	rm -rf .demo .bench .stack .matrix .devtools-path build *.egg-info

@@ -24,7 +24,8 @@ def test_the_import_dir_holds_devtools_only_never_the_checkouts_metadata():
     so Airflow found the provider twice and warned "Plugin 'oh_outlook_provider' already registered"."""
     assert sorted(p.name for p in import_dir().iterdir()) == ["devtools"]
     # Airflow's own view: every distribution on sys.path, not deduplicated by name (importlib's is)
-    code = ("from tests.airflow_lines import entry_points_with_dist as found; "
+    code = ("try:\n from airflow._shared.module_loading import entry_points_with_dist as found\n"
+            "except ImportError:\n from airflow.utils.entry_points import entry_points_with_dist as found\n"
             "print(len([e for e, _ in found('airflow.plugins') if e.name == 'oh_outlook_provider']))")
     out = subprocess.run([sys.executable, "-c", code], env=with_checkout_on_path(os.environ), cwd="/",
                          capture_output=True, text=True, timeout=60, check=True).stdout

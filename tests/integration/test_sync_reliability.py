@@ -125,7 +125,8 @@ def test_hostile_records_are_rejected_one_by_one_and_the_rest_is_synced(sandbox,
                                                     "end": "2026-03-21T09:00:00", "employees": [["M-001"]]})
     summary = sync(sandbox, mapping)
     reasons = {r["record_id"]: r["reason"] for r in summary["rejected"]}
-    assert "employees is a float" in reasons["T-NUM"] and "employees holds a list" in reasons["T-EMP"]
+    # issue 21: an entry of the list that names no one is left out and reported; the record is kept
+    assert "employees is a float" in reasons["T-NUM"] and "employees entry 1 is a list" in reasons["T-EMP"]
     assert summary["failed"] == {} and summary["totals"]["create"] > 20
     # Synced appointments moved to year 1 and 9999: read by id (out of the window), rejected, their events kept.
     early, late = sorted({k.split("|")[1] for (_, k) in ours(sandbox)})[:2]
@@ -192,12 +193,13 @@ def test_the_second_0230_of_the_autumn_day_is_written_right_and_never_rewritten(
 
 
 @ONE_BEHAVIOUR
-def test_a_start_in_the_spring_gap_is_moved_forward_with_its_length(sandbox, mapping):
+def test_a_start_in_the_spring_gap_is_moved_forward_and_a_valid_end_stays(sandbox, mapping):
+    # issue 21: only the time that does not exist moves; 03:30 CEST exists, so the event is zero-length
     new_appointment(sandbox, "T-GAP", "2026-03-29T02:30:00", "2026-03-29T03:30:00")
     assert sync(sandbox, mapping)["failed"] == {}
     _, event = event_of(sandbox, "T-GAP", "M-001")
     assert (event["_start_utc"], event["_end_utc"]) == (dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.UTC),
-                                                        dt.datetime(2026, 3, 29, 2, 30, tzinfo=dt.UTC))
+                                                        dt.datetime(2026, 3, 29, 1, 30, tzinfo=dt.UTC))
     assert writes(sync(sandbox, mapping)) == 0
 
 
