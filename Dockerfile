@@ -1,8 +1,11 @@
 # Two images from one file:
 #   sandbox     the emulator (Entra ID + Graph + openHandwerk) for docker-compose's `sandbox` service; developer
 #               tooling from the checkout (devtools/), never in the product. `--target sandbox`.
-#   airflow     Airflow 3.3 with this provider installed: the wheel's files only. The default: keep this stage last, so a
+#   airflow     Airflow (3.3.2 unless --build-arg AIRFLOW_VERSION=3.1.8 etc.: every 3.x line from 3.0.6) with this
+#               provider installed: the wheel's files only. The default: keep this stage last, so a
 #               plain `docker build .` builds it (compose names it too).
+
+ARG AIRFLOW_VERSION=3.3.2
 
 FROM python:3.11-slim AS sandbox
 WORKDIR /opt/oh-outlook-sandbox
@@ -19,7 +22,7 @@ ENTRYPOINT ["python", "-m", "devtools.sandbox", "serve"]
 CMD ["--host", "0.0.0.0", "--port", "8443"]
 
 # The production image: only what the wheel holds (pyproject.toml, README.md, oh_outlook_provider/).
-FROM apache/airflow:3.3.2 AS airflow
+FROM apache/airflow:${AIRFLOW_VERSION} AS airflow
 COPY --chown=airflow:0 pyproject.toml README.md /opt/oh-outlook-provider/
 COPY --chown=airflow:0 oh_outlook_provider /opt/oh-outlook-provider/oh_outlook_provider
 RUN pip install --no-cache-dir /opt/oh-outlook-provider

@@ -79,13 +79,12 @@ def test_negative_days_are_refused_not_silently_moving_the_window(env):
 
 def test_a_successful_day_announces_its_counts_on_the_calendars_asset(env):
     """Issue 14 item 7: the backfill's sync_day has the asset as outlet; its event carries the counts."""
-    from collections import defaultdict
-    from types import SimpleNamespace
+    from airflow.sdk.execution_time.context import OutletEventAccessors
 
     from oh_outlook_provider.assets import calendars_asset
 
     start = dt.datetime(2026, 3, 23, 23, tzinfo=dt.UTC)
-    events = defaultdict(SimpleNamespace)
+    events = OutletEventAccessors()  # what a task run's context holds, on every Airflow line
     op = Office365CalendarSyncOperator(task_id="sync_day", mapping=mapping_for(env), outlets=[calendars_asset()])
     summary = op.execute({"data_interval_start": start, "data_interval_end": start + dt.timedelta(days=1),
                           "outlet_events": events})
@@ -139,5 +138,6 @@ def test_the_task_log_fits_the_log_view(env, capsys):
         if "outside of the Task Runner" in line:  # Airflow's own, only here (tests call execute() directly)
             continue
         line = re.sub(r" \[airflow\.task[^\]]*\] loc=\S+$", "", line)  # structlog's console suffix, not in the UI
-        head = re.match(r"^\S+Z \[\w+\s*\] ", line)
+        # structlog's console rows (3.1 on), or logging's "[time] {file:line} LEVEL - " (3.0)
+        head = re.match(r"^\S+Z \[\w+\s*\] |^\[\S+\] \{\S+\} \w+ - ", line)
         assert len(line[head.end():] if head else line) <= WIDTH, line

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
-from types import SimpleNamespace
-
 from airflow.sdk import Asset
 
 from oh_outlook_provider.assets import announce, calendars_asset
@@ -17,19 +14,14 @@ def test_one_asset_per_openhandwerk_connection():
 
 
 def test_the_counts_go_on_the_events_of_asset_outlets_only():
-    class Events(defaultdict):  # keyed as Airflow's outlet accessors are: by the asset (unhashable on 3.0)
-        def __getitem__(self, asset):
-            return super().__getitem__(asset.name)
+    from airflow.sdk.execution_time.context import OutletEventAccessors
 
-        def __contains__(self, item):
-            return super().__contains__(getattr(item, "name", item))
-
-    events = Events(SimpleNamespace)
-    other = "a task-level outlet that is not an asset"
+    events = OutletEventAccessors()  # what a task run's context holds, on every Airflow line
+    other = "a task-level outlet that is not an asset"  # skipped: Airflow's accessors take assets only
     announce({"outlet_events": events}, [calendars_asset(), other], {"create": 3, "rejected": 2},
              {"start": "2026-03-01T00:00:00+00:00", "end": "2026-03-02T00:00:00+00:00"}, 40)
     assert events[calendars_asset()].extra == {
         "totals": {"create": 3, "rejected": 2}, "appointments": 40,
         "window": {"start": "2026-03-01T00:00:00+00:00", "end": "2026-03-02T00:00:00+00:00"}}
-    assert other not in events and isinstance(calendars_asset(), Asset)
+    assert isinstance(calendars_asset(), Asset)
     announce({}, [calendars_asset()], {}, None)  # outside a task run: nothing to do

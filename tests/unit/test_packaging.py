@@ -58,6 +58,7 @@ def test_the_wheel_holds_no_developer_tooling_and_no_tests(wheel_names):
 def dockerfile_stages(text: str) -> list[dict]:
     """Stages of a Dockerfile in order: [{"image": str, "name": str | None, "instructions": [(KEYWORD, args)]}]."""
     stages: list[dict] = []
+    build_args: dict[str, str] = {}
     for line in re.sub(r"\\\n", " ", text).splitlines():
         line = line.strip()
         if not line or line.startswith("#"):
@@ -65,7 +66,11 @@ def dockerfile_stages(text: str) -> list[dict]:
         keyword, _, args = line.partition(" ")
         if keyword.upper() == "FROM":
             match = re.fullmatch(r"(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", args.strip(), re.IGNORECASE)
-            stages.append({"image": match[1], "name": match[2], "instructions": []})
+            image = re.sub(r"\$\{(\w+)\}", lambda m: build_args.get(m[1], m[0]), match[1])
+            stages.append({"image": image, "name": match[2], "instructions": []})
+        elif keyword.upper() == "ARG" and not stages:  # a global ARG (before the first FROM) with its default
+            name, _, default = args.strip().partition("=")
+            build_args[name] = default
         else:
             stages[-1]["instructions"].append((keyword.upper(), args.strip()))
     return stages
