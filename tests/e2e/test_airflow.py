@@ -108,7 +108,7 @@ def test_expired_secret_waits_fails_with_rotation_steps_then_passes_after_rotati
     failed = cli(airflow_home, today_sandbox, ["dags", "test", "oh_outlook_calendar_sync"], check=False, **quick)
     text = log.read_text()[before:]
     assert "UP_FOR_RESCHEDULE" in text and "AADSTS7000222" in text
-    assert "2. New client secret (Gültig bis: 24 Monate)" in text and "Sensor has timed out" in text
+    assert "2. New client secret (Valid: 24 months)" in text and "Sensor has timed out" in text
     assert "DagRun Finished" in text and "state=failed" in text
     assert failed.returncode in (0, 1) and not ours(today_sandbox, None)  # nothing synced with a dead secret
 
@@ -138,9 +138,13 @@ def test_every_dag_says_what_it_does_and_in_which_time_zone_it_runs():
     from tests.airflow_lines import DagBag
 
     bag = DagBag(dag_folder=str(Path(__file__).resolve().parents[2] / "dags"))
-    assert bag.import_errors == {} and len(bag.dags) == 4
+    assert bag.import_errors == {} and len(bag.dags) == 5
     for dag in bag.dags.values():
-        assert dag.description and "Europe/Berlin" in dag.description and len(dag.description) <= 100, dag.dag_id
+        assert dag.description and len(dag.description) <= 100, dag.dag_id
+        if not dag.timetable.can_be_scheduled:  # the setup check: triggered by hand, no zone to name
+            assert dag.description.startswith("Manual"), dag.dag_id
+            continue
+        assert "Europe/Berlin" in dag.description, dag.dag_id
         assert str(dag.timetable.timezone) == "Europe/Berlin", dag.dag_id
 
 

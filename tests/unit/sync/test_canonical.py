@@ -70,3 +70,11 @@ def test_category_names_once_each_without_regard_to_case():
     assert category_names(["Baustelle", " baustelle ", "Montage\nKüche", "", "BAUSTELLE", None]) == [
         "Baustelle", "Montage Küche"]
 
+
+
+def test_units_counts_as_utf16_does():
+    """Exchange counts UTF-16 code units: one per character up to U+FFFF (a lone surrogate too), two above."""
+    assert units("") == 0 and units("Baustelle") == 9 and units("Küche") == 5
+    assert units("🔧") == 2 and units("a\ud800b") == 3 and units("🇩🇪") == 4
+    text = "Wartung Heizung – Fam. Özdemir " + "🔧" * 12 + " " + "x" * 220
+    assert units(text) == len(text.encode("utf-16-le")) // 2 == len(text) + 12
