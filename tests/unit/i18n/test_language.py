@@ -70,9 +70,16 @@ def test_the_catalog_has_no_stale_or_fuzzy_entry_and_keeps_every_placeholder():
 
 
 def test_the_shipped_mo_is_compiled_from_the_po():
+    """Message by message, not byte by byte: each Babel release writes its own version into the header."""
+    import gettext
+
+    shipped = gettext.GNUTranslations(MO.open("rb"))._catalog
     compiled = io.BytesIO()
     write_mo(compiled, read_po(PO.open("rb")))
-    assert MO.read_bytes() == compiled.getvalue(), "compile the catalog again (pybabel compile)"
+    compiled.seek(0)
+    expected = gettext.GNUTranslations(compiled)._catalog
+    without_header = {k: v for k, v in expected.items() if k != ""}
+    assert {k: v for k, v in shipped.items() if k != ""} == without_header, "compile the catalog again (pybabel compile)"
 
 
 def test_the_microsoft_admin_center_names_are_the_german_ones(monkeypatch):
