@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 from oh_outlook_provider.exceptions import GraphError
 from oh_outlook_provider.graph.errors import APP_NAME
@@ -63,12 +63,6 @@ def categories_note(permission: str) -> str:
              "MailboxSettings.ReadWrite (App registrations > {app} > API permissions, with admin consent) lets each "
              "run add them to every mapped mailbox's category list in colour (Baustelle orange, Urlaub green, "
              "...).").format(permission=permission, app=APP_NAME)
-
-
-class CountsRequests(Protocol):
-    """Request counts for the report (`Office365Hook.stats`, `OpenHandwerkHook.requests_made`)."""
-
-    def as_dict(self) -> dict[str, int]: ...
 
 
 @dataclass(frozen=True)
@@ -144,8 +138,7 @@ class CalendarSync:
             # Rejected records do not count as an answer: they cannot say which window they belong to.
             held_back = run_guard([p.plan for p in prepared if p.plan], desired.appointments, opts.policy)
             results = list(pool.map(lambda p: self._finish(p, held_back), prepared))
-        stats: CountsRequests = self.graph.stats  # type: ignore[attr-defined]  # Office365Hook.stats
-        return build_report(results, desired, opts.window, opts.source, opts.dry_run, stats.as_dict(),
+        return build_report(results, desired, opts.window, opts.source, opts.dry_run, self.graph.stats.as_dict(),
                             getattr(self.oh, "requests_made", None), time.monotonic() - started,
                             [self._categories_note] if self._categories_note else [])
 

@@ -38,12 +38,21 @@ READ_SELECT = ",".join((*fingerprint.COMPARABLE, "changeKey"))
 DUPLICATE_TRANSACTION = "ErrorDuplicateTransactionId"  # a create whose transactionId Exchange has seen
 
 
+class RequestCounts(Protocol):
+    """The client's request counts for the sync report (`hooks/http.RequestStats`)."""
+
+    def as_dict(self) -> dict[str, int]: ...
+
+
 class GraphClient(Protocol):
-    """What the store needs from Microsoft Graph; `hooks/office365.Office365Hook` is the real one.
+    """What the store and the engine need from Microsoft Graph; `hooks/office365.Office365Hook` is the real one.
 
     `batch` sends sub-requests (`{"id", "method", "url", "headers"?, "body"?}`) and answers each id
-    with a `BatchResponse` (status, body); `page_after` follows a page's `@odata.nextLink`.
+    with a `BatchResponse` (status, body); `page_after` follows a page's `@odata.nextLink`; `stats`
+    counts the requests made, for the report.
     """
+
+    stats: RequestCounts
 
     def batch(self, requests_: Iterable[dict]) -> Mapping[str, BatchResponse]: ...
 
