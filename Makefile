@@ -23,8 +23,9 @@ test: $(STAMP)
 	$(BIN)/ruff check oh_outlook_provider devtools dags tests benchmarks
 	$(BIN)/python -m pytest
 
-# Every older Airflow 3 line (3.0, 3.1, 3.2), each in a fresh uv environment: unit, sandbox and end-to-end
-# tests (the newest line runs everything in `make test`); prints a table of lines, times and results.
+# Every older Airflow 3 line (3.0, 3.1, 3.2), each in a fresh uv environment, one pytest process each: unit, sandbox
+# (one Graph behaviour bundle), the `dags test` runs and connection Test cases, and on 3.0 the connection form in
+# Chromium (the newest line runs everything in `make test`); prints a table of lines, times and results.
 test-matrix: $(STAMP)
 	$(BIN)/python -m devtools.matrix
 

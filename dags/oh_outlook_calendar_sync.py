@@ -10,6 +10,7 @@ import pendulum
 from airflow.sdk import DAG, Param, get_current_context, task
 
 from oh_outlook_provider.assets import announce, calendars_asset
+from oh_outlook_provider.i18n import _
 from oh_outlook_provider.operators.appointments import OpenHandwerkAppointmentsOperator, rejected_report
 from oh_outlook_provider.operators.calendar_sync import Office365CalendarSyncOperator
 from oh_outlook_provider.operators.user_mapping import Office365UserMappingOperator
@@ -26,7 +27,7 @@ CALENDARS = calendars_asset()  # what downstream DAGs schedule on: schedule=[cal
 
 with DAG(
     dag_id="oh_outlook_calendar_sync",
-    description="Every 15 min (Europe/Berlin): openHandwerk appointments into the mapped Outlook calendars",
+    description=_("Every 15 min (Europe/Berlin): openHandwerk appointments into the mapped Outlook calendars"),
     schedule=CronTriggerTimetable("*/15 * * * *", timezone="Europe/Berlin"),
     start_date=pendulum.datetime(2026, 1, 1, tz="Europe/Berlin"),
     catchup=False,
@@ -34,14 +35,14 @@ with DAG(
     tags=["openhandwerk", "outlook"],
     default_args={"retries": 2, "retry_delay": RETRY_DELAY},
     params={
-        "past_days": Param(7, type="integer", minimum=0, maximum=365, description="Days back from now"),
-        "future_days": Param(90, type="integer", minimum=1, maximum=730, description="Days ahead of now"),
-        "shards": Param(4, type="integer", minimum=1, maximum=64, description="Parallel sync tasks"),
+        "past_days": Param(7, type="integer", minimum=0, maximum=365, description=_("Days back from now")),
+        "future_days": Param(90, type="integer", minimum=1, maximum=730, description=_("Days ahead of now")),
+        "shards": Param(4, type="integer", minimum=1, maximum=64, description=_("Parallel sync tasks")),
         "on_outlook_edit": Param("overwrite", enum=["overwrite", "keep", "fail"],
-                                 description="What to do with events edited in Outlook"),
-        "dry_run": Param(False, type="boolean", description="Plan and report, write nothing"),
+                                 description=_("What to do with events edited in Outlook")),
+        "dry_run": Param(False, type="boolean", description=_("Plan and report, write nothing")),
     },
-    doc_md="""
+    doc_md=_("""
 ### openHandwerk -> Outlook: rolling calendar sync
 Every 15 minutes, the appointments starting between *now - past_days* and *now + future_days*
 are written into the Outlook calendars of the mapped employees.
@@ -56,7 +57,7 @@ are written into the Outlook calendars of the mapped employees.
 4. **report** logs the totals and the rejected records, once per run, and updates the asset
    `oh_outlook_calendars__openhandwerk_default` (its event carries the counts), so other DAGs can
    run on "calendars updated". Reruns are safe: nothing is duplicated.
-""",
+"""),
 ) as dag:
     secret_valid = Office365SecretExpirySensor(
         task_id="secret_valid",

@@ -4,12 +4,15 @@ The newest line (the one pyproject's `test` extra installs, 3.3) runs the whole 
 `make test`; this runs, for each older line, a virtual environment made with uv (its download
 cache is shared between lines, so a second run installs in seconds), Airflow with the FAB
 provider (what an older UI needs to render a provider's connection form; managed services ship
-it), this checkout editable with its `devtools` and `check` extras, then: the provider is
-discovered, the unit tests, and the sandbox integration and emulator tests (the end-to-end runs
-through the Airflow CLI with `--suites unit,integration,e2e`). A table of lines, versions, times
-and results is printed.
+it), this checkout editable with its `devtools` and `check` extras, then, in one pytest process:
+the provider is discovered, the unit tests, the sandbox integration and emulator tests under one
+of the two Graph behaviour bundles (tests/conftest.py BEHAVIOURS; `make test` runs both, and what
+differs between them is Microsoft's, not Airflow's), the `dags test` runs of the four DAGs with
+discovery and the connection Test cases (E2E), and on the oldest line the connection form in a
+browser (tests/e2e/test_legacy_form_browser.py). A table of lines, versions, times and results
+is printed.
 
-Usage: python -m devtools.matrix [--lines 3.0 3.1 3.2] [--suites unit,integration,e2e]
+Usage: python -m devtools.matrix [--lines 3.0 3.1 3.2] [--suites unit,integration,e2e,browser]
 """
 
 from __future__ import annotations
@@ -20,7 +23,9 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,13 +39,30 @@ from devtools import ROOT
 # in-process execution API of `dags test` ("Input should be a valid dictionary").
 LINES: dict[str, str] = {"3.0": "3.0.6", "3.1": "3.1.8", "3.2": "3.2.2"}
 RELEASED: dict[str, str] = {"3.0": "2025-08-30", "3.1": "2026-03-12", "3.2": "2026-05-30"}
+# The end-to-end tests that meet Airflow itself: discovery (`dags list`), the four DAGs run with `dags test`
+# (mapping, sync with shards, backfill day, the deferrable expiry sensor), the form's Test through the line's API
+# with the provider's plugin, `airflow connections test` and the setup DAG. The rest of tests/e2e checks files
+# (compose, descriptions, imports) or the expiry rotation, which `make test` covers on the newest line.
+E2E = [f"tests/e2e/test_airflow.py::test_{name}" for name in (
+    "every_dag_parses_without_import_errors", "mapping_and_sync_dags_fill_the_calendars",
+    "backfill_run_writes_exactly_that_days_appointments",
+    "deferrable_expiry_sensor_reads_the_connection_in_the_trigger_and_resumes",
+    "the_forms_test_button_works_for_a_stored_connection",
+    "connections_test_and_the_setup_dag_name_the_same_missing_step[calendars_read]")]
 SUITES: dict[str, list[str]] = {
     "unit": ["tests/unit"],
     # The emulator's own tests; the stack launcher's (tests/devtools/test_*.py) concern the newest line only,
     # where `make test` runs them: the stack's PostgreSQL/Celery extras are not installed on the older lines.
     "integration": ["tests/integration", "tests/devtools/sandbox"],
-    "e2e": ["tests/e2e"],
+    "e2e": E2E,
+    "browser": ["tests/e2e/test_legacy_form_browser.py"],
 }
+# The browser check of the Python connection form runs on the oldest line only (about a minute); 3.1 and 3.2 render
+# the same form from the same hook methods.
+BROWSER_LINES = {"3.0"}
+BROWSER_TEST = "test_the_add_form_shows_our_fields_and_the_saved_connection_tests_ok"
+# One of tests/conftest.py's Graph behaviour bundles for the sandbox tests on the older lines.
+BEHAVIOUR = "graph-4-at-a-time"
 
 
 @dataclass
@@ -53,11 +75,12 @@ class Result:
     failed: int = 0
     errors: int = 0
     skipped: int = 0
+    browser: str = "-"
     note: str = ""
 
     @property
     def ok(self) -> bool:
-        return not self.note and self.failed == 0 and self.errors == 0 and self.passed > 0
+        return not self.note and self.failed == 0 and self.errors == 0 and self.passed > 0 and self.browser != "failed"
 
 
 def _uv() -> list[str]:
@@ -96,15 +119,22 @@ def counts(closing: str) -> dict[str, int]:
     return found
 
 
-def run_tests(python: Path, paths: list[str], result: Result) -> None:
-    """pytest over `paths` without the stack and browser suites; counts from pytest's closing line."""
+def run_tests(python: Path, paths: list[str], result: Result, browser: bool = False) -> None:
+    """One pytest process over `paths` (the stack suite never, the browser check only if `browser`), the sandbox
+    tests under one Graph behaviour bundle; counts from pytest's closing line, the browser check's from its report."""
     started = time.monotonic()
-    out = subprocess.run([str(python), "-m", "pytest", "-p", "no:cacheprovider", "-m", "not stack and not browser",
-                          *paths], capture_output=True, text=True, cwd=ROOT)
+    report = python.parents[1] / "pytest-report.xml"  # in the line's environment
+    env = {**os.environ, "OH_TEST_BEHAVIOURS": BEHAVIOUR, "OH_PLAYWRIGHT_PYTHON": sys.executable}
+    out = subprocess.run([str(python), "-m", "pytest", "-p", "no:cacheprovider", f"--junitxml={report}",
+                          f"--basetemp={python.parents[1] / 'pytest-tmp'}",  # lines run side by side
+                          "-m", "not stack" if browser else "not stack and not browser", *paths],
+                         capture_output=True, text=True, cwd=ROOT, env=env)
     result.test_s = time.monotonic() - started
     closing = (out.stdout.strip().splitlines() or [""])[-1]
     for attr, count in counts(closing).items():
         setattr(result, attr, count)
+    if browser:
+        result.browser = browser_verdict(report)
     if out.returncode not in (0, 1):
         result.note = result.note or f"pytest exit {out.returncode}: {closing[-120:]}"
     if out.returncode != 0:
@@ -112,46 +142,79 @@ def run_tests(python: Path, paths: list[str], result: Result) -> None:
         print("\n".join(failures[:30]) or out.stdout[-3000:], file=sys.stderr)
 
 
+def browser_verdict(report: Path) -> str:
+    """"ok 48s", "failed", "skipped" or "not run": the browser check's outcome in pytest's JUnit XML report."""
+    import xml.etree.ElementTree as ET
+
+    try:
+        cases = ET.parse(report).getroot().iter("testcase")
+    except (OSError, ET.ParseError):
+        return "not run"
+    for case in cases:
+        if case.get("name") == BROWSER_TEST:
+            if case.find("skipped") is not None:
+                return "skipped"
+            if case.find("failure") is not None or case.find("error") is not None:
+                return "failed"
+            return f"ok {float(case.get('time', 0)):.0f}s"
+    return "not run"
+
+
 def table(results: list[Result]) -> str:
-    head = f"{'line':5} {'airflow':8} {'install s':>9} {'tests s':>8} {'passed':>7} {'failed':>7} {'errors':>7}  result"
+    head = (f"{'line':5} {'airflow':8} {'install s':>9} {'tests s':>8} {'passed':>7} {'failed':>7} {'errors':>7} "
+            f"{'browser':>9}  result")
     rows = [head, "-" * len(head)]
     for r in results:
         verdict = "ok" if r.ok else (r.note or "FAILED")
         rows.append(f"{r.line:5} {r.version:8} {r.install_s:9.1f} {r.test_s:8.1f} {r.passed:7} {r.failed:7} "
-                    f"{r.errors:7}  {verdict}")
+                    f"{r.errors:7} {r.browser:>9}  {verdict}")
     return "\n".join(rows)
+
+
+_INSTALLING = threading.Lock()
+
+
+def run_line(line: str, suites: list[str], home: Path) -> Result:
+    """Install one line, check discovery, run its tests; the line's Result (a failed install is one)."""
+    result = Result(line, LINES[line])
+    try:
+        with _INSTALLING:  # one at a time: each builds this checkout's editable install in the checkout
+            print(f"== Airflow {result.version}: installing", flush=True)
+            started = time.monotonic()
+            python = install(line, result.version, home)
+    except subprocess.CalledProcessError as exc:
+        result.note = f"install failed (exit {exc.returncode})"
+        return result
+    result.install_s = time.monotonic() - started
+    result.note = discovered(python)
+    browser = "browser" in suites and line in BROWSER_LINES
+    paths = [p for suite in suites if suite != "browser" or browser for p in SUITES[suite]]
+    if not result.note and paths:
+        print(f"== Airflow {result.version}: {', '.join(suites)} ({len(paths)} paths)", flush=True)
+        run_tests(python, paths, result, browser)
+    print(table([result]).splitlines()[-1], flush=True)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m devtools.matrix", description=__doc__.split("\n")[0])
     parser.add_argument("--lines", nargs="*", default=list(LINES), choices=list(LINES))
-    parser.add_argument("--suites", default="unit,integration", help="comma-separated: " + ",".join(SUITES))
+    parser.add_argument("--suites", default=",".join(SUITES), help="comma-separated: " + ",".join(SUITES))
     parser.add_argument("--home", type=Path, default=ROOT / ".matrix")
+    # All three lines at once: a line's pytest waits much of its time on its Airflow CLI subprocesses and the sandbox,
+    # so on this machine's two cores (30 Nov 2026) the matrix took 10.3 min with three at a time, 13.8 with two.
+    parser.add_argument("--jobs", type=int, default=len(LINES), help="lines tested at the same time")
     args = parser.parse_args(argv)
-    paths = [p for suite in args.suites.split(",") for p in SUITES[suite.strip()]]
+    suites = [suite.strip() for suite in args.suites.split(",")]
     args.home.mkdir(parents=True, exist_ok=True)
-    results = []
-    for line in args.lines:
-        result = Result(line, LINES[line])
-        print(f"== Airflow {result.version}: installing", flush=True)
-        started = time.monotonic()
-        try:
-            python = install(line, result.version, args.home)
-        except subprocess.CalledProcessError as exc:
-            result.note = f"install failed (exit {exc.returncode})"
-            results.append(result)
-            continue
-        result.install_s = time.monotonic() - started
-        result.note = discovered(python)
-        if not result.note:
-            print(f"== Airflow {result.version}: {' '.join(paths)}", flush=True)
-            run_tests(python, paths, result)
-        results.append(result)
-        print(table([result]).splitlines()[-1], flush=True)
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
+        results = list(pool.map(lambda line: run_line(line, suites, args.home), args.lines))
+    wall = time.monotonic() - started
     print("\nAirflow version matrix (the newest line, 3.3, runs in `make test`):\n" + table(results))
     total = sum(r.passed for r in results)
     failed = sum(r.failed + r.errors for r in results) + sum(1 for r in results if r.note)
-    print(f"matrix: {total} passed, {failed} failed")
+    print(f"matrix: {total} passed, {failed} failed, {wall / 60:.1f} min ({args.jobs} lines at a time)")
     return 0 if all(r.ok for r in results) else 1
 
 

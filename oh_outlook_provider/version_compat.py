@@ -10,6 +10,11 @@ What moved (Airflow's release notes, checked against the installed source of eac
   there too (`airflow.sdk`, `airflow.sdk.exceptions`; before: `airflow.timetables`, `airflow.exceptions`).
 - 3.3 reads a provider's declarative connection form (`conn-fields` in provider info); older UIs
   render the hook's `get_connection_form_widgets` (see hooks/connection_form.py).
+- The connection *Test* of a stored connection (POST /api/v2/connections/test): 3.0 tests the
+  values as sent (its UI has no Test button); 3.1 and 3.2 fill in the stored ones; 3.3.1 and
+  3.3.2 refuse the form's `port: 0` with 400 "The host or port to test differs from the stored
+  connection" (`_same_endpoint`, routes/public/connections.py; 3.3.0 has no such check, 3.4.0b2
+  treats 0 as blank: apache/airflow PR 73298), which the provider's plugin works around.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ AIRFLOW_VERSION: tuple[int, int, int] = (*Version(Version(version("apache-airflo
 AIRFLOW_V_3_1_PLUS = AIRFLOW_VERSION >= (3, 1, 0)
 AIRFLOW_V_3_2_PLUS = AIRFLOW_VERSION >= (3, 2, 0)
 AIRFLOW_V_3_3_PLUS = AIRFLOW_VERSION >= (3, 3, 0)
+# The lines whose connection Test refuses the form's `port: 0` for a stored connection (see above).
+CONNECTION_TEST_REFUSES_PORT_ZERO = (3, 3, 1) <= AIRFLOW_VERSION <= (3, 3, 2)
 
 if AIRFLOW_V_3_1_PLUS:
     from airflow.sdk import BaseHook
@@ -55,6 +62,7 @@ __all__ = [
     "AIRFLOW_V_3_1_PLUS",
     "AIRFLOW_V_3_2_PLUS",
     "AIRFLOW_V_3_3_PLUS",
+    "CONNECTION_TEST_REFUSES_PORT_ZERO",
     "AirflowException",
     "AirflowFailException",
     "BaseHook",

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from devtools.sandbox import control
 from devtools.sandbox.server import SandboxServer
 from devtools.sandbox.state import BATCH_EXECUTIONS, DUPLICATE_TRANSACTIONS, Behaviour, Faults, SandboxState
 
@@ -28,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="how Graph runs a parallel $batch (docs/sandbox-fidelity.md, row B5)")
     serve.add_argument("--duplicate-transaction", choices=list(DUPLICATE_TRANSACTIONS), default="first_event",
                        help="answer to a repeated transactionId with the same body (row X2)")
+    serve.add_argument("--mistake", choices=sorted(control.MISTAKES), default=None,
+                       help="start with one setup mistake the checklist names (docs/sandbox-fidelity.md, row K3)")
     serve.add_argument("--tls-dir", type=Path, default=None, help="where ca.pem is written (default: temp)")
     serve.add_argument("--settings-file", type=Path, default=None, help="also write the settings as JSON here")
     args = parser.parse_args(argv)
@@ -35,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
                          appointments_per_employee=args.appointments_per_employee, latency_ms=args.latency_ms,
                          jitter_ms=args.jitter_ms, faults=Faults.profile(args.faults),
                          behaviour=Behaviour(args.batch_execution, args.duplicate_transaction))
+    typed_wrong = control.make_mistake(state, args.mistake) if args.mistake else {}
     server = SandboxServer(state, host=args.host, port=args.port, tls_dir=args.tls_dir,
                            public_host=args.public_host).prepare()
     settings = {"base_url": server.base_url, "ca_bundle": server.ca_path, **server.environment()}
@@ -43,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     print("  Point Airflow at it with these environment variables:")
     for key, value in server.environment().items():
         print(f"  export {key}='{value}'")
+    if typed_wrong:
+        print(f"  Setup mistake {args.mistake}: put into the connection {json.dumps(typed_wrong)}")
     if args.settings_file:
         args.settings_file.write_text(json.dumps(settings, indent=2))
     sys.stdout.flush()

@@ -101,8 +101,24 @@ def create_app(state: SandboxState) -> FastAPI:
             body["behaviour"] = Behaviour(**body["behaviour"])
         if "base_date" in body:
             body["base_date"] = dt.date.fromisoformat(body["base_date"])
+        mistake = body.pop("mistake", None)  # a setup mistake (control.MISTAKES) made in the fresh tenant
+        if mistake is not None and mistake not in control.MISTAKES:
+            return _json(400, {"error": f"unknown mistake {mistake}", "mistakes": sorted(control.MISTAKES)})
         await run_in_threadpool(state.reload, **body)
-        return _json(200, {"ok": True, "employees": len(state.employees), "appointments": len(state.appointments)})
+        connection = control.make_mistake(state, mistake) if mistake else {}
+        return _json(200, {"ok": True, "employees": len(state.employees), "appointments": len(state.appointments),
+                           "connection": connection})
+
+    @app.get("/_sandbox/setup-mistakes")
+    async def setup_mistakes() -> Response:
+        return _json(200, {name: " ".join((change.__doc__ or "").split()) for name, change in control.MISTAKES.items()})
+
+    @app.post("/_sandbox/setup-mistakes/{name}")
+    async def setup_mistake(name: str) -> Response:
+        """One failure of the setup checklist: made in the tenant, or the connection values to type (answered)."""
+        if name not in control.MISTAKES:
+            return _json(404, {"error": f"unknown mistake {name}", "mistakes": sorted(control.MISTAKES)})
+        return _json(200, {"ok": True, "mistake": name, "connection": control.make_mistake(state, name)})
 
     @app.post("/_sandbox/churn")
     async def churn(request: Request) -> Response:

@@ -7,7 +7,7 @@ import secrets
 
 from devtools.sandbox import oh_fields as f
 from devtools.sandbox.events import update_event
-from devtools.sandbox.state import CLIENT_ID, SandboxState, Secret
+from devtools.sandbox.state import CLIENT_ID, SECRET_ID, SandboxState, Secret
 
 
 def outlook_edit(state: SandboxState, user: str, event_id: str, changes: dict) -> dict:
@@ -54,6 +54,7 @@ def oh_change(state: SandboxState, action: str, appointment_id: str | None = Non
 
 
 def expire_secret(state: SandboxState) -> None:
+    """Every secret of the app expired in Entra yesterday (AADSTS7000222; the connection's typed date is not touched)."""
     set_secret_expiry(state, dt.datetime.now(dt.UTC) - dt.timedelta(days=1))
 
 
@@ -156,3 +157,62 @@ def scope_policy(state: SandboxState, user_ids: set[str] | frozenset[str] = froz
     """An application access policy that allows only `user_ids` (empty: every mailbox is blocked)."""
     with state.lock:
         state.apps[CLIENT_ID].policy_user_ids = set(user_ids)
+
+
+# The connection values an admin typed wrong: Entra is as it should be, the connection is not. A tenant and an
+# application that exist in no directory (fixed GUIDs, so a test names them), and the portal's "Secret ID".
+UNKNOWN_TENANT = "00000000-0000-4000-8000-0000000a0002"
+UNKNOWN_APP = "00000000-0000-4000-8000-0000000a0016"
+
+
+def paste_secret_id(state: SandboxState) -> dict[str, str]:
+    """Guide step 5 gone wrong: the secret's "Secret ID" (a GUID) copied instead of its value (AADSTS7000215)."""
+    return {"password": SECRET_ID}
+
+
+def type_unknown_tenant(state: SandboxState) -> dict[str, dict[str, str]]:
+    """A Mandanten-ID no directory has, e.g. from another customer's tenant (AADSTS90002)."""
+    return {"extra": {"tenant_id": UNKNOWN_TENANT}}
+
+
+def type_unknown_app(state: SandboxState) -> dict[str, str]:
+    """An Anwendungs-ID the tenant does not know, e.g. the object ID or an app of another tenant (AADSTS700016)."""
+    return {"login": UNKNOWN_APP}
+
+
+def add_as_delegated_readably(state: SandboxState) -> None:
+    """Guide step 4 gone wrong (Calendars.ReadWrite added as Delegated), with Application.Read.All granted:
+    only then is the registration's requiredResourceAccess readable, and the mistake visible as such."""
+    grant(state, "Application.Read.All")
+    add_as_delegated(state)
+
+
+def _in_entra(change):
+    def apply(state: SandboxState) -> dict:
+        change(state)
+        return {}
+
+    apply.__doc__ = change.__doc__
+    return apply
+
+
+# Every failure the setup checklist names -> the change: made in Entra/Exchange (answers {}), or the connection
+# values the admin typed wrong (answered, to be put into the connection; nothing in the tenant changes).
+MISTAKES = {
+    "calendars_read": _in_entra(pick_calendars_read),
+    "no_consent": _in_entra(withhold_consent),
+    "delegated": _in_entra(add_as_delegated_readably),
+    "secret_id": paste_secret_id,
+    "expired_secret": _in_entra(expire_secret),
+    "unknown_tenant": type_unknown_tenant,
+    "unknown_app": type_unknown_app,
+    "no_licence": _in_entra(unlicense_everyone),
+    "rbac_excludes_all": _in_entra(scope_rbac),
+    "policy_blocks_all": _in_entra(scope_policy),
+}
+
+
+def make_mistake(state: SandboxState, name: str) -> dict:
+    """Reproduce the setup mistake `name` (a key of MISTAKES); the connection changes it needs (may be empty).
+    Raises KeyError for an unknown name."""
+    return MISTAKES[name](state)

@@ -25,6 +25,12 @@ def form_widgets(conn_type: str) -> dict[str, Any]:
 
     Each `conn-fields` entry becomes a StringField, IntegerField or PasswordField (JSON schema
     type and `format: password`), with its label, description, default, and `any_of` for an enum.
+    A `number` (the request timeout) is an IntegerField too: the api-server of 3.0-3.2 mocks no
+    FloatField, and a StringField's numeric default would not pass its `string` type (the form would
+    show it empty); whole seconds in that form, a fraction through the Extra JSON. The other bounds
+    (minimum, maximum, pattern, format) are not form validators there (the React form reads only type,
+    format and enum from these fields); every value is checked when the connection is read
+    (connection_values.py), whichever way it was stored.
     """
     from flask_appbuilder.fieldwidgets import BS3PasswordFieldWidget, BS3TextFieldWidget
     from flask_babel import lazy_gettext
@@ -41,7 +47,7 @@ def form_widgets(conn_type: str) -> dict[str, Any]:
             validators.append(any_of(schema["enum"]))
         if schema.get("format") == "password":
             kind, widget = PasswordField, BS3PasswordFieldWidget()
-        elif "integer" in kinds:
+        elif "integer" in kinds or "number" in kinds:
             kind, widget = IntegerField, BS3TextFieldWidget()
         else:
             kind, widget = StringField, BS3TextFieldWidget()

@@ -32,6 +32,7 @@ from oh_outlook_provider.hooks.limiter import MailboxLimiter
 from oh_outlook_provider.hooks.masking import mask_secrets
 from oh_outlook_provider.hooks.retry import RetryPolicy, retry_after_seconds
 from oh_outlook_provider.hooks.settings import Office365Settings, office365_settings
+from oh_outlook_provider.i18n import _
 from oh_outlook_provider.version_compat import BaseHook
 
 if TYPE_CHECKING:
@@ -123,14 +124,14 @@ class Office365Hook(GraphBatchMixin, BaseHook):
                 except ValueError as exc:
                     if "authority" in str(exc).lower() or "tenant" in str(exc).lower():
                         raise tenant_not_found(s.conn_id) from None
-                    raise ConfigurationError(
-                        f"Connection '{s.conn_id}': the {s.credential_kind} cannot be used: "
-                        f"{type(exc).__name__}. Check the PEM key and thumbprint."
+                    raise ConfigurationError(_(
+                        "Connection '{conn_id}': the {credential} cannot be used: {error}. Check the PEM key and "
+                        "thumbprint.").format(conn_id=s.conn_id, credential=s.credential_kind, error=type(exc).__name__)
                     ) from None
                 except requests.RequestException as exc:
-                    raise AuthenticationError(
-                        f"Cannot reach the sign-in service {s.authority_host} ({type(exc).__name__}). "
-                        "Check network, proxy and the national cloud of the connection."
+                    raise AuthenticationError(_(
+                        "Cannot reach the sign-in service {host} ({error}). Check network, proxy and the national "
+                        "cloud of the connection.").format(host=s.authority_host, error=type(exc).__name__)
                     ) from None
             return self._app
 
@@ -148,9 +149,8 @@ class Office365Hook(GraphBatchMixin, BaseHook):
             with self._token_lock:  # one token request, not one per mailbox thread starting at once
                 result = app.acquire_token_for_client(scopes=[self.settings.scope])
         except requests.RequestException as exc:
-            raise AuthenticationError(
-                f"Token request to {self.settings.authority_host} failed ({type(exc).__name__})."
-            ) from None
+            raise AuthenticationError(_("Token request to {host} failed ({error}).").format(
+                host=self.settings.authority_host, error=type(exc).__name__)) from None
         if result.get("token_source") != "cache":
             self.stats.add(token_requests=1)
         token = result.get("access_token")
@@ -177,10 +177,8 @@ class Office365Hook(GraphBatchMixin, BaseHook):
         expected = urlsplit(self.settings.graph_root)
         got = urlsplit(url)
         if (got.scheme, got.netloc.lower()) != (expected.scheme, expected.netloc.lower()):
-            raise GraphError(
-                f"Refusing to follow a link to {got.scheme}://{got.netloc}: only {self.settings.graph_root} "
-                "receives our access token."
-            )
+            raise GraphError(_("Refusing to follow a link to {link}: only {graph} receives our access token.").format(
+                link=f"{got.scheme}://{got.netloc}", graph=self.settings.graph_root))
 
     def _relative(self, url: str) -> str:
         base = self.settings.graph_base
@@ -220,10 +218,10 @@ class Office365Hook(GraphBatchMixin, BaseHook):
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if idempotent and state.wait(None):
                     continue
-                raise GraphError(
-                    f"{method} {self._relative(url)}: {type(exc).__name__} talking to Microsoft Graph"
-                    + ("" if idempotent else " (not retried: the request is not idempotent)")
-                ) from None
+                raise GraphError((_("{request}: {error} talking to Microsoft Graph") if idempotent else
+                                  _("{request}: {error} talking to Microsoft Graph (not retried: the request is not "
+                                    "idempotent)")).format(request=f"{method} {self._relative(url)}",
+                                                           error=type(exc).__name__)) from None
             if response.status_code == 401 and not refreshed:
                 refreshed = True
                 self.get_token(force_refresh=True)
@@ -233,8 +231,9 @@ class Office365Hook(GraphBatchMixin, BaseHook):
                 if state.wait(retry_after_seconds(response.headers)):
                     continue
                 raise ThrottledError(
-                    f"{method} {self._relative(url)}: still HTTP {response.status_code} after "
-                    f"{state.attempts} attempts and {state.waited:.1f}s of waiting.",
+                    _("{request}: still HTTP {status} after {attempts} attempts and {waited}s of waiting.").format(
+                        request=f"{method} {self._relative(url)}", status=response.status_code,
+                        attempts=state.attempts, waited=f"{state.waited:.1f}"),
                     response.status_code,
                     "throttled",
                 )
@@ -370,7 +369,8 @@ class Office365Hook(GraphBatchMixin, BaseHook):
     def test_connection(self) -> tuple[bool, str]:
         """The setup checklist (runners/setup_check.py): a verdict naming the first failed step of the
         guide with its fix, then one line per step; True when no required step failed."""
-        from oh_outlook_provider.runners.setup_check import for_the_form, office365_checklist  # only when testing
+        from oh_outlook_provider.runners.checklist import for_the_form  # only when testing
+        from oh_outlook_provider.runners.setup_check import office365_checklist
 
         conn_id = self._settings.conn_id if self._settings else self.office365_conn_id
         try:

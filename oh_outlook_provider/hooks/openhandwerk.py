@@ -18,6 +18,7 @@ from oh_outlook_provider.hooks.http import make_session
 from oh_outlook_provider.hooks.masking import mask_secrets
 from oh_outlook_provider.hooks.retry import RetryPolicy, retry_after_seconds
 from oh_outlook_provider.hooks.settings import OpenHandwerkSettings, openhandwerk_settings
+from oh_outlook_provider.i18n import _
 from oh_outlook_provider.openhandwerk import api
 from oh_outlook_provider.sync.models import Appointment, Employee, Rejected
 from oh_outlook_provider.version_compat import BaseHook
@@ -83,7 +84,7 @@ class OpenHandwerkHook(BaseHook):
         payload = self._call("POST", self._path("login"), json_body=body, authenticated=False)
         token = api.first(payload, api.TOKEN_FIELDS) if isinstance(payload, dict) else payload
         if not isinstance(token, str) or not token:
-            raise OpenHandwerkError("openHandwerk login answered without a token; check the API base URL.")
+            raise OpenHandwerkError(_("openHandwerk login answered without a token; check the API base URL."))
         mask_secrets(token)
         self._token = token
         return token
@@ -113,7 +114,8 @@ class OpenHandwerkHook(BaseHook):
             except (requests.ConnectionError, requests.Timeout) as exc:
                 if method == "GET" and state.wait(None):
                     continue
-                raise OpenHandwerkError(f"{method} {path}: cannot reach openHandwerk ({type(exc).__name__}).") from None
+                raise OpenHandwerkError(_("{request}: cannot reach openHandwerk ({error}).").format(
+                    request=f"{method} {path}", error=type(exc).__name__)) from None
             envelope = _json(response)
             if response.status_code == 401 and authenticated and not relogged:
                 relogged = True
@@ -132,7 +134,8 @@ class OpenHandwerkHook(BaseHook):
             try:
                 records = api.unwrap_page(payload)
             except ValueError as exc:
-                raise OpenHandwerkError(f"GET {self._path(name)} page {page}: {exc}") from None
+                raise OpenHandwerkError(_("GET {path} page {page}: {error}").format(
+                    path=self._path(name), page=page, error=exc)) from None
             yield from records
             if len(records) < size:
                 return
@@ -200,14 +203,16 @@ def _unwrap(envelope: Any, http_status: int, method: str, path: str) -> Any:
         if not failed:
             return envelope.get("response")
         message = envelope.get("response")
+        text = message if isinstance(message, str) else _("no message")
         raise OpenHandwerkError(
-            f"openHandwerk {method} {path} failed (HTTP {http_status}, status {status}): "
-            f"{message if isinstance(message, str) else 'no message'}"
-            + (" - check API user and password of the openHandwerk connection." if http_status == 401 else ""),
+            _("openHandwerk {request} failed (HTTP {http}, status {status}): {message}").format(
+                request=f"{method} {path}", http=http_status, status=status, message=text)
+            + (" - " + _("check API user and password of the openHandwerk connection.") if http_status == 401 else ""),
             status=status if isinstance(status, int) and status >= 400 else http_status,
             enveloped=True,
         )
     raise OpenHandwerkError(
-        f"openHandwerk {method} {path}: HTTP {http_status} without the response envelope; check the API base URL.",
+        _("openHandwerk {request}: HTTP {http} without the response envelope; check the API base URL.").format(
+            request=f"{method} {path}", http=http_status),
         status=http_status,
     )

@@ -1,13 +1,15 @@
-"""Airflow plugin shipped with the provider: two fixes for the connection form of Airflow 3.3.2.
+"""Airflow plugin shipped with the provider: two fixes for the connection form of Airflow 3.x.
 
-1. *Test* of a stored connection.
+1. *Test* of a stored connection, on Airflow 3.3.1 and 3.3.2 only.
 
-Airflow 3.3.2's form sends `port: Number(connection.port)`, i.e. `0` for a connection without a
-port, and the API then refuses the test of a stored connection with 400 "The host or port to test
-differs from the stored connection" (0 is not the stored NULL; fixed after 3.3.2, apache/airflow
-PR 73298). Our connection types hide the port, so every *Test* of a stored connection failed. This
-root middleware drops `port: 0` from test requests of our connection types only; nothing else is
-touched, and on an Airflow with the fix it changes nothing (0 and NULL are then the same).
+Their form sends `port: Number(connection.port)`, i.e. `0` for a connection without a port, and
+the API then refuses the test of a stored connection with 400 "The host or port to test differs
+from the stored connection" (0 is not the stored NULL; the check came in 3.3.1 and treats 0 as
+blank from 3.4.0b2 on, apache/airflow PR 73298). Our connection types hide the port, so every
+*Test* of a stored connection failed. On those lines (`version_compat.CONNECTION_TEST_REFUSES_PORT_ZERO`)
+this root middleware drops `port: 0` from test requests of our connection types only; on every
+other line the request passes untouched (3.1 and 3.2 fill in the stored values without the check;
+3.0 has no Test button and tests the values as sent).
 
 2. The edit form shows only the extra fields a connection already has, so a connection saved
 without, say, a certificate could never get one in the form. Connections of our types are saved
@@ -22,6 +24,8 @@ import json
 from typing import Any
 
 from airflow.plugins_manager import AirflowPlugin
+
+from oh_outlook_provider import version_compat
 
 OUR_CONNECTION_TYPES = frozenset({"office365", "openhandwerk"})
 
@@ -83,7 +87,7 @@ def _fix_for(scope: dict) -> Any:
         return None
     path, method = str(scope.get("path", "")).rstrip("/"), scope.get("method")
     if method == "POST" and path.endswith("/connections/test"):
-        return without_port_zero
+        return without_port_zero if version_compat.CONNECTION_TEST_REFUSES_PORT_ZERO else None
     if "/api/v2/connections" in path and (method == "POST" and path.endswith("/connections")
                                           or method == "PATCH" and "/connections/" in path):
         return with_every_field
@@ -124,4 +128,4 @@ class ConnectionFormFix:
 class OhOutlookPlugin(AirflowPlugin):
     name = "oh_outlook_provider"
     fastapi_root_middlewares = [{"middleware": ConnectionFormFix,
-                                 "name": "Connection form: Test without a port, every field kept"}]
+                                 "name": "Connection form: Test without port 0 (3.3.1-3.3.2), every field kept"}]

@@ -27,6 +27,7 @@ from typing import Any
 from airflow.sdk import ObjectStoragePath
 
 from oh_outlook_provider.exceptions import ConfigurationError
+from oh_outlook_provider.i18n import _
 from oh_outlook_provider.sync.codec import (
     FORMAT,
     appointment_from,
@@ -74,8 +75,8 @@ class Snapshot:
         try:
             raw = self.path.open("rb")
         except FileNotFoundError:
-            raise ConfigurationError(f"the run's appointment file {self.path} is gone (pruned?): "
-                                     "clear the read_appointments task together with this one") from None
+            raise ConfigurationError(_("the run's appointment file {path} is gone (pruned?): clear the "
+                                       "read_appointments task together with this one").format(path=self.path)) from None
         with raw, gzip.GzipFile(fileobj=raw, mode="rb") as unzipped:
             lines = io.TextIOWrapper(unzipped, encoding="utf-8")
             header = json.loads(next(lines))

@@ -6,6 +6,8 @@ import textwrap
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from oh_outlook_provider.i18n import _
+
 WIDTH = 100
 
 
@@ -18,6 +20,10 @@ def rejected_lines(items: Iterable[Mapping[str, Any]]) -> list[str]:
     """One message per rejected appointment, naming the record, the mailbox if any, and the reason."""
     lines: list[str] = []
     for item in items:
-        where = f" ({item['mailbox']})" if item.get("mailbox") else ""
-        lines.extend(wrapped(f"rejected appointment {item['record_id']}{where}: {item['reason']}"))
+        if item.get("mailbox"):
+            text = _("rejected appointment {record} ({mailbox}): {reason}").format(
+                record=item["record_id"], mailbox=item["mailbox"], reason=item["reason"])
+        else:
+            text = _("rejected appointment {record}: {reason}").format(record=item["record_id"], reason=item["reason"])
+        lines.extend(wrapped(text))
     return lines

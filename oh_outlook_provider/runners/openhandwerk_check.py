@@ -7,7 +7,7 @@ from typing import Any
 
 from oh_outlook_provider.exceptions import OhOutlookError
 from oh_outlook_provider.i18n import _
-from oh_outlook_provider.runners.setup_check import FAILED, NOT_CHECKED, OK, WARNING, Checklist, Step
+from oh_outlook_provider.runners.checklist import FAILED, NOT_CHECKED, OK, WARNING, Checklist, Step, values_step
 
 
 def openhandwerk_checklist(hook: Any, today: dt.date | None = None) -> Checklist:
@@ -20,11 +20,11 @@ def openhandwerk_checklist(hook: Any, today: dt.date | None = None) -> Checklist
     conn = _("Airflow > Admin > Connections > openHandwerk")
     try:
         s = hook.settings
-    except OhOutlookError as exc:
-        steps.append(Step("oh_url", t_url, conn, FAILED, str(exc)))
+    except OhOutlookError as exc:  # a wrong or missing value: the same lines as a task's error
+        steps.append(values_step(exc, "openHandwerk"))
         for key, title in (("oh_account", t_account), ("oh_login", t_login), ("oh_employee", t_employee),
                            ("oh_appointment", t_appointment)):
-            steps.append(Step(key, title, conn, NOT_CHECKED, _("needs the connection's settings (line 1)")))
+            steps.append(Step(key, title, conn, NOT_CHECKED, _("needs the connection's values (line 1)")))
         return Checklist("openHandwerk", tuple(steps))
     steps.append(Step("oh_url", t_url, conn, OK, s.base_url))
     account_ok = bool((s.id_kn or "").strip())

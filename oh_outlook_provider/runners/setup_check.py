@@ -1,6 +1,6 @@
 """The setup checklist: every step of openHandwerk's Entra guide, checked in the guide's order.
 
-`office365_checklist(hook)` and `openhandwerk_checklist(hook)` return a `Checklist`: one `Step` per
+`office365_checklist(hook)` and `openhandwerk_checklist(hook)` return a `Checklist` (runners/checklist.py): one `Step` per
 line, each ``ok``, ``failed`` (with the fix naming the guide's step and the admin-center path),
 ``warning``, ``optional`` (a permission not granted, with what it would add) or ``not checked``
 (with why). The hooks are passed in (duck-typed), so this module imports none of them; the
@@ -13,8 +13,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import textwrap
-from dataclasses import dataclass, field, replace
 from typing import Any
 
 from oh_outlook_provider.exceptions import (
@@ -29,103 +27,14 @@ from oh_outlook_provider.graph import paths
 from oh_outlook_provider.graph import permissions as p
 from oh_outlook_provider.graph.credentials import expiry_in_entra, reconcile, registered
 from oh_outlook_provider.graph.errors import APP_NAME
-from oh_outlook_provider.hooks.settings import as_test_result
 from oh_outlook_provider.i18n import _
-from oh_outlook_provider.runners.log_lines import WIDTH
+from oh_outlook_provider.runners.checklist import FAILED, NOT_CHECKED, OK, OPTIONAL, WARNING, Checklist, Step, values_step
 from oh_outlook_provider.sync.mapping import has_exchange
 
-OK, FAILED, WARNING, OPTIONAL, NOT_CHECKED = "ok", "failed", "warning", "optional", "not checked"
 GUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.IGNORECASE)
 DOMAIN = re.compile(r"^(?=.{4,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$", re.IGNORECASE)
 WARN_DAYS = 30  # a secret expiring sooner is a warning (the expiry sensor's default, too)
 MAILBOXES_TRIED = 5  # licensed users whose calendar the check tries to read before giving up
-
-
-@dataclass(frozen=True)
-class Step:
-    """One line of the checklist: `title` and `guide` (where in the guide) and `detail` (what was
-    found, the fix, or why it was not checked) are already in the admin's language."""
-
-    key: str
-    title: str
-    guide: str
-    status: str
-    detail: str
-    required: bool = True
-
-
-@dataclass(frozen=True)
-class Checklist:
-    """The steps of one connection, in the guide's order."""
-
-    service: str
-    steps: tuple[Step, ...] = field(default_factory=tuple)
-
-    @property
-    def ok(self) -> bool:
-        return not any(s.status == FAILED and s.required for s in self.steps)
-
-    @property
-    def first_failed(self) -> Step | None:
-        return next((s for s in self.steps if s.status == FAILED), None)
-
-    def number(self, step: Step) -> int:
-        return self.steps.index(step) + 1
-
-    def verdict(self) -> str:
-        """One sentence for the Test toast: OK with the count, or the first failed step with its fix."""
-        failed = self.first_failed
-        if failed is None:
-            warnings = [s for s in self.steps if s.status == WARNING]
-            verdict = _("Connection OK: all {count} steps of the setup checked, {warnings} warning(s).").format(
-                count=len(self.steps), warnings=len(warnings))
-            if warnings:
-                verdict += " " + _("Check {n} '{title}': {detail}").format(
-                    n=self.number(warnings[0]), title=warnings[0].title, detail=warnings[0].detail)
-            return verdict
-        return _("Setup incomplete: check {n} '{title}' failed ({guide}): {detail}").format(
-            n=self.number(failed), title=failed.title, guide=failed.guide, detail=failed.detail)
-
-    def table(self) -> list[str]:
-        """The numbered checklist as lines of at most 100 characters (Airflow's log view)."""
-        lines = [_("Setup check: {service}").format(service=self.service)]
-        for n, step in enumerate(self.steps, 1):
-            lines.append(f"{n:>2}. {status_label(step.status):<14} {step.title}"[:WIDTH])
-            text = f"{step.detail} [{step.guide}]" if step.guide else step.detail
-            lines.extend(textwrap.wrap(text, WIDTH, initial_indent=" " * 19, subsequent_indent=" " * 19,
-                                       break_on_hyphens=False))  # "App-Registrierungen" stays whole
-        return lines
-
-    def in_the_form(self, conn_id: str | None) -> Checklist:
-        """The same steps with the connection called "this connection" (see `for_the_form`)."""
-        return replace(self, steps=tuple(replace(s, detail=for_the_form(s.detail, conn_id)) for s in self.steps))
-
-    def summary(self) -> str:
-        """The verdict, then one short line per step (number, status, title): the connection's Test, whose
-        toast has room for little more; the setup DAG's log shows every step with its detail (`table`)."""
-        last = len(self.steps)  # ';' between the steps: the toast shows them as one paragraph
-        return "\n".join([self.verdict()] + [f"{n:>2}. {status_label(s.status)} {s.title}{';' if n < last else ''}"
-                                              for n, s in enumerate(self.steps, 1)])
-
-    def report(self) -> str:
-        """Verdict, then the full table: the text of the setup DAG's task log, in one string."""
-        return self.verdict() + "\n" + "\n".join(self.table())
-
-
-def for_the_form(text: str, conn_id: str | None) -> str:
-    """The form's Test checks a copy of the connection under a random id (e.g. 'jbAt6RMJ'): there
-    the admin is looking at the connection, so it is "this connection" (hooks/settings.as_test_result,
-    in the admin's language too)."""
-    if not conn_id:
-        return text
-    text = as_test_result(text, conn_id)
-    return text.replace(_("Airflow connection '{conn_id}'").format(conn_id=conn_id), _("this connection")).replace(
-        _("connection '{conn_id}'").format(conn_id=conn_id), _("this connection"))
-
-
-def status_label(status: str) -> str:
-    return {OK: _("OK"), FAILED: _("FAILED"), WARNING: _("WARNING"), OPTIONAL: _("OPTIONAL"),
-            NOT_CHECKED: _("NOT CHECKED")}[status]
 
 
 def _where(page: str) -> str:
@@ -140,7 +49,10 @@ def _guide(section: str, steps: str) -> str:
 def office365_checklist(hook: Any, today: dt.date | None = None) -> Checklist:
     """Walk the guide against Entra and Graph through `hook` (an Office365Hook: settings, get_token,
     get, credential_valid_until). Never raises for a setup problem: each becomes a failed step."""
-    s = hook.settings
+    try:
+        s = hook.settings
+    except ConfigurationError as exc:  # a wrong or missing value: the same lines as a task's error
+        return Checklist("Office 365 / Microsoft Entra ID", (values_step(exc, "Office 365"),))
     today = today or dt.date.today()
     register, secret_sec, perm_sec = _("Register the application"), _("Create the client secret"), _("Grant permissions")
     line: dict[str, Step] = {}
@@ -383,16 +295,3 @@ def _optional_lines(put: Any, roles: frozenset[str] | None) -> None:
 
 
 # ---------------------------------------------------------------------------------------------- the task
-def log_checklist(checklist: Checklist, log: Any) -> dict[str, str]:
-    """Print the numbered table in the task log, then the verdict; return {step key: status} (the
-    task's XCom). Raises AirflowFailException (no retry: the admin must act) when a required step failed."""
-    from oh_outlook_provider.version_compat import AirflowFailException  # only when a task runs: the setup DAG
-
-    for text in checklist.table():
-        log.info("%s", text)
-    (log.info if checklist.ok else log.error)("%s", checklist.verdict())
-    if not checklist.ok:
-        failed = checklist.first_failed
-        raise AirflowFailException(_("Setup check of {service} failed at check {n}: {title}").format(
-            service=checklist.service, n=checklist.number(failed), title=failed.title))
-    return {step.key: step.status for step in checklist.steps}

@@ -64,7 +64,7 @@ def mapping_table(result: MappingResult, rejected: list[Rejected] = ()) -> str:
                                                   unmatched=result.users_unmatched)))
     for e in result.entries:
         if e.outcome != MATCHED:
-            lines.extend(wrapped(f"  {e.employee_id} {e.employee_name}: {e.reason}"))
+            lines.extend(wrapped(f"  {e.employee_id} {e.employee_name}: {_(e.reason)}"))  # msgids: sync.mapping
     for r in rejected:
         lines.extend(wrapped("  " + _("rejected employee record {record}: {reason}").format(record=r.record_id,
                                                                                          reason=r.reason)))

@@ -17,16 +17,24 @@ OVERRIDE_MISSING = "override_target_missing"
 NO_MAILBOX = "no_mailbox"
 BLOCKED = "blocked_by_policy"
 
+
+def N_(message: str) -> str:
+    """`message` unchanged: marks it for the catalog (Babel keyword ``N_``) in this pure module, which
+    imports no i18n; the task log translates it where it shows it (runners/user_mapping.py)."""
+    return message
+
+
+# The reason of each outcome: English here (the XCom's `reason`), the admin's language in the task log.
 EXPLANATION = {
-    MATCHED: "calendar will be synced",
-    NO_LICENCE: "Microsoft 365 user has no enabled Exchange Online plan: assign a licence with Exchange",
-    DISABLED: "Microsoft 365 account is disabled (sign-in blocked)",
-    AMBIGUOUS: "the e-mail address belongs to several Microsoft 365 users: add an override",
-    NO_USER: "no Microsoft 365 user has this e-mail address (mail, UPN, aliases): add an override",
-    NO_EMAIL: "employee has no e-mail address in openHandwerk",
-    OVERRIDE_MISSING: "the override names a user that does not exist in the tenant",
-    NO_MAILBOX: "user has no Exchange Online mailbox (MailboxNotEnabledForRESTAPI)",
-    BLOCKED: "an application access policy blocks this mailbox (ErrorAccessDenied)",
+    MATCHED: N_("calendar will be synced"),
+    NO_LICENCE: N_("Microsoft 365 user has no enabled Exchange Online plan: assign a licence with Exchange"),
+    DISABLED: N_("Microsoft 365 account is disabled (sign-in blocked)"),
+    AMBIGUOUS: N_("the e-mail address belongs to several Microsoft 365 users: add an override"),
+    NO_USER: N_("no Microsoft 365 user has this e-mail address (mail, UPN, aliases): add an override"),
+    NO_EMAIL: N_("employee has no e-mail address in openHandwerk"),
+    OVERRIDE_MISSING: N_("the override names a user that does not exist in the tenant"),
+    NO_MAILBOX: N_("user has no Exchange Online mailbox (MailboxNotEnabledForRESTAPI)"),
+    BLOCKED: N_("an application access policy blocks this mailbox (ErrorAccessDenied)"),
 }
 
 

@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -16,6 +17,7 @@ import pytest
 from devtools.demo import airflow, airflow_env, last_xcom, merge_summaries, sync_run
 from devtools.sandbox import control
 from oh_outlook_provider.sync.models import Window
+from tests.airflow_lines import CONNECTIONS_TEST_FAILED_EXIT
 from tests.conftest import json_output
 from tests.e2e.conftest import ROOT
 from tests.integration.sync_helpers import assert_converged, ours
@@ -96,7 +98,7 @@ def test_backfill_dry_run_lists_one_run_per_berlin_day(airflow_home, today_sandb
                                             "--from-date", "2026-11-01", "--to-date", "2026-11-04", "--dry-run"])
     assert out.returncode == 0
     text = (airflow_home / "cli.log").read_text()
-    listed = text[text.rindex("Runs to be attempted"):]
+    listed = text[max(text.rfind("Runs to be attempted"), text.rfind("Logical dates to be attempted")):]  # 3.3, 3.0
     assert [f"2026-11-0{d} 23:00:00+00:00" in listed for d in (1, 2, 3)] == [True, True, True]
 
 
@@ -121,6 +123,40 @@ def test_expired_secret_waits_fails_with_rotation_steps_then_passes_after_rotati
         AIRFLOW_CONN_OFFICE365_DEFAULT=json.dumps(conn))
     assert ours(today_sandbox, None)
     assert new_secret not in log.read_text()  # masked in task logs
+
+
+def test_deferrable_expiry_sensor_reads_the_connection_in_the_trigger_and_resumes(airflow_home, today_sandbox):
+    """The fourth DAG: the sensor defers and its trigger reads the connection, extras included, inside `run()`
+    (issue 23: on 3.0 a synchronous read there raised "You cannot use AsyncToSync in the same thread as an async
+    event loop", apache/airflow issue 54350; version_compat.aget_connection). The secret is expired until the
+    trigger has asked Entra once, then valid: the trigger's next look passes and the task resumes."""
+    typed = json.dumps(today_sandbox.office365_connection())  # the admin's typed date: still valid for months
+    control.expire_secret(today_sandbox.state)
+    tokens = today_sandbox.state.stats()["token_requests"]
+    stop = threading.Event()
+
+    def renew_after_the_triggers_first_look() -> None:  # the sensor's poke is the first refused request
+        while not stop.wait(0.2):
+            if today_sandbox.state.stats()["token_requests"] >= tokens + 2:
+                control.set_secret_expiry(today_sandbox.state, dt.datetime.now(dt.UTC) + dt.timedelta(days=730))
+                return
+
+    watcher = threading.Thread(target=renew_after_the_triggers_first_look, daemon=True)
+    watcher.start()
+    log = airflow_home / "cli.log"
+    before = len(log.read_text())
+    env = env_for(airflow_home, today_sandbox, OH_OUTLOOK_EXPIRY_POKE_SECONDS="1", AIRFLOW_CONN_OFFICE365_DEFAULT=typed)
+    try:  # the sensor's own timeout is 23 hours: a trigger that never sees the renewed secret fails here instead
+        with log.open("a") as out:
+            subprocess.run([str(Path(sys.executable).parent / "airflow"), "dags", "test", "oh_outlook_secret_expiry"],
+                           env=env, stdout=out, stderr=subprocess.STDOUT, timeout=300)
+    finally:
+        stop.set()
+        watcher.join()
+    text = log.read_text()[before:]
+    assert "AADSTS7000222" in text and "AsyncToSync" not in text, text[-3000:]
+    assert "DagRun Finished" in text and "state=success" in text, text[-3000:]
+    assert today_sandbox.state.stats()["token_requests"] >= tokens + 3  # poke, the trigger's two looks
 
 
 def test_docker_compose_file_is_valid():
@@ -156,7 +192,7 @@ from airflow.api_fastapi.app import create_app
 from airflow.models import Connection
 from airflow.utils.session import create_session
 
-stored, with_plugin = json.loads(sys.argv[1]), sys.argv[2] == "with"
+stored, with_plugin, sent = json.loads(sys.argv[1]), sys.argv[2] == "with", json.loads(sys.argv[3])
 with create_session() as session:
     session.query(Connection).filter(Connection.conn_id == "office365_default").delete()
     session.add(Connection(conn_id="office365_default", conn_type="office365", login=stored["login"],
@@ -168,23 +204,31 @@ token = client.get("/auth/token").json()["access_token"]
 # What Airflow 3.3.2's edit form sends for Test: the port as Number(""), i.e. 0, and the masked secret.
 answer = client.post("/api/v2/connections/test", headers={"Authorization": f"Bearer {token}"},
                      json={"connection_id": "office365_default", "conn_type": "office365", "host": "", "port": 0,
-                           "login": stored["login"], "password": "***"})
+                           "login": stored["login"], **sent})
 print(json.dumps({"status": answer.status_code, "body": answer.json()}))
 '''
 
 
 def test_the_forms_test_button_works_for_a_stored_connection(airflow_home, today_sandbox):
-    """Issue 13 item 1: through Airflow's real API app; without the provider's plugin it is the 400."""
+    """Issue 13 item 1: through Airflow's real API app. On 3.3.1 and 3.3.2 it is the 400 without the provider's
+    plugin; elsewhere the plugin leaves the request alone (issue 23): 3.1 and 3.2 fill in the stored secret and extras,
+    and 3.0 (no Test button in its UI) tests the values as sent, so its API client sends the secret and extras itself."""
+    from oh_outlook_provider.version_compat import CONNECTION_TEST_REFUSES_PORT_ZERO
+    from tests.airflow_lines import CONNECTION_TEST_READS_STORED
+
     env = {**airflow_env(airflow_home, today_sandbox, ROOT / "dags", connections=False),
            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True"}
-    stored = json.dumps(today_sandbox.office365_connection())
+    stored = today_sandbox.office365_connection()
+    sent = ({"password": "***"} if CONNECTION_TEST_READS_STORED
+            else {"password": stored["password"], "extra": json.dumps(stored["extra"])})
     results = {}
-    for mode in ("without", "with"):
-        out = subprocess.run([sys.executable, "-c", FORM_TEST, stored, mode], env=env, capture_output=True, text=True,
-                             timeout=180)
+    for mode in ("without", "with") if CONNECTION_TEST_REFUSES_PORT_ZERO else ("with",):
+        out = subprocess.run([sys.executable, "-c", FORM_TEST, json.dumps(stored), mode, json.dumps(sent)], env=env,
+                             capture_output=True, text=True, timeout=180)
         assert out.returncode == 0, out.stderr[-2000:]
         results[mode] = json_output(out.stdout)
-    assert results["without"]["status"] == 400 and "differs from the stored connection" in str(results["without"])
+    if CONNECTION_TEST_REFUSES_PORT_ZERO:
+        assert results["without"]["status"] == 400 and "differs from the stored connection" in str(results["without"])
     assert results["with"]["status"] == 200 and results["with"]["body"]["status"] is True, results["with"]
     assert results["with"]["body"]["message"].startswith("Connection OK")
 
@@ -219,19 +263,39 @@ def test_a_connection_saved_by_the_form_keeps_every_field_for_the_edit_form(airf
     assert set(result["extra"]) == set(fields) and result["extra"]["national_cloud"] == "global"
 
 
-def test_connections_test_and_the_setup_dag_name_the_same_missing_step(airflow_home, today_sandbox):
-    """Issue 22: with Calendars.Read picked in guide step 9, `airflow connections test` (English) and the setup
-    DAG's task log (German) name check 7 with its fix, and the DAG fails; never "Calendars.ReadWrite ok"."""
-    control.pick_calendars_read(today_sandbox.state)
+# mistake -> (language of `airflow connections test`, its verdict; language of the setup DAG, its verdict, its table line,
+# the openHandwerk task's verdict): each case reads one tool in each language.
+SETUP_CASES = {
+    "calendars_read": (
+        "en", "Setup incomplete: check 7 'Calendars.ReadWrite' failed (guide: Grant permissions, step 9)",
+        "de", "Einrichtung unvollständig: Prüfung 7 'Calendars.ReadWrite' fehlgeschlagen (Anleitung: Berechtigung "
+              "erteilen, Schritt 9)", " 7. FEHLER         Calendars.ReadWrite",
+        "Verbindung OK: alle 5 Schritte der Einrichtung geprüft"),
+    "no_consent": (
+        "de", "Einrichtung unvollständig: Prüfung 8 'Administratorzustimmung' fehlgeschlagen (Anleitung: Berechtigung "
+              "erteilen, Schritt 11-12): Das Token trägt keine Anwendungsberechtigung",
+        "en", "Setup incomplete: check 8 'Admin consent (Administratorzustimmung)' failed (guide: Grant permissions, "
+              "step 11-12): The token carries no application permission", " 8. FAILED         Admin consent",
+        "Connection OK: all 5 steps of the setup checked"),
+}
+
+
+@pytest.mark.parametrize("mistake", list(SETUP_CASES))
+def test_connections_test_and_the_setup_dag_name_the_same_missing_step(airflow_home, today_sandbox, mistake):
+    """Issue 22: with Calendars.Read picked in guide step 9, or admin consent not given (step 11), `airflow connections
+    test` and the setup DAG's task log name the same check with its fix, each in its language, and the DAG fails;
+    neither claims a permission the token does not carry ("Calendars.ReadWrite ok")."""
+    cli_language, cli_verdict, dag_language, dag_verdict, dag_line, openhandwerk_ok = SETUP_CASES[mistake]
+    control.make_mistake(today_sandbox.state, mistake)
     binary = str(Path(sys.executable).parent / "airflow")
     tested = subprocess.run([binary, "connections", "test", "office365_default"], capture_output=True, text=True,
-                            env=env_for(airflow_home, today_sandbox, AIRFLOW__OH_OUTLOOK__LANGUAGE="en"), timeout=300)
-    assert tested.returncode == 1
-    assert "Setup incomplete: check 7 'Calendars.ReadWrite' failed (guide: Grant permissions, step 9)" in tested.stdout
+                            env=env_for(airflow_home, today_sandbox, AIRFLOW__OH_OUTLOOK__LANGUAGE=cli_language),
+                            timeout=300)
+    assert tested.returncode == CONNECTIONS_TEST_FAILED_EXIT  # 0 before Airflow 3.3.2, which prints "Connection failed!"
+    assert "Connection failed!" in tested.stdout and cli_verdict in tested.stdout, tested.stdout[-3000:]
     dag = subprocess.run([binary, "dags", "test", "oh_outlook_setup_check"], capture_output=True, text=True,
-                         env=env_for(airflow_home, today_sandbox, AIRFLOW__OH_OUTLOOK__LANGUAGE="de"), timeout=300)
+                         env=env_for(airflow_home, today_sandbox, AIRFLOW__OH_OUTLOOK__LANGUAGE=dag_language), timeout=300)
     out = dag.stdout + dag.stderr
-    assert "Einrichtung unvollständig: Prüfung 7 'Calendars.ReadWrite' fehlgeschlagen (Anleitung: Berechtigung " \
-        "erteilen, Schritt 9)" in out, out[-4000:]
-    assert " 7. FEHLER         Calendars.ReadWrite" in out and "Calendars.ReadWrite ok" not in out
-    assert "Verbindung OK: alle 5 Schritte der Einrichtung geprüft" in out  # the openHandwerk task still passes
+    assert dag_verdict in out, out[-4000:]
+    assert dag_line in out and "Calendars.ReadWrite ok" not in out and " 7. OK" not in out
+    assert openhandwerk_ok in out  # the openHandwerk task still passes

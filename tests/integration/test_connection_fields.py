@@ -26,3 +26,15 @@ def test_no_extra_value_of_our_connections_is_short_enough_for_airflows_masker_t
     for data in (shared_sandbox.office365_connection(), shared_sandbox.openhandwerk_connection()):
         short = {k: v for k, v in data["extra"].items() if isinstance(v, str) and v and len(v) < shortest}
         assert short == {}, short
+
+
+def test_the_sandbox_connections_pass_the_check_of_every_field_with_no_unknown_key(shared_sandbox, caplog):
+    """Issue 26: what `make airflow` stores (every field, empty ones as "" or None) is read without a complaint."""
+    from oh_outlook_provider.hooks.settings import office365_settings, openhandwerk_settings
+    from tests.conftest import connection
+
+    with caplog.at_level("WARNING"):
+        office = office365_settings(connection(shared_sandbox.office365_connection(), "office365_default"))
+        oh = openhandwerk_settings(connection(shared_sandbox.openhandwerk_connection(), "openhandwerk_default"))
+    assert "are ignored" not in caplog.text
+    assert office.timeout == 60 and office.calendar_name is None and oh.page_size == 200 and oh.paths == {}

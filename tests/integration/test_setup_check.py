@@ -12,17 +12,24 @@ import pytest
 from devtools.sandbox import control
 from devtools.sandbox.state import CLIENT_ID, SECRET_ID
 from oh_outlook_provider.graph import permissions as p
+from oh_outlook_provider.runners.checklist import for_the_form, log_checklist
 from oh_outlook_provider.runners.setup_check import office365_checklist
-from tests.conftest import BASE_DATE, graph_hook, oh_hook
+from oh_outlook_provider.version_compat import AirflowFailException
+from tests.conftest import graph_hook, oh_hook
 
 
-@pytest.fixture
-def tenant(shared_sandbox):
-    """The session's sandbox with fresh data (the checklist does not depend on the Graph behaviours)."""
-    shared_sandbox.state.reload(seed=42, base_date=BASE_DATE, employees=12, appointments_per_employee=12,
-                                latency_ms=0.0, jitter_ms=0.0, faults=None, limits=None, access_policy=True,
-                                behaviour=None, rbac_scope=False)
-    return shared_sandbox
+class Recorder:
+    """The task logger, as the setup DAG hands it to log_checklist: what was logged, by level."""
+
+    def __init__(self) -> None:
+        self.infos: list[str] = []
+        self.errors: list[str] = []
+
+    def info(self, fmt: str, *args: object) -> None:
+        self.infos.append(fmt % args)
+
+    def error(self, fmt: str, *args: object) -> None:
+        self.errors.append(fmt % args)
 
 
 def claims(token: str) -> dict:
@@ -88,7 +95,15 @@ def test_the_test_button_names_the_guide_step_of_each_mistake(tenant, monkeypatc
                         "RBAC scope excludes every mailbox")
     if mistake in without_the_role:  # never claims Calendars.ReadWrite when the token does not carry it
         assert " 7. OK" not in message
-    assert office365_checklist(_hook(tenant, connection)).first_failed.key == key  # the step itself, not only its number
+    # The setup DAG's task (log_checklist) on the same tenant: the same first failed step, its fix, the task failed.
+    checklist = office365_checklist(_hook(tenant, connection))
+    assert checklist.first_failed.key == key  # the step itself, not only its number
+    log = Recorder()
+    with pytest.raises(AirflowFailException, match=f" {number}: "):
+        log_checklist(checklist, log)
+    assert for_the_form(log.errors[-1], "office365_default") == verdict  # `airflow connections test` is `Test`
+    failed = "FAILED" if language == "en" else "FEHLER"
+    assert f"{number:>2}. {failed:<14} {checklist.first_failed.title}" in log.infos
 
 
 @pytest.mark.parametrize("language", ["en", "de"])
@@ -100,6 +115,10 @@ def test_a_correct_setup_says_ok_with_every_step(tenant, monkeypatch, language):
     assert lines[0] == ("Connection OK: all 12 steps of the setup checked, 0 warning(s)." if language == "en" else
                         "Verbindung OK: alle 12 Schritte der Einrichtung geprüft, 0 Warnung(en).")
     assert len(lines) == 13 and all(line.startswith(f"{n:>2}. ") for n, line in enumerate(lines[1:], 1))
+    log = Recorder()
+    statuses = log_checklist(office365_checklist(graph_hook(tenant)), log)  # the setup DAG's task
+    assert log.errors == [] and log.infos[-1] == lines[0] and len(statuses) == 12
+    assert all(any(info.startswith(f"{n:>2}. ") for info in log.infos) for n in range(1, 13))
     oh_ok, oh_message = oh_hook(tenant).test_connection()
     assert oh_ok and oh_message.startswith("Connection OK" if language == "en" else "Verbindung OK"), oh_message
 

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import airflow
 import jsonschema
+import pytest
 
 from oh_outlook_provider.get_provider_info import get_provider_info
+from oh_outlook_provider.version_compat import AIRFLOW_V_3_2_PLUS
 from tests.conftest import json_output
 
 SCHEMA = Path(airflow.__file__).parent / "provider_info.schema.json"
@@ -93,3 +95,37 @@ def test_tenant_id_and_valid_until_show_their_format_in_the_form():
     fields = get_provider_info()["connection-types"][0]["conn-fields"]
     assert "6f1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d" in fields["tenant_id"]["description"]
     assert "2028-11-26" in fields["credential_valid_until"]["description"]
+
+
+def test_every_field_schema_is_valid_json_schema_and_its_default_passes_it():
+    """Issue 26: the declaration the form renders is the one each connection is checked against."""
+    from jsonschema import Draft202012Validator, FormatChecker
+
+    from oh_outlook_provider.get_provider_info import EXTRA_ONLY_FIELDS, STANDARD_FIELDS
+
+    for kind in get_provider_info()["connection-types"]:
+        declared = {**STANDARD_FIELDS[kind["connection-type"]], **kind["conn-fields"],
+                    **EXTRA_ONLY_FIELDS[kind["connection-type"]]}
+        for name, field in declared.items():
+            Draft202012Validator.check_schema(field["schema"])
+            if "default" in field["schema"]:
+                Draft202012Validator(field["schema"], format_checker=FormatChecker()).validate(field["schema"]["default"])
+            assert field["label"], name
+        assert kind["ui-field-behaviour"]["relabeling"] == {n: f["label"] for n, f in
+                                                             STANDARD_FIELDS[kind["connection-type"]].items()}
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3_2_PLUS, reason="Airflow 3.0/3.1 build the form from the Python widgets "
+                    "(hooks/connection_form.py, tested there), which carry no bounds; every line checks them when the "
+                    "connection is read (tests/unit/hooks/test_connection_values.py)")
+def test_the_3_3_form_receives_the_bounds_and_keeps_its_widgets():
+    """Airflow 3.3's number input takes minimum/maximum; the other keywords pass through to the UI untouched."""
+    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+
+    meta = {m.connection_type: m.model_dump() for m in HookMetaService.hook_meta_data()}
+    page = meta["openhandwerk"]["extra_fields"]["page_size"]
+    assert (page["schema"]["minimum"], page["schema"]["maximum"], page["value"]) == (1, 500, 200)
+    office = meta["office365"]["extra_fields"]
+    assert office["request_timeout"]["schema"]["type"] == ["number", "null"] and office["request_timeout"]["value"] == 60
+    assert office["credential_valid_until"]["schema"]["format"] == "date"  # still the date picker
+    assert office["tenant_id"]["schema"]["pattern"].startswith("^[0-9A-Fa-f]{8}")

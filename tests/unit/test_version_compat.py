@@ -56,3 +56,15 @@ def test_no_module_imports_a_moved_name_from_one_lines_location():
             if module.startswith(LINE_SPECIFIC) or module == "airflow.sdk" and names & MOVED:
                 offenders.append(f"{path.relative_to(ROOT)}: from {module} import {', '.join(sorted(names))}")
     assert offenders == []
+
+
+def test_the_port_zero_workaround_applies_on_exactly_the_lines_with_airflows_check():
+    """The check came in 3.3.1 (`_same_endpoint` in routes/public/connections.py; 3.3.0 has none) and treats 0
+    as blank from 3.4.0b2 on (apache/airflow PR 73298); 3.0 to 3.2 have no such check."""
+    import inspect
+
+    from airflow.api_fastapi.core_api.routes.public import connections
+
+    source = inspect.getsource(connections)
+    refuses = "differs from the stored connection" in source and "value in (None, \"\", 0)" not in source
+    assert compat.CONNECTION_TEST_REFUSES_PORT_ZERO == refuses

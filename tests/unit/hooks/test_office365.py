@@ -348,3 +348,12 @@ def test_entra_failing_to_answer_keeps_the_typed_date_and_says_so():
         expiry = make_hook(credential_valid_until="2099-03-01", sleeps=[]).watched_expiry()
     assert expiry.valid_until == dt.date(2099, 3, 1) and expiry.source == "the connection"
     assert expiry.note.startswith("Reading the expiry from Entra failed")
+
+
+def test_a_refused_link_is_explained_in_german_when_the_setting_says_so(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__OH_OUTLOOK__LANGUAGE", "de")
+    with requests_mock.Mocker() as m:
+        mock_entra(m)
+        m.get(f"{GRAPH}/users", json={"value": [], "@odata.nextLink": "https://evil.example.com/v1.0/users?x=1"})
+        with pytest.raises(errors.GraphError, match="Einem Link zu https://evil.example.com wird nicht gefolgt"):
+            list(make_hook().paginate("/users"))

@@ -172,3 +172,14 @@ def test_ids_are_encoded_as_one_path_segment():
                                                                     "start": "2026-03-02T08:00", "end": "2026-03-02T09:00"}))
         assert make_hook().get_appointment("T/../1?#|").id == "T/../1?#|"
         assert m.request_history[-1].path.endswith("/appointments/t%2f..%2f1%3f%23%7c")
+
+
+def test_the_admin_reads_the_wrong_password_in_german_when_the_setting_says_so(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__OH_OUTLOOK__LANGUAGE", "de")
+    with requests_mock.Mocker() as m:
+        m.post(f"{BASE}/auth/login", status_code=401, json={"success": False, "response": "Login fehlgeschlagen",
+                                                            "status": 401})
+        with pytest.raises(OpenHandwerkError) as exc:
+            make_hook().login()
+    assert str(exc.value) == ("openHandwerk POST /auth/login fehlgeschlagen (HTTP 401, Status 401): Login fehlgeschlagen"
+                              " - prüfe API-Benutzer und Passwort der openHandwerk-Verbindung.")

@@ -15,14 +15,18 @@ from oh_outlook_provider.i18n import language
 from oh_outlook_provider.i18n.language import DOMAIN, LOCALE_DIR, _, current_language, translator
 
 PACKAGE = Path(language.__file__).resolve().parents[1]
+DAGS = PACKAGE.parent / "dags"  # the example DAGs' descriptions and docs, shown in the UI
+# `N_` marks a message in sync/ (pure, no i18n import) that the runner translates where it shows it.
+KEYWORDS = {"_": None, "N_": None}
 PO = LOCALE_DIR / "de" / "LC_MESSAGES" / f"{DOMAIN}.po"
 MO = PO.with_suffix(".mo")
 FIELD = re.compile(r"\{(\w*)\}")
 
 
 def source_messages() -> set[str]:
-    """Every `_("...")` of the package, as Babel's extraction finds it."""
-    return {found[2] for found in extract_from_dir(str(PACKAGE), keywords={"_": None}) if found[2]}
+    """Every `_("...")` and `N_("...")` of the package and the example DAGs, as Babel's extraction finds it."""
+    return {found[2] for root in (PACKAGE, DAGS) for found in extract_from_dir(str(root), keywords=KEYWORDS)
+            if found[2]}
 
 
 @pytest.mark.parametrize(("setting", "expected"), [

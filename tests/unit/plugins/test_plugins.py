@@ -7,6 +7,7 @@ import json
 from fastapi import FastAPI, Request
 from fastapi.testclient import TestClient
 
+from oh_outlook_provider import version_compat
 from oh_outlook_provider.plugins import ConnectionFormFix, OhOutlookPlugin, without_port_zero
 
 
@@ -30,7 +31,8 @@ def echo_app() -> TestClient:
     return TestClient(app)
 
 
-def test_port_zero_is_dropped_from_tests_of_our_connection_types_only():
+def test_port_zero_is_dropped_from_tests_of_our_connection_types_only(monkeypatch):
+    monkeypatch.setattr(version_compat, "CONNECTION_TEST_REFUSES_PORT_ZERO", True)  # Airflow 3.3.1 and 3.3.2
     client = echo_app()
     ours = {"connection_id": "office365_default", "conn_type": "office365", "port": 0, "password": "***"}
     answer = client.post("/api/v2/connections/test", json=ours).json()
@@ -39,6 +41,13 @@ def test_port_zero_is_dropped_from_tests_of_our_connection_types_only():
     for kept in ({**ours, "conn_type": "postgres"}, {**ours, "port": 5432}):
         assert client.post("/api/v2/connections/test", json=kept).json()["body"] == kept
     assert client.post("/api/v2/connections", json={**ours, "conn_type": "http"}).json()["body"]["port"] == 0
+
+
+def test_a_test_request_passes_untouched_on_the_lines_without_the_port_check(monkeypatch):
+    """3.0 tests the values as sent, 3.1 and 3.2 fill in the stored ones, 3.4 treats 0 as blank: nothing to fix."""
+    monkeypatch.setattr(version_compat, "CONNECTION_TEST_REFUSES_PORT_ZERO", False)
+    ours = {"connection_id": "office365_default", "conn_type": "office365", "port": 0, "password": "***"}
+    assert echo_app().post("/api/v2/connections/test", json=ours).json()["body"] == ours
 
 
 def test_connections_of_our_types_are_saved_with_every_form_field():

@@ -27,3 +27,10 @@ def test_rejected_lines_name_the_record_the_mailbox_if_any_and_the_reason():
     assert lines[2].startswith("rejected appointment T-3: x x") and len(lines) > 3
     assert all(len(line) <= WIDTH for line in lines)
     assert rejected_lines([]) == []
+
+
+def test_rejected_lines_speak_german_when_the_setting_says_so(monkeypatch):
+    monkeypatch.setenv("AIRFLOW__OH_OUTLOOK__LANGUAGE", "de")
+    lines = rejected_lines([{"record_id": "T-1", "reason": "r"}, {"record_id": "T-2", "mailbox": "jan@firma.de",
+                                                                  "reason": "r"}])
+    assert lines == ["abgewiesener Termin T-1: r", "abgewiesener Termin T-2 (jan@firma.de): r"]

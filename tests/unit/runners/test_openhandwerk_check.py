@@ -50,7 +50,8 @@ def test_a_working_connection_is_ok_on_every_line():
 
 def test_an_http_url_fails_the_first_line_and_checks_nothing_else():
     checklist = openhandwerk_checklist(Hook(settings=ConfigurationError("must be an https:// URL")))
-    assert checklist.first_failed.key == "oh_url" and statuses(checklist)[1:] == [sc.NOT_CHECKED] * 4
+    assert checklist.first_failed.key == "values" and statuses(checklist)[1:] == [sc.NOT_CHECKED] * 4
+    assert checklist.verdict().startswith("Setup incomplete: check 1 'Connection values' failed")
 
 
 def test_a_wrong_password_fails_the_login_line():

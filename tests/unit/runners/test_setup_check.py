@@ -6,6 +6,7 @@ import base64
 import datetime as dt
 import json
 import logging
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -14,6 +15,7 @@ from oh_outlook_provider.exceptions import GraphError
 from oh_outlook_provider.graph import permissions as p
 from oh_outlook_provider.graph.errors import translate_graph_error, translate_token_error
 from oh_outlook_provider.runners import setup_check as sc
+from oh_outlook_provider.runners.checklist import log_checklist
 from oh_outlook_provider.version_compat import AirflowFailException
 
 TENANT = "11111111-2222-3333-4444-555555555555"
@@ -178,9 +180,9 @@ def test_the_form_calls_it_this_connection_before_the_lines_are_wrapped():
 def test_the_task_logs_the_table_and_fails_when_a_required_step_failed(caplog):
     log = logging.getLogger("setup-check-test")
     with caplog.at_level(logging.INFO, "setup-check-test"):
-        assert sc.log_checklist(sc.office365_checklist(Hook(), TODAY), log)["calendars"] == sc.OK
+        assert log_checklist(sc.office365_checklist(Hook(), TODAY), log)["calendars"] == sc.OK
         with pytest.raises(AirflowFailException, match="failed at check 7: Calendars.ReadWrite"):
-            sc.log_checklist(sc.office365_checklist(Hook(roles=("User.Read.All", "Calendars.Read")), TODAY), log)
+            log_checklist(sc.office365_checklist(Hook(roles=("User.Read.All", "Calendars.Read")), TODAY), log)
     assert " 7. FAILED         Calendars.ReadWrite" in caplog.text and "Setup incomplete" in caplog.text
 
 
@@ -194,3 +196,46 @@ def test_an_unusable_certificate_fails_its_own_line_and_claims_nothing_about_the
     checklist = sc.office365_checklist(BadKey(), TODAY)
     got = statuses(checklist)
     assert checklist.first_failed.key == "secret" and got["tenant"] == got["application"] == sc.NOT_CHECKED
+
+
+def test_the_readme_table_names_each_line_as_the_checklist_does_in_both_languages(monkeypatch):
+    """README "Checking the setup": one row per step, its English and German title as the admin reads them."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text()
+    rows = [line.split("|")[1:-1] for line in readme.splitlines() if re.match(r"\| \d+ \| ", line)]
+    titles = {int(row[0]): (row[2].strip(), row[3].strip()) for row in rows if len(row) == 5}
+    english = [step.title for step in sc.office365_checklist(Hook(), TODAY).steps]
+    monkeypatch.setenv("AIRFLOW__OH_OUTLOOK__LANGUAGE", "de")
+    german = [step.title for step in sc.office365_checklist(Hook(), TODAY).steps]
+    assert {n: titles[n] for n in range(1, 13)} == dict(enumerate(zip(english, german, strict=True), 1))
+
+
+def test_wrong_connection_values_are_line_one_with_one_table_line_per_field(caplog):
+    """The checklist reports a wrong value as a task and the Test do (hooks/connection_values.py): every
+    wrong field, each on its own line of the log table; nothing after it is claimed."""
+    from types import SimpleNamespace as Conn
+
+    from oh_outlook_provider.hooks.settings import office365_settings
+
+    conn = Conn(conn_id="o365", login=CLIENT, password="Zz8~value",
+                extra=json.dumps({"tenant_id": TENANT, "request_timeout": "abc", "national_cloud": "mars"}))
+
+    class WrongValues(Hook):
+        @property
+        def settings(self):
+            return office365_settings(conn)
+
+        @settings.setter
+        def settings(self, value):
+            pass
+
+    checklist = sc.office365_checklist(WrongValues(), TODAY)
+    assert [s.key for s in checklist.steps] == ["values"] and not checklist.ok
+    assert checklist.verdict().startswith("Setup incomplete: check 1 'Connection values' failed")
+    table = checklist.table()
+    timeout = [n for n, line in enumerate(table) if "'Request timeout (seconds)'" in line]
+    cloud = [n for n, line in enumerate(table) if "'National cloud'" in line]
+    assert timeout and cloud and timeout[0] != cloud[0], table
+    with pytest.raises(AirflowFailException, match="Connection values"):
+        log_checklist(checklist, logging.getLogger("setup-check-test"))

@@ -111,3 +111,9 @@ def test_the_table_speaks_german_when_the_setting_says_so(monkeypatch):
     table = mapping_table(result, rejected).splitlines()
     assert table[0].split()[:3] == ["Mitarb.", "Name", "Ergebnis"] and "Microsoft 365-Benutzer" in table[0]
     assert table[-1] == "  abgewiesener Mitarbeiterdatensatz 7: no id" and all(len(line) <= WIDTH for line in table)
+    # Each reason in German (the XCom keeps the English text, sync/mapping.py's msgid).
+    result, rejected = run_user_mapping(FakeGraph(USERS), FakeOpenHandwerk(EMPLOYEES))
+    table = mapping_table(result, rejected).splitlines()
+    assert "  4 Noex: Microsoft 365-Benutzer hat keinen aktiven Exchange Online-Plan: eine Lizenz mit Exchange" in table
+    assert any(line.startswith("  6 Azubi: kein Microsoft 365-Benutzer hat diese E-Mail-Adresse") for line in table)
+    assert "no enabled Exchange Online plan" in result.to_dict()["employees"][3]["reason"]
