@@ -79,6 +79,16 @@ def one_line(text: str | None, limit: int = MAX_UNITS) -> str:
     """The canonical form of a one-line text (see the module docstring); "" for None."""
     if not text:
         return ""
+    if text.isprintable() and text[0] != " " and text[-1] != " " and (2 * len(text) <= limit or units(text) <= limit):
+        # Already canonical, as nearly every text is: str.isprintable() is False for every control
+        # character, line and paragraph separator, surrogate and blank but the space (Unicode's
+        # "Other" and "Separator" categories), and no space stands at either end.
+        return text
+    return flattened(text, limit)
+
+
+def flattened(text: str, limit: int = MAX_UNITS) -> str:
+    """The canonical form worked out step by step (what `one_line` returns for every text)."""
     flat = _LONE_SURROGATE.sub("\ufffd", _BREAKS.sub(" ", text)).strip()
     return cut(flat, limit).rstrip()
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from oh_outlook_provider.sync.models import Appointment, Rejected, Window
-from oh_outlook_provider.sync.render import DesiredEvent, RenderOptions, render
+from oh_outlook_provider.sync.render import DesiredEvent, RenderOptions, render_each
 from oh_outlook_provider.sync.selection import EVERYTHING, Selection
 
 
@@ -34,11 +34,16 @@ def events_for(
     cancelled nor left out by the selection); raises ValueError to reject."""
     if selection.reason(appointment) is not None:
         return []
-    return [
-        (mapping[emp_id], render(appointment, emp_id, source, options, start_utc))
-        for emp_id in appointment.employee_ids
-        if emp_id in mapping
-    ]
+    return _events(appointment, mapping, source, options, start_utc)
+
+
+def _events(appointment: Appointment, mapping: Mapping[str, str], source: str, options: RenderOptions,
+            start_utc: dt.datetime | None) -> list[tuple[str, DesiredEvent]]:
+    mapped = [emp_id for emp_id in appointment.employee_ids if emp_id in mapping]
+    if not mapped:
+        return []
+    return [(mapping[emp_id], event) for emp_id, event in
+            zip(mapped, render_each(appointment, mapped, source, options, start_utc), strict=True)]
 
 
 def desired_state(
@@ -72,7 +77,7 @@ def desired_state(
             state.excluded += 1
             continue
         try:
-            pairs = events_for(record, mapping, source, options, start_utc)
+            pairs = _events(record, mapping, source, options, start_utc)  # the selection is asked above
         except ValueError as exc:
             state.rejected.append(Rejected(record.id, str(exc)))
             continue

@@ -14,6 +14,7 @@ import datetime as dt
 import json
 import zlib
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -48,9 +49,24 @@ def utc_text(local: dt.datetime, zone_name: str) -> str:
     return utc.replace(tzinfo=None, microsecond=0).isoformat() + "Z"
 
 
+MOMENTS_CACHED = 100_000  # Graph's start and end times repeat across a mailbox's events and across runs
+
+
 def _moment(value: Any, all_day: bool) -> str:
     if not isinstance(value, dict) or not value.get("dateTime"):
         return ""
+    raw, zone_name = value["dateTime"], value.get("timeZone")
+    if not isinstance(raw, str) or not isinstance(zone_name, str | None):
+        return _moment_text(value, all_day)
+    return _moment_of(raw, zone_name, all_day)
+
+
+@lru_cache(maxsize=MOMENTS_CACHED)
+def _moment_of(raw: str, zone_name: str | None, all_day: bool) -> str:
+    return _moment_text({"dateTime": raw, "timeZone": zone_name}, all_day)
+
+
+def _moment_text(value: dict, all_day: bool) -> str:
     text = str(value["dateTime"]).rstrip("Z")
     if "." in text:
         text = text.split(".", 1)[0]
@@ -126,6 +142,26 @@ def texts(fields: Mapping[str, Any], names: tuple[str, ...] = MANAGED) -> tuple[
     return tuple(text_of(name, fields.get(name), all_day) for name in names)
 
 
+def comparable_texts(fields: Mapping[str, Any]) -> tuple[str, ...]:
+    """`texts(fields, COMPARABLE)` written out field by field: every event a run reads goes through it."""
+    get = fields.get
+    all_day = bool(get("isAllDay"))
+    subject, place, categories = get("subject"), get("location"), get("categories")
+    shown = place.get("displayName") if isinstance(place, dict) else None
+    return (
+        canonical.one_line(subject) if isinstance(subject, str) else "",
+        _moment(get("start"), all_day),
+        _moment(get("end"), all_day),
+        "true" if all_day else "false",
+        canonical.one_line(shown) if isinstance(shown, str) else "",
+        categories_text(categories if isinstance(categories, list) else []),
+        _scalar(get("showAs")),
+        _scalar(get("isReminderOn")),
+        _scalar(get("reminderMinutesBeforeStart")),
+        _scalar(get("sensitivity")),
+    )
+
+
 _PREFIXES: dict[tuple[str, ...], tuple[str, ...]] = {}
 
 
@@ -172,4 +208,8 @@ def decode(text: str | None) -> dict[str, str]:
         value = json.loads(text[3:])
     except ValueError:
         return {}
-    return {str(k): str(v) for k, v in value.items()} if isinstance(value, dict) else {}
+    if not isinstance(value, dict):
+        return {}
+    if all(type(v) is str for v in value.values()):  # as we write it (JSON keys are always strings)
+        return value
+    return {str(k): str(v) for k, v in value.items()}

@@ -49,22 +49,28 @@ class ExistingEvent:
     @classmethod
     def from_graph(cls, event: Mapping[str, Any], elsewhere: bool = False) -> ExistingEvent:
         props = {p.get("id"): p.get("value") for p in event.get("singleValueExtendedProperties") or []}
-        texts = fingerprint.texts(event, fingerprint.COMPARABLE)
+        texts = fingerprint.comparable_texts(event)
         start_utc = None
-        start = texts[fingerprint.COMPARABLE.index("start")]
+        start = texts[_START]
         if start.endswith("Z") and not event.get("isAllDay"):
             start_utc = dt.datetime.fromisoformat(start[:-1]).replace(tzinfo=dt.UTC)
+        stored = fingerprint.decode(props.get(FINGERPRINT_PROP))
+        digest = fingerprint.digest(fingerprint.COMPARABLE, texts)
         return cls(
             id=str(event["id"]),
             key=EventKey.parse(props.get(KEY_PROP) or ""),
             source=props.get(SOURCE_PROP),
-            stored=fingerprint.decode(props.get(FINGERPRINT_PROP)),
+            stored=stored,
             texts=texts,
             start_utc=start_utc,
-            digest=fingerprint.digest(fingerprint.COMPARABLE, texts),
+            digest=digest,
             elsewhere=elsewhere,
-            legacy=fingerprint.legacy_hashes(event, texts),
+            # 0.3's hashes only matter for a field that differs from the stored one: none when the digest matches
+            legacy=fingerprint.legacy_hashes(event, texts) if digest != stored.get(fingerprint.CMP) else {},
         )
+
+
+_START = fingerprint.COMPARABLE.index("start")
 
 
 # Each action knows its own Graph request (as vdirsyncer's actions run themselves); the runner

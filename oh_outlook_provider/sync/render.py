@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 from urllib.parse import quote_plus
 from zoneinfo import ZoneInfo
@@ -14,7 +14,7 @@ from oh_outlook_provider.graph.timezones import graph_timezone
 from oh_outlook_provider.sync import canonical, fingerprint
 from oh_outlook_provider.sync.categories import outlook_name
 from oh_outlook_provider.sync.event_kinds import SENSITIVITY_DEFAULTS, SHOW_AS_DEFAULTS, casefolded, kind_of
-from oh_outlook_provider.sync.models import Appointment, as_utc
+from oh_outlook_provider.sync.models import Appointment, PostalAddress, as_utc
 from oh_outlook_provider.sync.tags import (
     FINGERPRINT_PROP,
     KEY_PROP,
@@ -68,6 +68,7 @@ class DesiredEvent:
     start_utc: dt.datetime
     digest: str  # of all managed fields
     comparable_digest: str  # of the fields Graph gives back faithfully
+    categories: tuple[str, ...] = ()  # the category names it carries (categories_of)
 
     @cached_property
     def _rendered(self) -> tuple[dict[str, Any], tuple[str, ...]]:
@@ -125,6 +126,13 @@ def _moment_text(value: dt.datetime | dt.date, zone: str, all_day: bool) -> str:
     """fingerprint.text_of for the moment `_moment` builds, without building and parsing it."""
     if all_day or not isinstance(value, dt.datetime):
         return (value.date() if isinstance(value, dt.datetime) else value).isoformat()
+    # tzinfo and fold in the key: aware times of one instant in two zones compare equal, and so do the two
+    # 02:30 of the night the clocks go back (fold 0 and 1) in one zone
+    return _timed_text(value, value.tzinfo, value.fold, zone)
+
+
+@lru_cache(maxsize=fingerprint.MOMENTS_CACHED)
+def _timed_text(value: dt.datetime, tzinfo: dt.tzinfo | None, fold: int, zone: str) -> str:
     value = _to_minute(value)
     local = value if value.tzinfo is None else value.astimezone(fingerprint.zone(zone))
     return fingerprint.utc_text(local.replace(tzinfo=None), graph_timezone(zone))
@@ -153,11 +161,16 @@ def body_text(appointment: Appointment, options: RenderOptions) -> str:
     if detail:
         lines.append("\n".join(detail))
     if appointment.address is not None and options.map_url:
-        lines.append(f"Route: {options.map_url.format(query=quote_plus(appointment.address.display()))}")
+        lines.append(_route(appointment.address, options.map_url))
     if options.web_url:
         lines.append(f"In openHandwerk öffnen: {options.web_url}/termine/{appointment.id}")
     lines.append(f"— {FOOTER} (Termin {appointment.id})")
     return "\n\n".join(lines)
+
+
+@lru_cache(maxsize=4096)  # customers' addresses repeat across appointments and employees
+def _route(address: PostalAddress, map_url: str) -> str:
+    return f"Route: {map_url.format(query=quote_plus(address.display()))}"
 
 
 def location(appointment: Appointment) -> dict[str, Any]:
@@ -191,6 +204,7 @@ def categories_of(appointment: Appointment, options: RenderOptions) -> list[str]
 
 def _fields_and_texts(appointment: Appointment, options: RenderOptions) -> tuple[dict[str, Any], tuple[str, ...]]:
     all_day = appointment.all_day
+    categories = categories_of(appointment, options)
     fields: dict[str, Any] = {
         "subject": subject(appointment),
         "body": {"contentType": "text", "content": body_text(appointment, options)},
@@ -198,19 +212,22 @@ def _fields_and_texts(appointment: Appointment, options: RenderOptions) -> tuple
         "end": _moment(appointment.end, appointment.timezone),
         "isAllDay": all_day,
         "location": location(appointment),
-        "categories": categories_of(appointment, options),
+        "categories": categories,
         "showAs": _show_as(appointment, options),
         "isReminderOn": options.reminder_minutes is not None and not all_day,
         "reminderMinutesBeforeStart": options.reminder_minutes or 0,
         "sensitivity": _sensitivity(appointment, options),
     }
-    return fields, _texts(appointment, options, fields["body"]["content"])
+    return fields, _texts(appointment, options, fields["body"]["content"], categories)
 
 
-def _texts(appointment: Appointment, options: RenderOptions, body: str | None = None) -> tuple[str, ...]:
+def _texts(appointment: Appointment, options: RenderOptions, body: str | None = None,
+           categories: list[str] | None = None) -> tuple[str, ...]:
     """What fingerprint.texts(fields) gives, built straight from the appointment (a test holds them equal):
     the hot path of a run, so no Graph JSON is built for events that turn out unchanged."""
     all_day = appointment.all_day
+    if categories is None:
+        categories = categories_of(appointment, options)
     return (
         subject(appointment),
         body if body is not None else body_text(appointment, options),
@@ -218,7 +235,7 @@ def _texts(appointment: Appointment, options: RenderOptions, body: str | None = 
         _moment_text(appointment.end, appointment.timezone, all_day),
         "true" if all_day else "false",
         canonical.one_line(appointment.location),
-        fingerprint.categories_text(categories_of(appointment, options)),
+        fingerprint.categories_text(categories),
         _show_as(appointment, options),
         "true" if options.reminder_minutes is not None and not all_day else "false",
         str(options.reminder_minutes or 0),
@@ -229,14 +246,20 @@ def _texts(appointment: Appointment, options: RenderOptions, body: str | None = 
 def render(appointment: Appointment, employee_id: str, source: str, options: RenderOptions,
            start_utc: dt.datetime | None = None) -> DesiredEvent:
     """The desired event; raises ValueError with a reason when the appointment cannot be shown."""
+    return render_each(appointment, (employee_id,), source, options, start_utc)[0]
+
+
+def render_each(appointment: Appointment, employee_ids: Sequence[str], source: str, options: RenderOptions,
+                start_utc: dt.datetime | None = None) -> list[DesiredEvent]:
+    """The desired event of each employee, in order; the appointment's texts and digests are worked out
+    once for all of them (they name no employee). Raises ValueError as `render` does."""
     if appointment.all_day and (isinstance(appointment.start, dt.datetime) or isinstance(appointment.end, dt.datetime)):
         raise ValueError("all-day appointment with times of day")
-    texts = _texts(appointment, options)
-    return DesiredEvent(
-        key=EventKey(source, appointment.id, employee_id),
-        appointment=appointment,
-        options=options,
-        start_utc=start_utc or as_utc(appointment.start, appointment.timezone),
-        digest=fingerprint.digest(fingerprint.MANAGED, texts),
-        comparable_digest=fingerprint.comparable_digest(texts),
-    )
+    categories = categories_of(appointment, options)
+    texts = _texts(appointment, options, categories=categories)
+    start_utc = start_utc or as_utc(appointment.start, appointment.timezone)
+    digest, comparable = fingerprint.digest(fingerprint.MANAGED, texts), fingerprint.comparable_digest(texts)
+    names = tuple(categories)
+    return [DesiredEvent(key=EventKey(source, appointment.id, employee_id), appointment=appointment, options=options,
+                         start_utc=start_utc, digest=digest, comparable_digest=comparable, categories=names)
+            for employee_id in employee_ids]

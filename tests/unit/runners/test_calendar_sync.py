@@ -7,6 +7,7 @@ the fields we manage; Graph's own behaviour is the sandbox's to emulate (tests/i
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import itertools
 import threading
 from dataclasses import dataclass, field
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 import pytest
 
 from oh_outlook_provider.exceptions import GraphError, OpenHandwerkError
-from oh_outlook_provider.runners.calendar_sync import CalendarSync, SyncOptions
+from oh_outlook_provider.runners.calendar_sync import CalendarSync, SyncOptions, collector_paused
 from oh_outlook_provider.runners.mailbox import CategoriesAdded, Reading, Written
 from oh_outlook_provider.sync.models import Appointment, Rejected, Window
 from oh_outlook_provider.sync.plan import Create, Delete, ExistingEvent, PlanPolicy, Update
@@ -277,3 +278,31 @@ def test_the_lookup_error_names_the_connection():
         lookup = AppointmentLookup(oh)
         list(lookup.noting(oh.records))
         lookup.get("1")
+
+
+class Unreachable(OpenHandwerk):
+    def iter_appointments(self, start, end):
+        raise OpenHandwerkError("openHandwerk is down")
+
+
+def test_the_collector_is_paused_during_a_run_and_back_on_after_it_even_when_it_fails():
+    seen = []
+
+    class Watching(MemoryStore):
+        def read(self, mailbox, window):
+            seen.append(gc.isenabled())
+            return super().read(mailbox, window)
+
+    assert gc.isenabled()
+    run(Watching(), [appointment("1", 2)])
+    assert seen and not any(seen) and gc.isenabled()
+    with pytest.raises(OpenHandwerkError), collector_paused():
+        assert not gc.isenabled()
+        run(Watching(), [], openhandwerk=Unreachable([]))  # nested: the outer block turns it back on
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        run(Watching(), [appointment("1", 2)])
+        assert not gc.isenabled()  # off before the run: left off
+    finally:
+        gc.enable()

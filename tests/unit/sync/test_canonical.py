@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oh_outlook_provider.sync.canonical import MAX_UNITS, category_names, cut, one_line, units
+from oh_outlook_provider.sync.canonical import MAX_UNITS, category_names, cut, flattened, one_line, units
 
 # Text a person or openHandwerk may put in a title: emoji (astral, with modifiers and joiners), combining
 # marks, CR/LF, tabs, zero-width characters, and plenty of it.
@@ -25,6 +25,16 @@ def test_the_form_is_short_one_line_stripped_and_idempotent(text):
     assert units(shown) <= MAX_UNITS
     assert not any(unicodedata.category(c) == "Cc" or c in "\u2028\u2029" for c in shown)
     assert shown == shown.strip() and one_line(shown) == shown
+
+
+@given(TITLES, st.sampled_from([MAX_UNITS, 10, 3, 1]))
+@settings(max_examples=600, deadline=None)
+def test_the_shortcut_for_canonical_text_changes_nothing(text, limit):
+    """`one_line` returns an already canonical text as it is (the rerun's hot path); the same as the
+    step-by-step form for every text, the wider blanks, separators and lone surrogates included."""
+    assert one_line(text, limit) == (flattened(text, limit) if text else "")
+    for odd in ("\xa0x", "x\u3000", "a\u2029b", "\ud800", "x\u200b", "\ufeffx", "a" * (limit + 1)):
+        assert one_line(odd, limit) == flattened(odd, limit)
 
 
 @given(TITLES)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from oh_outlook_provider.sync import fingerprint as fp
 
@@ -72,3 +74,38 @@ def test_the_comparable_digest_ignores_the_body_the_full_one_does_not():
 @pytest.mark.parametrize("text", [None, "", "v0:{}", "v1:not json", "v1:[1, 2]", "garbage"])
 def test_an_unreadable_fingerprint_decodes_to_nothing(text):
     assert fp.decode(text) == {}
+
+
+def test_values_of_other_types_are_read_as_text():
+    assert fp.decode('v1:{"subject": 1, "_all": "0000abcd"}') == {"subject": "1", "_all": "0000abcd"}
+
+
+MOMENT = st.one_of(st.none(), st.text(max_size=5), st.integers(), st.fixed_dictionaries(
+    {"dateTime": st.sampled_from(["2026-03-02T08:00:00.0000000", "2026-10-25T02:30:00", "2026-03-02T07:00:00Z",
+                                  "", "garbage", "0001-01-01T00:00:00"]),
+     "timeZone": st.sampled_from(["W. Europe Standard Time", "UTC", "Europe/Berlin", None])}))
+ANY = st.one_of(st.none(), st.booleans(), st.integers(), st.text(max_size=30), st.lists(st.text(max_size=8), max_size=3))
+EVENTS = st.fixed_dictionaries({}, optional={
+    "subject": ANY, "start": MOMENT, "end": MOMENT, "isAllDay": ANY, "categories": ANY,
+    "location": st.one_of(ANY, st.fixed_dictionaries({"displayName": ANY})), "showAs": ANY, "isReminderOn": ANY,
+    "reminderMinutesBeforeStart": ANY, "sensitivity": ANY})
+
+
+@given(EVENTS)
+@settings(max_examples=400, deadline=None)
+def test_the_comparable_texts_written_out_are_the_generic_ones(event):
+    """`comparable_texts` (every event a run reads) is `texts(event, COMPARABLE)`, odd values included,
+    and a moment's remembered text is the one worked out anew."""
+    assert fp.comparable_texts(event) == fp.texts(event, fp.COMPARABLE)
+    fp._moment_of.cache_clear()
+    assert fp.comparable_texts(event) == fp.texts(event, fp.COMPARABLE)
+
+
+def test_remembered_moments_tell_all_day_from_timed_and_stay_bounded():
+    moment = {"dateTime": "2026-03-02T23:30:00.0000000", "timeZone": "W. Europe Standard Time"}
+    assert fp.text_of("start", moment, False) == "2026-03-02T22:30:00Z"
+    assert fp.text_of("start", moment, True) == "2026-03-02"
+    assert fp.text_of("start", moment, False) == "2026-03-02T22:30:00Z"
+    for hour in range(10):
+        fp.text_of("start", {"dateTime": f"2026-03-02T{hour:02}:00:00", "timeZone": "UTC"}, False)
+    assert fp._moment_of.cache_info().maxsize == fp.MOMENTS_CACHED

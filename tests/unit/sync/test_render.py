@@ -198,3 +198,18 @@ def test_render_texts_equal_the_generic_canonical_texts_for_any_text(title, loca
 def test_a_long_category_keeps_its_combining_marks_whole():
     [name] = render(appt(category="e\u0301" * 200), "M-1", "s", RenderOptions()).fields["categories"]
     assert name == "e\u0301" * 127 and units(name) == 254
+
+
+def test_the_two_half_past_two_of_the_night_the_clocks_go_back_stay_two_instants_in_another_zone():
+    """Remembered moments keep the fold: 02:30 CEST (fold 0) and 02:30 CET (fold 1) on 25 Oct 2026 compare
+    equal as aware times of one zone, but are an hour apart; written in another zone they are two wall
+    times (a cache keyed by the time and its zone alone wrote both the same). In their own zone the
+    repeated hour is read as its first occurrence on both sides (fingerprint.utc_text)."""
+    from oh_outlook_provider.sync.render import _moment_text
+
+    first = dt.datetime(2026, 10, 25, 2, 30, tzinfo=ZoneInfo("Europe/Berlin"))
+    second = first.replace(fold=1)
+    assert first == second
+    assert _moment_text(first, "Asia/Tokyo", False) == "2026-10-25T00:30:00Z"
+    assert _moment_text(second, "Asia/Tokyo", False) == "2026-10-25T01:30:00Z"
+    assert _moment_text(second, "Europe/Berlin", False) == _moment_text(first, "Europe/Berlin", False)
