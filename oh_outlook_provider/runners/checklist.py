@@ -107,10 +107,15 @@ def status_label(status: str) -> str:
             NOT_CHECKED: _("NOT CHECKED")}[status]
 
 
+def connections_page(service: str) -> str:
+    """Where in Airflow's UI the admin corrects the connection of `service`, in the admin's language."""
+    return _("Airflow > Admin > Connections > {service}").format(service=service)
+
+
 def values_step(failure: OhOutlookError, service: str) -> Step:
     """Line 1 when the connection's values themselves are wrong (hooks/connection_values.py: one line per
     wrong field): nothing further can be checked, so nothing further is claimed."""
-    return Step("values", _("Connection values"), _("Airflow > Admin > Connections > {service}").format(service=service),
+    return Step("values", _("Connection values"), connections_page(service),
                 FAILED, str(failure))
 
 

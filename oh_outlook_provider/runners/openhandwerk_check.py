@@ -7,7 +7,7 @@ from typing import Any
 
 from oh_outlook_provider.exceptions import OhOutlookError
 from oh_outlook_provider.i18n import _
-from oh_outlook_provider.runners.checklist import FAILED, NOT_CHECKED, OK, WARNING, Checklist, Step, values_step
+from oh_outlook_provider.runners.checklist import FAILED, NOT_CHECKED, OK, WARNING, Checklist, Step, connections_page, values_step
 
 
 def openhandwerk_checklist(hook: Any, today: dt.date | None = None) -> Checklist:
@@ -17,7 +17,7 @@ def openhandwerk_checklist(hook: Any, today: dt.date | None = None) -> Checklist
     steps: list[Step] = []
     t_url, t_account, t_login = _("API base URL (https)"), _("Account id (ID KN)"), _("Login of the API user")
     t_employee, t_appointment = _("An employee readable"), _("An appointment readable")
-    conn = _("Airflow > Admin > Connections > openHandwerk")
+    conn = connections_page("openHandwerk")
     try:
         s = hook.settings
     except OhOutlookError as exc:  # a wrong or missing value: the same lines as a task's error

@@ -19,6 +19,7 @@ DAGS = PACKAGE.parent / "dags"  # the example DAGs' descriptions and docs, shown
 # `N_` marks a message in sync/ (pure, no i18n import) that the runner translates where it shows it.
 KEYWORDS = {"_": None, "N_": None}
 PO = LOCALE_DIR / "de" / "LC_MESSAGES" / f"{DOMAIN}.po"
+POT = LOCALE_DIR / f"{DOMAIN}.pot"  # the template `pybabel update` merges into each language
 MO = PO.with_suffix(".mo")
 FIELD = re.compile(r"\{(\w*)\}")
 
@@ -56,8 +57,8 @@ def test_every_message_in_the_source_has_a_german_translation():
     assert untranslated == [], "messages without a German text:\n" + "\n".join(untranslated)
 
 
-SAME_IN_GERMAN = {"OK", "OPTIONAL", "ok", "Entra", "{name} (optional)", "'Client secret valid until'", "Certificate",
-                  "Airflow > Admin > Connections > openHandwerk"}  # form labels and names that stay as they are
+# form labels and names that stay as they are
+SAME_IN_GERMAN = {"OK", "OPTIONAL", "ok", "Entra", "{name} (optional)", "'Client secret valid until'", "Certificate"}
 
 
 def _same_in_german(message: str) -> bool:
@@ -93,3 +94,10 @@ def test_the_microsoft_admin_center_names_are_the_german_ones(monkeypatch):
                  "Administratorzustimmung für <Ihre Firma> erteilen", "Anwendungsberechtigungen", "Übersicht"):
         assert name in texts
     assert "App registrations" not in texts and "Grant admin consent" not in texts
+
+
+def test_the_template_holds_exactly_the_messages_of_the_source():
+    """The .pot is what the README's `pybabel update` merges into a language: a stale one would drop or
+    miss messages there (it had fallen 82 messages behind the .po once)."""
+    template = {m.id for m in read_po(POT.open("rb")) if m.id}
+    assert template == source_messages(), "extract the template again (the README's pybabel extract)"
