@@ -38,9 +38,9 @@ else:  # 3.0
     from airflow.hooks.base import BaseHook
 if AIRFLOW_V_3_2_PLUS:
     from airflow.sdk import CronDataIntervalTimetable, CronTriggerTimetable
-    from airflow.sdk.exceptions import AirflowException, AirflowFailException, TaskDeferred
+    from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSkipException, TaskDeferred
 else:  # 3.0 and 3.1
-    from airflow.exceptions import AirflowException, AirflowFailException, TaskDeferred
+    from airflow.exceptions import AirflowException, AirflowFailException, AirflowSkipException, TaskDeferred
     from airflow.timetables.interval import CronDataIntervalTimetable
     from airflow.timetables.trigger import CronTriggerTimetable
 
@@ -65,6 +65,7 @@ __all__ = [
     "CONNECTION_TEST_REFUSES_PORT_ZERO",
     "AirflowException",
     "AirflowFailException",
+    "AirflowSkipException",
     "BaseHook",
     "CronDataIntervalTimetable",
     "CronTriggerTimetable",

@@ -4,6 +4,7 @@ Faithful where Microsoft is strict (validation, permissions, throttling, error s
 that code which passes here does not break on a real tenant. Not for production data.
 """
 
+from devtools.sandbox.fleet import Fleet
 from devtools.sandbox.server import SandboxServer
 
-__all__ = ["SandboxServer"]
+__all__ = ["Fleet", "SandboxServer"]

@@ -7,11 +7,14 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl
 
+import jwt
 from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from devtools.sandbox import control, entra, graph, openhandwerk
+from devtools.sandbox import oh_fields as f
+from devtools.sandbox.fleet import Fleet
 from devtools.sandbox.state import Behaviour, Faults, SandboxState
 
 ALL = ["GET", "POST", "PATCH", "DELETE", "PUT"]
@@ -42,20 +45,69 @@ def _sent_path(request: Request, prefix: str, decoded: str) -> str:
     return raw.split(prefix, 1)[1].lstrip("/") if prefix in raw else decoded
 
 
-def create_app(state: SandboxState) -> FastAPI:
+# A proxy's page for a service that is down (nginx's built-in 503 page; fidelity row N2): not openHandwerk's envelope.
+OH_DOWN_PAGE = ("<html>\r\n<head><title>503 Service Temporarily Unavailable</title></head>\r\n<body>\r\n"
+                "<center><h1>503 Service Temporarily Unavailable</h1></center>\r\n<hr><center>nginx</center>\r\n"
+                "</body>\r\n</html>\r\n")
+_CLAIM_CACHE: dict[str, dict] = {}  # bearer token -> its claims, unverified (only to pick the tenant)
+
+
+def _peek(authorization: str) -> dict:
+    """The claims of a bearer token without checking its signature: only to choose the tenant that then
+    verifies it as usual. {} when there is no token or it is not a JWT."""
+    token = authorization[7:].strip() if authorization.lower().startswith("bearer ") else ""
+    claims = _CLAIM_CACHE.get(token)
+    if claims is None:
+        try:
+            claims = jwt.decode(token, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            claims = {}
+        if len(_CLAIM_CACHE) > 4096:
+            _CLAIM_CACHE.clear()
+        _CLAIM_CACHE[token] = claims if isinstance(claims, dict) else {}
+    return claims
+
+
+def graph_tenant(fleet: Fleet, authorization: str) -> SandboxState:
+    """The tenant a Graph request goes to: the access token's `tid` (row N1). A token naming no tenant of the
+    fleet goes to the first, whose signature check refuses it (401 InvalidAuthenticationToken, as today)."""
+    tid = _peek(authorization).get("tid")
+    return (fleet.by_tenant_id(tid) if isinstance(tid, str) else None) or fleet.first
+
+
+def oh_tenant(fleet: Fleet, path: str, headers: dict, body: Any) -> SandboxState:
+    """The tenant an openHandwerk request goes to: the login's Kundennummer, then the token's `idKn`.
+    Unknown ones go to the first tenant, which refuses them (401) as a wrong login or token."""
+    if path.strip("/") == "auth/login":
+        id_kn = body.get(f.LOGIN_ID_KN) if isinstance(body, dict) else None
+    else:
+        id_kn = _peek(headers.get("authorization", "")).get("idKn")
+    return (fleet.by_id_kn(id_kn) if id_kn is not None else None) or fleet.first
+
+
+def create_app(state: SandboxState | Fleet) -> FastAPI:
+    """The sandbox's routes over one tenant (a SandboxState) or many (a Fleet)."""
+    fleet = state if isinstance(state, Fleet) else Fleet.single(state)
     app = FastAPI(title="oh-outlook-provider sandbox", docs_url="/_sandbox/docs", openapi_url="/_sandbox/openapi.json")
 
     def base(request: Request) -> str:
         return str(request.base_url).rstrip("/")
 
+    def chosen(request: Request) -> SandboxState | Response:
+        """The tenant of an inspection route: `?tenant=<key or tenant id>`, the first without."""
+        ident = request.query_params.get("tenant")
+        found = fleet.get(ident)
+        return found if found is not None else _json(404, {"error": f"unknown tenant {ident}", "tenants": fleet.keys})
+
     @app.get("/{tenant}/v2.0/.well-known/openid-configuration")
     async def openid(tenant: str, request: Request) -> Response:
-        status, body = entra.discovery(state, base(request), tenant)
+        status, body = entra.discovery(fleet.by_tenant_id(tenant) or fleet.first, base(request), tenant)
         return _json(status, body)
 
     @app.post("/{tenant}/oauth2/v2.0/token")
     async def token(tenant: str, request: Request) -> Response:
         form = dict(parse_qsl((await request.body()).decode()))
+        state = fleet.by_tenant_id(tenant) or fleet.first
         status, body = await run_in_threadpool(entra.token, state, base(request), tenant, form)
         return _json(status, body)
 
@@ -65,6 +117,7 @@ def create_app(state: SandboxState) -> FastAPI:
         if isinstance(body, dict) and body.get("__invalid__"):
             status, headers, out = graph.error(400, "BadRequest", "Unable to read JSON request payload.")
             return _json(status, out, headers)
+        state = graph_tenant(fleet, request.headers.get("authorization", ""))
         state.counters.http_requests += 1
         path = _sent_path(request, "/v1.0", path)
         target = "/" + path + (f"?{request.url.query}" if request.url.query else "")
@@ -77,23 +130,52 @@ def create_app(state: SandboxState) -> FastAPI:
     async def oh_api(path: str, request: Request) -> Response:
         body = await _body(request)
         path = _sent_path(request, "/openhandwerk", path)
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        state = oh_tenant(fleet, path, headers, body)
+        if state.faults.oh_down:  # the tenant's openHandwerk is down: its proxy answers (row N2)
+            with state.lock:
+                state.counters.oh_requests += 1
+                state.counters.faults["oh_down"] += 1
+            return Response(OH_DOWN_PAGE, status_code=503, media_type="text/html")
         status, out = await run_in_threadpool(
-            openhandwerk.handle, state, request.method, path, dict(request.query_params),
-            {k.lower(): v for k, v in request.headers.items()}, body,
+            openhandwerk.handle, state, request.method, path, dict(request.query_params), headers, body,
         )
         return _json(status, out)
 
+    @app.get("/_sandbox/fleet")
+    async def fleet_summary() -> Response:
+        return _json(200, {"tenants": fleet.summary()})
+
     @app.get("/_sandbox/stats")
-    async def stats() -> Response:
-        return _json(200, state.stats())
+    async def stats(request: Request) -> Response:
+        state = chosen(request)
+        return state if isinstance(state, Response) else _json(200, state.stats())
 
     @app.post("/_sandbox/reset-counters")
-    async def reset() -> Response:
+    async def reset(request: Request) -> Response:
+        state = chosen(request)
+        if isinstance(state, Response):
+            return state
         state.reset_counters()
         return _json(200, {"ok": True})
 
+    @app.post("/_sandbox/faults")
+    async def set_faults(request: Request) -> Response:
+        """The tenant's faults replaced (a Faults dict or a profile name), its data kept (reload starts over)."""
+        state = chosen(request)
+        if isinstance(state, Response):
+            return state
+        body = await _body(request) or {}
+        faults = Faults(**body) if isinstance(body, dict) else Faults.profile(body)
+        with state.lock:
+            state.faults = faults
+        return _json(200, {"ok": True, "tenant": state.key, "faults": vars(faults)})
+
     @app.post("/_sandbox/reload")
     async def reload(request: Request) -> Response:
+        state = chosen(request)
+        if isinstance(state, Response):
+            return state
         body = await _body(request) or {}
         if "faults" in body:
             body["faults"] = Faults(**body["faults"]) if isinstance(body["faults"], dict) else Faults.profile(body["faults"])
@@ -114,19 +196,28 @@ def create_app(state: SandboxState) -> FastAPI:
         return _json(200, {name: " ".join((change.__doc__ or "").split()) for name, change in control.MISTAKES.items()})
 
     @app.post("/_sandbox/setup-mistakes/{name}")
-    async def setup_mistake(name: str) -> Response:
+    async def setup_mistake(name: str, request: Request) -> Response:
         """One failure of the setup checklist: made in the tenant, or the connection values to type (answered)."""
+        state = chosen(request)
+        if isinstance(state, Response):
+            return state
         if name not in control.MISTAKES:
             return _json(404, {"error": f"unknown mistake {name}", "mistakes": sorted(control.MISTAKES)})
         return _json(200, {"ok": True, "mistake": name, "connection": control.make_mistake(state, name)})
 
     @app.post("/_sandbox/churn")
     async def churn(request: Request) -> Response:
+        state = chosen(request)
+        if isinstance(state, Response):
+            return state
         body = await _body(request) or {}
         return _json(200, control.churn(state, float(body.get("fraction", 0.1)), int(body.get("seed", 1))))
 
     @app.get("/_sandbox/mailboxes/{user}/events")
-    async def mailbox_events(user: str) -> Response:
+    async def mailbox_events(user: str, request: Request) -> Response:
+        state = chosen(request)
+        if isinstance(state, Response):
+            return state
         events = state.mailbox_events(user)
         return _json(200, {"value": [
             {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in e.items()} for e in events
@@ -134,6 +225,9 @@ def create_app(state: SandboxState) -> FastAPI:
 
     @app.post("/_sandbox/outlook/{action}")
     async def outlook(action: str, request: Request) -> Response:
+        state = chosen(request)
+        if isinstance(state, Response):
+            return state
         body = await _body(request) or {}
         if action == "edit":
             control.outlook_edit(state, body["user"], body["event_id"], body["changes"])
@@ -145,6 +239,9 @@ def create_app(state: SandboxState) -> FastAPI:
 
     @app.post("/_sandbox/openhandwerk/{action}")
     async def oh_change(action: str, request: Request) -> Response:
+        state = chosen(request)
+        if isinstance(state, Response):
+            return state
         body = await _body(request) or {}
         result = control.oh_change(state, action, body.pop("appointment_id", None), **body)
         return _json(200, {"ok": True, "appointment": result})

@@ -7,7 +7,7 @@ import secrets
 
 from devtools.sandbox import oh_fields as f
 from devtools.sandbox.events import update_event
-from devtools.sandbox.state import CLIENT_ID, SECRET_ID, SandboxState, Secret
+from devtools.sandbox.state import SandboxState, Secret
 
 
 def outlook_edit(state: SandboxState, user: str, event_id: str, changes: dict) -> dict:
@@ -62,13 +62,13 @@ def rotate_secret(state: SandboxState, days: int = 730) -> str:
     """Add a new secret (as the admin does under Certificates & secrets) and return its value."""
     value = "sbx~" + secrets.token_urlsafe(24)
     with state.lock:
-        state.apps[CLIENT_ID].secrets.append(Secret(value, dt.datetime.now(dt.UTC) + dt.timedelta(days=days)))
+        state.apps[state.client_id].secrets.append(Secret(value, dt.datetime.now(dt.UTC) + dt.timedelta(days=days)))
     return value
 
 
 def register_certificate(state: SandboxState, cert_pem: str, thumbprint: str) -> None:
     with state.lock:
-        state.apps[CLIENT_ID].certificates[thumbprint.upper()] = cert_pem
+        state.apps[state.client_id].certificates[thumbprint.upper()] = cert_pem
 
 
 def churn(state: SandboxState, fraction: float = 0.1, seed: int = 1) -> dict[str, int]:
@@ -100,13 +100,13 @@ def churn(state: SandboxState, fraction: float = 0.1, seed: int = 1) -> dict[str
 def grant(state: SandboxState, permission: str) -> None:
     """The admin adds an application permission and grants consent (effective in the next token)."""
     with state.lock:
-        state.apps[CLIENT_ID].roles.add(permission)
+        state.apps[state.client_id].roles.add(permission)
 
 
 def set_secret_expiry(state: SandboxState, ends: dt.datetime, value: str | None = None) -> None:
     """The expiry Entra holds for a secret (the connection's typed date is not touched)."""
     with state.lock:
-        for secret in state.apps[CLIENT_ID].secrets:
+        for secret in state.apps[state.client_id].secrets:
             if value is None or secret.value == value:
                 secret.expires = ends
 
@@ -116,7 +116,7 @@ def set_secret_expiry(state: SandboxState, ends: dt.datetime, value: str | None 
 def pick_calendars_read(state: SandboxState) -> None:
     """Guide step 9 gone wrong: Calendars.Read (listed first in the search) instead of Calendars.ReadWrite."""
     with state.lock:
-        app = state.apps[CLIENT_ID]
+        app = state.apps[state.client_id]
         app.roles = (app.roles - {"Calendars.ReadWrite"}) | {"Calendars.Read"}
         app.added = {role: "Role" for role in app.roles}
 
@@ -124,7 +124,7 @@ def pick_calendars_read(state: SandboxState) -> None:
 def withhold_consent(state: SandboxState) -> None:
     """Guide step 11 skipped: the permissions are added, admin consent is not given (no roles in the token)."""
     with state.lock:
-        app = state.apps[CLIENT_ID]
+        app = state.apps[state.client_id]
         app.added = {role: "Role" for role in app.roles} | (app.added or {})
         app.roles = set()
 
@@ -132,7 +132,7 @@ def withhold_consent(state: SandboxState) -> None:
 def add_as_delegated(state: SandboxState, permission: str = "Calendars.ReadWrite") -> None:
     """Guide step 4 gone wrong: `permission` added as Delegated (consented, but not an application role)."""
     with state.lock:
-        app = state.apps[CLIENT_ID]
+        app = state.apps[state.client_id]
         app.added = {role: "Role" for role in app.roles} | (app.added or {}) | {permission: "Scope"}
         app.roles.discard(permission)
 
@@ -148,7 +148,7 @@ def scope_rbac(state: SandboxState, user_ids: set[str] | frozenset[str] = frozen
     """RBAC for Applications with a management scope of `user_ids` (empty: it excludes every mailbox);
     the tenant-wide consent for Calendars.ReadWrite is removed, as Microsoft's RBAC page says to (row A2)."""
     with state.lock:
-        app = state.apps[CLIENT_ID]
+        app = state.apps[state.client_id]
         app.roles.discard("Calendars.ReadWrite")
         app.rbac_user_ids, app.policy_user_ids = set(user_ids), None
 
@@ -156,7 +156,7 @@ def scope_rbac(state: SandboxState, user_ids: set[str] | frozenset[str] = frozen
 def scope_policy(state: SandboxState, user_ids: set[str] | frozenset[str] = frozenset()) -> None:
     """An application access policy that allows only `user_ids` (empty: every mailbox is blocked)."""
     with state.lock:
-        state.apps[CLIENT_ID].policy_user_ids = set(user_ids)
+        state.apps[state.client_id].policy_user_ids = set(user_ids)
 
 
 # The connection values an admin typed wrong: Entra is as it should be, the connection is not. A tenant and an
@@ -167,7 +167,7 @@ UNKNOWN_APP = "00000000-0000-4000-8000-0000000a0016"
 
 def paste_secret_id(state: SandboxState) -> dict[str, str]:
     """Guide step 5 gone wrong: the secret's "Secret ID" (a GUID) copied instead of its value (AADSTS7000215)."""
-    return {"password": SECRET_ID}
+    return {"password": state.secret_id}
 
 
 def type_unknown_tenant(state: SandboxState) -> dict[str, dict[str, str]]:

@@ -16,7 +16,7 @@ from urllib.parse import unquote
 import jwt
 
 from devtools.sandbox import oh_fields as f
-from devtools.sandbox.state import OH_EMPLOYEE, OH_ID_KN, OH_PASSWORD, SandboxState
+from devtools.sandbox.state import SandboxState
 
 
 def envelope(status: int, response: Any) -> tuple[int, dict]:
@@ -28,10 +28,10 @@ def login(state: SandboxState, body: Any) -> tuple[int, dict]:
     """POST /auth/login: (200, envelope with a JWT valid `state.token_lifetime` seconds) or (401, envelope)."""
     body = body if isinstance(body, dict) else {}
     given = (str(body.get(f.LOGIN_ID_KN)), body.get(f.LOGIN_EMPLOYEE), body.get(f.LOGIN_PASSWORD))
-    if given != (OH_ID_KN, OH_EMPLOYEE, OH_PASSWORD):
+    if given != (state.oh_id_kn, state.oh_employee, state.oh_password):
         return envelope(401, "Login fehlgeschlagen: Kundennummer, Benutzer oder Passwort falsch.")
     now = int(time.time())
-    token = jwt.encode({"sub": OH_EMPLOYEE, "idKn": OH_ID_KN, "iat": now, "exp": now + state.token_lifetime},
+    token = jwt.encode({"sub": state.oh_employee, "idKn": state.oh_id_kn, "iat": now, "exp": now + state.token_lifetime},
                        state.signing_key + "-oh", algorithm="HS256")
     return envelope(200, {f.TOKEN: token, f.EXPIRES_IN: state.token_lifetime})
 

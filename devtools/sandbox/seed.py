@@ -23,7 +23,7 @@ F3_NO_EXCHANGE_SKU = {"skuId": "66b55226-6b4f-492c-910c-a3b7a3c9d993", "disabled
 # (employee id, first, last, role, openHandwerk e-mail, case) - the fixed mapping cases.
 CASES = [
     ("M-001", "Jürgen", "Müller", "Meister", "juergen.mueller@{d}", "matched"),
-    ("M-002", "Stefan", "Becker", "Monteur", "Stefan.Becker@Mueller-Haustechnik.de", "matched_case"),
+    ("M-002", "Stefan", "Becker", "Monteur", "Stefan.Becker@{D}", "matched_case"),  # {D}: the domain capitalised
     ("M-003", "Sabine", "Wagner", "Büro", "s.wagner@{d}", "matched_alias"),
     ("M-004", "Jörg", "Schäfer", "Monteur", "joerg.schaefer@{d}", "matched_private_events"),
     ("M-005", "Kevin", "Lange", "Azubi", "kevin.lange@gmail.com", "no_user"),
@@ -116,15 +116,20 @@ def build_seed(
     base_date: dt.date | None = None,
     span_days: int = 60,
     cases: bool = True,
+    domain: str = DOMAIN,
 ) -> SeedData:
     """The same arguments always give the same data.
+
+    `domain` is the business's e-mail domain (a fleet's tenants each have their own, so no two share an address).
 
     `cases=False` leaves out the mapping cases: every employee then has a licensed mailbox
     (benchmarks want E employees to mean E mailboxes).
     """
     rng = random.Random(seed)
     base = base_date or dt.date.today()
-    d = DOMAIN
+    d = domain
+    capitalised = ".".join("-".join(p.capitalize() for p in label.split("-")) for label in d.split(".")[:-1])
+    big_d = f"{capitalised}.{d.rsplit('.', 1)[-1]}"
     emp_records: list[dict] = []
     users: list[SeedUser] = []
     expected: dict[str, str] = {}
@@ -135,7 +140,7 @@ def build_seed(
     for emp_id, first, last, role, email, case in fixed:
         emp_records.append({
             f.EMPLOYEE_ID: emp_id, f.FIRST_NAME: first, f.LAST_NAME: last, f.ROLE: role,
-            f.EMAIL: email.format(d=d) if email else None, f.ACTIVE: True,
+            f.EMAIL: email.format(d=d, D=big_d) if email else None, f.ACTIVE: True,
         })
         local = f"{_ascii(first)}.{_ascii(last)}"
         upn = f"{local}@{d}"

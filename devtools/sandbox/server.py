@@ -11,27 +11,32 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from devtools.sandbox.state import (
-    CLIENT_ID,
-    CLIENT_SECRET,
-    OH_EMPLOYEE,
-    OH_ID_KN,
-    OH_PASSWORD,
-    TENANT_ID,
-    SandboxState,
-)
+from devtools.sandbox.fleet import Fleet
+from devtools.sandbox.state import CLIENT_SECRET, SandboxState
+
+OWN_SECRET = CLIENT_SECRET  # office365_connection's default: the tenant's own secret (the constant's for one tenant)
 
 
 class SandboxServer:
-    """One process, one port: `/{tenant}/...` Entra, `/v1.0/...` Graph, `/openhandwerk/...`, `/_sandbox/...`."""
+    """One process, one port: `/{tenant}/...` Entra, `/v1.0/...` Graph, `/openhandwerk/...`, `/_sandbox/...`.
+
+    One tenant (`state`, today's sandbox) or many (`fleet`, devtools/sandbox/fleet.py); `state` is then
+    the fleet's first tenant. Connection helpers take `tenant=` (a key such as "t003" or a tenant id).
+    """
 
     def __init__(self, state: SandboxState | None = None, host: str = "127.0.0.1", port: int = 0,
-                 tls_dir: Path | None = None, public_host: str | None = None) -> None:
-        self.state = state or SandboxState()
+                 tls_dir: Path | None = None, public_host: str | None = None, fleet: Fleet | None = None) -> None:
+        if fleet is not None and state is not None and state is not fleet.first:
+            raise ValueError("give a state or a fleet, not both")
+        self.fleet = fleet or Fleet.single(state or SandboxState())
+        self.state = self.fleet.first
         self.host = host
         self.public_host = public_host or host  # the name clients use (a compose service name)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # Accepted connections inherit it (Linux): without, every answer waited ~40 ms for the client's
+        # delayed ACK (Nagle holding back the body behind the headers), 48 -> 2.4 ms per request.
+        self._sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self._sock.bind((host, port))
         self.port = self._sock.getsockname()[1]
         self._tmp = None if tls_dir else tempfile.TemporaryDirectory(prefix="oh-sandbox-")
@@ -54,7 +59,7 @@ class SandboxServer:
         from devtools.sandbox.tls import make_tls_files
 
         _, cert, key = make_tls_files(self.tls_dir, (self.public_host,))
-        app = create_app(self.state)
+        app = create_app(self.fleet if len(self.fleet) > 1 else self.state)
         return uvicorn.Config(app, ssl_certfile=str(cert), ssl_keyfile=str(key), log_level="warning",
                               access_log=False, lifespan="off", timeout_keep_alive=30, backlog=512,
                               timeout_graceful_shutdown=1)
@@ -107,25 +112,36 @@ class SandboxServer:
         self.stop()
 
     # ------------------------------------------------------------------ client settings
-    def office365_connection(self, secret: str | None = CLIENT_SECRET, **extra: Any) -> dict:
+    def tenant_state(self, tenant: str | None = None) -> SandboxState:
+        """The tenant named by key or tenant id (None: the first); KeyError for an unknown one."""
+        return self.fleet[tenant] if tenant is not None else self.state
+
+    def office365_connection(self, secret: str | None = OWN_SECRET, tenant: str | None = None,
+                             **extra: Any) -> dict:
+        """The office365 connection of `tenant` (None: the first) as an admin types it; `secret` defaults to
+        the tenant's own. Shape: {"conn_type", "login", "password", "extra": {...}} (airflow Connection fields)."""
+        state = self.tenant_state(tenant)
+        secret = state.client_secret if secret == OWN_SECRET else secret
         # The date the admin center shows for the secret (a German admin's day), typed in as the guide says.
-        ends = next(x.expires for x in self.state.apps[CLIENT_ID].secrets if x.value == CLIENT_SECRET)
+        ends = next(x.expires for x in state.apps[state.client_id].secrets if x.value == state.client_secret)
         valid_until = ends.astimezone(ZoneInfo("Europe/Berlin")).date().isoformat()
         return {
-            "conn_type": "office365", "login": CLIENT_ID, "password": secret,
+            "conn_type": "office365", "login": state.client_id, "password": secret,
             # Every form field present (the UI's edit form shows only the keys a connection has).
-            "extra": {"tenant_id": TENANT_ID, "credential_valid_until": valid_until, "national_cloud": "global",
+            "extra": {"tenant_id": state.tenant_id, "credential_valid_until": valid_until, "national_cloud": "global",
                       "calendar_name": "", "authority_url": self.base_url, "graph_url": self.base_url,
                       "ca_bundle": self.ca_path, "request_timeout": 60, "certificate_private_key": "",
                       "certificate_thumbprint": "", **extra},
         }
 
-    def openhandwerk_connection(self, **extra: Any) -> dict:
+    def openhandwerk_connection(self, tenant: str | None = None, **extra: Any) -> dict:
+        """The openhandwerk connection of `tenant` (None: the first): Kundennummer in `schema`."""
+        state = self.tenant_state(tenant)
         return {
-            "conn_type": "openhandwerk", "host": f"{self.base_url}/openhandwerk", "login": OH_EMPLOYEE,
-            "schema": OH_ID_KN,
+            "conn_type": "openhandwerk", "host": f"{self.base_url}/openhandwerk", "login": state.oh_employee,
+            "schema": state.oh_id_kn,
             # Every form field present here too (the edit form shows only the keys a connection has).
-            "password": OH_PASSWORD, "extra": {"ca_bundle": self.ca_path,
+            "password": state.oh_password, "extra": {"ca_bundle": self.ca_path,
                                                "timezone": "Europe/Berlin", "page_size": None, "web_url": "",
                                                "paths": "", **extra},
         }
@@ -136,3 +152,15 @@ class SandboxServer:
             "AIRFLOW_CONN_OFFICE365_DEFAULT": json.dumps(self.office365_connection()),
             "AIRFLOW_CONN_OPENHANDWERK_DEFAULT": json.dumps(self.openhandwerk_connection()),
         }
+
+    def fleet_connections(self) -> dict[str, dict]:
+        """{conn_id: connection dict}: `office365_<key>` and `openhandwerk_<key>` for every tenant, in order."""
+        out: dict[str, dict] = {}
+        for state in self.fleet:
+            out[f"office365_{state.key}"] = self.office365_connection(tenant=state.key)
+            out[f"openhandwerk_{state.key}"] = self.openhandwerk_connection(tenant=state.key)
+        return out
+
+    def fleet_environment(self) -> dict[str, str]:
+        """AIRFLOW_CONN_<CONN_ID> variables of `fleet_connections()` (Airflow upper-cases the id's name)."""
+        return {f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(data) for conn_id, data in self.fleet_connections().items()}

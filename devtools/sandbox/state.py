@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from devtools.sandbox import oh_fields
 from devtools.sandbox.categories import seed_categories
 from devtools.sandbox.events import store_event
-from devtools.sandbox.seed import SeedData, build_seed
+from devtools.sandbox.seed import DOMAIN, SeedData, build_seed
 
 TENANT_ID = "6f1b2c3d-4e5f-4a6b-8c7d-0e1f2a3b4c5d"
 CLIENT_ID = "0a1b2c3d-1111-4222-8333-444455556666"
@@ -24,6 +24,26 @@ OH_ID_KN = "4711"
 OH_EMPLOYEE = "api-sync"
 OH_PASSWORD = "sbx-oh-password"  # noqa: S105 - sandbox credential
 GRAPH_ROLES = {"User.Read.All", "Calendars.ReadWrite"}
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a sandbox tenant is: its Entra directory and app, its openHandwerk account, its name.
+
+    The defaults are the single-tenant sandbox's (the module constants); `devtools/sandbox/fleet.py`
+    makes one per tenant of a fleet. `key` is ASCII and safe inside an Airflow connection id.
+    """
+
+    tenant_id: str = TENANT_ID
+    client_id: str = CLIENT_ID
+    client_secret: str = CLIENT_SECRET
+    secret_id: str = SECRET_ID  # the portal's "Secret ID" of `client_secret`
+    oh_id_kn: str = OH_ID_KN  # openHandwerk's Kundennummer
+    oh_employee: str = OH_EMPLOYEE
+    oh_password: str = OH_PASSWORD
+    display_name: str = "Müller Haustechnik GmbH"
+    key: str = "default"
+    domain: str = DOMAIN  # the users' and employees' e-mail domain
 
 
 @dataclass
@@ -60,6 +80,7 @@ class Faults:
     lost_delay: float = 2.0
     retry_after: float = 1.0  # Graph sends whole seconds, at least 1 (fidelity row R1)
     expire_token_in_batch: bool = False  # one-shot: the envelope's token expires before its sub-requests run
+    oh_down: bool = False  # every openHandwerk request answers a proxy's 503 page (fidelity row N2)
 
     @classmethod
     def profile(cls, name: str) -> Faults:
@@ -174,12 +195,19 @@ class SandboxState:
         cases: bool = True,
         behaviour: Behaviour | None = None,
         rbac_scope: bool = False,
+        identity: Identity | None = None,
     ) -> None:
         self.lock = getattr(self, "lock", None) or threading.RLock()
         self._params = dict(seed=seed, employees=employees, appointments_per_employee=appointments_per_employee,
                             base_date=base_date, span_days=span_days, latency_ms=latency_ms, jitter_ms=jitter_ms,
                             faults=faults, limits=limits, token_lifetime=token_lifetime, access_policy=access_policy,
-                            cases=cases, behaviour=behaviour, rbac_scope=rbac_scope)
+                            cases=cases, behaviour=behaviour, rbac_scope=rbac_scope,
+                            identity=identity)
+        self.identity = ident = identity or Identity()
+        self.tenant_id, self.client_id, self.client_secret = ident.tenant_id, ident.client_id, ident.client_secret
+        self.secret_id, self.oh_id_kn = ident.secret_id, ident.oh_id_kn
+        self.oh_employee, self.oh_password = ident.oh_employee, ident.oh_password
+        self.display_name, self.key, self.domain = ident.display_name, ident.key, ident.domain
         self.seed = seed
         self.rng = random.Random(seed)
         self.latency = latency_ms / 1000.0
@@ -189,25 +217,29 @@ class SandboxState:
         self.behaviour = behaviour or Behaviour()
         self.revoked_tokens: set[str] = set()  # jti of tokens made invalid before their expiry
         self.token_lifetime = token_lifetime
-        self.signing_key = hashlib.sha256(f"sandbox-{seed}".encode()).hexdigest()
-        self.data: SeedData = build_seed(seed, employees, appointments_per_employee, base_date, span_days, cases)
+        # Each tenant signs with its own key: a token of one tenant never verifies in another.
+        salt = "" if ident.tenant_id == TENANT_ID else f"-{ident.tenant_id}"
+        self.signing_key = hashlib.sha256(f"sandbox-{seed}{salt}".encode()).hexdigest()
+        self.data: SeedData = build_seed(seed, employees, appointments_per_employee, base_date, span_days, cases,
+                                         domain=ident.domain)
         self.base_date = base_date or dt.date.today()
-        self.tenants = {TENANT_ID}
+        self.tenants = {ident.tenant_id}
         now = dt.datetime.now(dt.UTC)
+        client_id = ident.client_id
         self.apps = {
-            CLIENT_ID: App(CLIENT_ID, [
+            client_id: App(client_id, [
                 # the secret of a setup two years ago, expired and left in place (as portals fill up)
                 Secret("old~" + hashlib.sha256(b"old").hexdigest()[:30], now - dt.timedelta(days=40),
                        "9d8c7b6a-0000-4000-8000-00000000a5e1", created=now - dt.timedelta(days=770)),
-                Secret(CLIENT_SECRET, now + dt.timedelta(days=730), SECRET_ID, created=now),
+                Secret(ident.client_secret, now + dt.timedelta(days=730), ident.secret_id, created=now),
             ]),
         }
         allowed = {u.id for u in self.data.users} - self.data.blocked_user_ids
         if rbac_scope:  # scoped by RBAC for Applications: the tenant-wide consent is removed (fidelity row A2)
-            self.apps[CLIENT_ID].roles.discard("Calendars.ReadWrite")
-            self.apps[CLIENT_ID].rbac_user_ids = allowed
+            self.apps[client_id].roles.discard("Calendars.ReadWrite")
+            self.apps[client_id].rbac_user_ids = allowed
         elif access_policy:
-            self.apps[CLIENT_ID].policy_user_ids = allowed
+            self.apps[client_id].policy_user_ids = allowed
         self.users = {u.id: u for u in self.data.users}
         self.calendars: dict[str, dict[str, dict]] = {}  # user id -> calendar id -> calendar
         self.events: dict[str, dict[str, dict]] = {}  # user id -> event id -> stored event

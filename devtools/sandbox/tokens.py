@@ -35,4 +35,6 @@ def verify_access_token(state, authorization: str) -> dict:
         raise TokenInvalid("IDX14100: JWT is not well formed.") from None
     if claims.get("jti") in state.revoked_tokens:
         raise TokenInvalid("Lifetime validation failed, the token is expired.")
+    if claims.get("tid") not in state.tenants:  # issued for another directory (fidelity row N1)
+        raise TokenInvalid("IDX10205: Issuer validation failed.")
     return claims

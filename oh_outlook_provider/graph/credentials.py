@@ -55,6 +55,7 @@ class Assessment:
     days_left: int | None
     message: str
     note: str | None = None  # for the admin whatever the outcome: Entra and the connection disagree
+    source: str | None = None  # where the date comes from: "Entra" or "the connection" (None: no date)
 
 
 def assess(

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import gettext
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 
@@ -21,20 +23,42 @@ LANGUAGES = ("de", "en")
 DEFAULT_LANGUAGE = "de"
 SECTION, OPTION = "oh_outlook", "language"
 ENVIRONMENT = "AIRFLOW__OH_OUTLOOK__LANGUAGE"
+# A tenant's own language (the fleet's registry), over the setting while a tenant's task runs.
+_spoken: dict[str, str | None] = {"language": None}
+
+
+def _normal(value: str | None) -> str:
+    value = (value or DEFAULT_LANGUAGE).strip().lower().replace("_", "-").split("-")[0]
+    return value if value in LANGUAGES else "en"
+
+
+@contextmanager
+def speaking(language: str | None) -> Iterator[None]:
+    """Messages built inside are in `language` (``de``/``en``; None: the setting), e.g. one tenant's
+    task in the fleet DAG; the setting counts again afterwards. Process-wide, so the threads a sync
+    starts speak it too: Airflow 3 runs every task instance in a process of its own."""
+    before = _spoken["language"]
+    _spoken["language"] = _normal(language) if language else None
+    try:
+        yield
+    finally:
+        _spoken["language"] = before
 
 
 def current_language() -> str:
-    """``de`` or ``en``: Airflow's config option (which reads the environment variable first), or the
-    environment variable alone where Airflow's configuration is not importable; unknown values fall
-    back to English, the source text, rather than failing where an error is being reported."""
+    """``de`` or ``en``: the language of `speaking()` where one is set, else Airflow's config option
+    (which reads the environment variable first), or the environment variable alone where Airflow's
+    configuration is not importable; unknown values fall back to English, the source text, rather
+    than failing where an error is being reported."""
+    if _spoken["language"] is not None:
+        return _spoken["language"]
     try:
         from airflow.configuration import conf
 
         value = conf.get(SECTION, OPTION, fallback=DEFAULT_LANGUAGE)
     except ImportError:
         value = os.environ.get(ENVIRONMENT, DEFAULT_LANGUAGE)
-    value = (value or DEFAULT_LANGUAGE).strip().lower().replace("_", "-").split("-")[0]
-    return value if value in LANGUAGES else "en"
+    return _normal(value)
 
 
 @cache

@@ -29,6 +29,73 @@ from oh_outlook_provider.version_compat import AirflowException
 __all__ = ["Office365CalendarSyncOperator", "mapping_of"]
 
 
+# The operator's arguments that shape what is written (the fleet's registry gives the same names per tenant).
+ARGUMENTS = ("calendar_name", "on_outlook_edit", "max_delete_fraction", "allow_mass_delete", "dry_run", "max_workers",
+             "category_map", "categories", "category_colors", "reminder_minutes", "show_as_map", "sensitivity_map",
+             "include_categories", "exclude_categories", "include_statuses", "exclude_statuses", "map_url")
+DEFAULTS: dict[str, Any] = {"calendar_name": None, "on_outlook_edit": "overwrite", "max_delete_fraction": 0.5,
+                            "allow_mass_delete": False, "dry_run": False, "max_workers": 32, "category_map": None,
+                            "categories": True, "category_colors": None, "reminder_minutes": 15, "show_as_map": None,
+                            "sensitivity_map": None, "include_categories": None, "exclude_categories": None,
+                            "include_statuses": None, "exclude_statuses": None, "map_url": MAP_URL}
+
+
+def arguments_of(source: Any) -> dict[str, Any]:
+    """`ARGUMENTS` from an operator (its attributes, as given) or a mapping (a tenant's options; a key it
+    lacks takes the operator's default)."""
+    if not isinstance(source, Mapping):
+        return {name: getattr(source, name) for name in ARGUMENTS}
+    return {name: source[name] if name in source else DEFAULTS[name] for name in ARGUMENTS}
+
+
+def selection_of(arguments: Mapping[str, Any]) -> Selection:
+    """Which appointments go to Outlook; `ConfigurationError` for a list that is not one."""
+    return Selection.of(names_of(arguments["include_categories"], "include_categories"),
+                        names_of(arguments["exclude_categories"], "exclude_categories"),
+                        names_of(arguments["include_statuses"], "include_statuses"),
+                        names_of(arguments["exclude_statuses"], "exclude_statuses"))
+
+
+def kind_maps_of(arguments: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
+    """(showAs, sensitivity, colour) maps over their defaults; `ConfigurationError` names a value Outlook lacks."""
+    from oh_outlook_provider.sync.categories import COLOR_DEFAULTS
+    from oh_outlook_provider.sync.event_kinds import SENSITIVITY_DEFAULTS, SHOW_AS_DEFAULTS
+
+    return (kind_map(arguments["show_as_map"], SHOW_AS_DEFAULTS, "freeBusyStatus", "showAs"),
+            kind_map(arguments["sensitivity_map"], SENSITIVITY_DEFAULTS, "sensitivity", "sensitivity"),
+            kind_map(arguments["category_colors"], COLOR_DEFAULTS, "categoryColor", "category colour"))
+
+
+def sync_options(graph: Any, openhandwerk: Any, window: Any, arguments: Mapping[str, Any], run_id: str,
+                 mailboxes: Any = None) -> Any:
+    """The engine's `SyncOptions` from the operator's (or a tenant's) `arguments` and the two hooks'
+    settings; `ConfigurationError` for a wrong value."""
+    from oh_outlook_provider.runners.calendar_sync import SyncOptions
+    from oh_outlook_provider.sync.plan import PlanPolicy
+    from oh_outlook_provider.sync.render import RenderOptions
+    from oh_outlook_provider.sync.tags import source_id
+
+    show_as, sensitivity, colors = kind_maps_of(arguments)
+    return SyncOptions(
+        window=window,
+        source=source_id(openhandwerk.settings.id_kn),
+        zone=openhandwerk.settings.timezone,
+        calendar_name=arguments["calendar_name"] or graph.settings.calendar_name,
+        policy=PlanPolicy(arguments["on_outlook_edit"], arguments["max_delete_fraction"],
+                          arguments["allow_mass_delete"]),
+        render=RenderOptions(web_url=openhandwerk.settings.web_url,
+                             category_map=text_map(arguments["category_map"], "category_map"),
+                             categories=flag(arguments["categories"]), reminder_minutes=arguments["reminder_minutes"],
+                             show_as_map=show_as, sensitivity_map=sensitivity, map_url=map_link(arguments["map_url"])),
+        selection=selection_of(arguments),
+        category_colors=colors,
+        dry_run=flag(arguments["dry_run"]),
+        max_workers=arguments["max_workers"],
+        salt=run_id,
+        mailboxes=frozenset(mailboxes) if mailboxes else None,
+    )
+
+
 class Office365CalendarSyncOperator(BaseOperator):
     """Writes the appointments starting in a window into the mapped employees' calendars.
 
@@ -155,18 +222,10 @@ class Office365CalendarSyncOperator(BaseOperator):
             text_map(category_map, "category_map")
 
     def _selection(self) -> Selection:
-        return Selection.of(names_of(self.include_categories, "include_categories"),
-                            names_of(self.exclude_categories, "exclude_categories"),
-                            names_of(self.include_statuses, "include_statuses"),
-                            names_of(self.exclude_statuses, "exclude_statuses"))
+        return selection_of(arguments_of(self))
 
     def _kind_maps(self) -> tuple[dict[str, str], dict[str, str], dict[str, str]]:
-        from oh_outlook_provider.sync.categories import COLOR_DEFAULTS
-        from oh_outlook_provider.sync.event_kinds import SENSITIVITY_DEFAULTS, SHOW_AS_DEFAULTS
-
-        return (kind_map(self.show_as_map, SHOW_AS_DEFAULTS, "freeBusyStatus", "showAs"),
-                kind_map(self.sensitivity_map, SENSITIVITY_DEFAULTS, "sensitivity", "sensitivity"),
-                kind_map(self.category_colors, COLOR_DEFAULTS, "categoryColor", "category colour"))
+        return kind_maps_of(arguments_of(self))
 
     def window(self, context: Mapping[str, Any]) -> Any:
         return window_of(context, self.window_start, self.window_end, self.past, self.future)
@@ -176,37 +235,17 @@ class Office365CalendarSyncOperator(BaseOperator):
         from oh_outlook_provider.hooks.office365 import Office365Hook
         from oh_outlook_provider.hooks.openhandwerk import OpenHandwerkHook
         from oh_outlook_provider.runners.appointments import Snapshot
-        from oh_outlook_provider.runners.calendar_sync import CalendarSync, SyncOptions
+        from oh_outlook_provider.runners.calendar_sync import CalendarSync
         from oh_outlook_provider.runners.report import summary_table
-        from oh_outlook_provider.sync.plan import PlanPolicy
-        from oh_outlook_provider.sync.render import RenderOptions
-        from oh_outlook_provider.sync.tags import source_id
 
         graph = Office365Hook(self.office365_conn_id)
         openhandwerk = OpenHandwerkHook(self.openhandwerk_conn_id)
         try:
             mapping = mapping_of(self.mapping)
-            show_as, sensitivity, colors = self._kind_maps()
             snapshot = Snapshot.of(self.appointments) if self.appointments else None
             window = snapshot.window if snapshot else self.window(context)
-            options = SyncOptions(
-                window=window,
-                source=source_id(openhandwerk.settings.id_kn),
-                zone=openhandwerk.settings.timezone,
-                calendar_name=self.calendar_name or graph.settings.calendar_name,
-                policy=PlanPolicy(self.on_outlook_edit, self.max_delete_fraction, self.allow_mass_delete),
-                render=RenderOptions(web_url=openhandwerk.settings.web_url, category_map=text_map(self.category_map,
-                                                                                                   "category_map"),
-                                     categories=flag(self.categories),
-                                     reminder_minutes=self.reminder_minutes, show_as_map=show_as,
-                                     sensitivity_map=sensitivity, map_url=map_link(self.map_url)),
-                selection=self._selection(),
-                category_colors=colors,
-                dry_run=flag(self.dry_run),
-                max_workers=self.max_workers,
-                salt=str(context.get("run_id") or "manual"),
-                mailboxes=frozenset(self.mailboxes) if self.mailboxes else None,
-            )
+            options = sync_options(graph, openhandwerk, window, arguments_of(self),
+                                   str(context.get("run_id") or "manual"), self.mailboxes)
             zone = ZoneInfo(openhandwerk.settings.timezone)
             self.log.info("Syncing appointments starting %s to %s (%s)%s", minutes(window.start, zone),
                           minutes(window.end, zone), zone.key, " - dry run: nothing is written" if options.dry_run else "")

@@ -82,7 +82,8 @@ class MailboxResult:
     def fail(self, exc: Exception) -> None:
         """A mailbox's failure, as its row in the report says it."""
         if isinstance(exc, (MailboxNotEnabledError, MailboxAccessDeniedError)):
-            self.status, self.error = "skipped", str(exc)
+            # Exchange refuses every request of such a mailbox: nothing planned for it was written.
+            self.status, self.error, self.counts = "skipped", str(exc), {}
         elif isinstance(exc, OhOutlookError):
             self.status, self.error = "failed", str(exc)
         else:

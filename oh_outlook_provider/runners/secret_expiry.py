@@ -30,11 +30,12 @@ def check_credential(conn_id: str, min_valid_for: dt.timedelta, check_token: boo
     except ConfigurationError as exc:
         return Assessment(False, None, str(exc))
     token_error, expired, note = None, False, None
+    source = "the connection" if valid_until else None
     if check_token:
         try:
             hook.get_token()
             expiry = hook.watched_expiry()  # Entra's own date, when the app may read it
-            valid_until, note = expiry.valid_until, expiry.note
+            valid_until, note, source = expiry.valid_until, expiry.note, expiry.source
         except SecretExpiredError:
             expired = True
         except OhOutlookError as exc:
@@ -42,4 +43,4 @@ def check_credential(conn_id: str, min_valid_for: dt.timedelta, check_token: boo
     today = today or pendulum.today("Europe/Berlin").date()
     result = assess(valid_until, today, min_valid_for, conn_id, "certificate" if kind == "certificate" else
                     "client secret", token_error, expired)
-    return replace(result, note=note) if note else result
+    return replace(result, note=note or result.note, source=source if valid_until else None)

@@ -101,3 +101,15 @@ def test_the_template_holds_exactly_the_messages_of_the_source():
     miss messages there (it had fallen 82 messages behind the .po once)."""
     template = {m.id for m in read_po(POT.open("rb")) if m.id}
     assert template == source_messages(), "extract the template again (the README's pybabel extract)"
+
+
+def test_a_tenants_language_holds_inside_speaking_and_the_setting_counts_again_after(monkeypatch):
+    from oh_outlook_provider.i18n import speaking
+
+    monkeypatch.setenv("AIRFLOW__OH_OUTLOOK__LANGUAGE", "de")
+    with speaking("en"):
+        assert current_language() == "en" and _("Calendar sync:") == "Calendar sync:"
+        with speaking(None):  # a tenant without its own language: the setting
+            assert current_language() == "de"
+        assert current_language() == "en"
+    assert current_language() == "de" and _("Calendar sync:") == "Kalendersynchronisierung:"

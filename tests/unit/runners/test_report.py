@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 
-from oh_outlook_provider.exceptions import MailboxNotEnabledError, OpenHandwerkError
+from oh_outlook_provider.exceptions import MailboxAccessDeniedError, MailboxNotEnabledError, OpenHandwerkError
 from oh_outlook_provider.runners.log_lines import WIDTH
 from oh_outlook_provider.runners.report import MailboxResult, build_report, summary_table
 from oh_outlook_provider.sync.desired import DesiredState
@@ -45,6 +45,16 @@ def test_failures_are_skipped_when_permanent_and_explained_else_failed():
     out = report(skipped, failed, odd)
     assert out["skipped"] == {"u1": "u1 has no Exchange Online mailbox"}
     assert out["failed"] == {"u2": "openHandwerk answered 500", "u3": "KeyError: 'value'"}
+
+
+def test_a_mailbox_exchange_refused_counts_none_of_the_writes_planned_for_it():
+    """Bug: with Calendars.Read instead of Calendars.ReadWrite every write of a mailbox is refused, yet the
+    report counted the planned creates as done ("create 6" for an empty calendar)."""
+    denied, ok = MailboxResult("u1", None, counts={"create": 6}), MailboxResult("u2", None, counts={"create": 2})
+    denied.fail(MailboxAccessDeniedError("Access is denied (ErrorAccessDenied)"))
+    out = report(denied, ok)
+    assert out["totals"]["create"] == 2 and out["mailboxes"]["u1"]["counts"] == {}
+    assert out["skipped"] == {"u1": "Access is denied (ErrorAccessDenied)"}
 
 
 def test_the_table_fits_the_log_view_and_adds_up():
