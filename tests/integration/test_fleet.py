@@ -117,3 +117,40 @@ def test_each_broken_tenant_fails_alone_with_its_reason_and_the_others_are_exact
     shards = context["ti"].pushed["prepared"]["shards"]
     assert [len(s) for s in shards] == [3, 3] and context["ti"].pushed["plan"]["shards"] == 2
     assert set(large["summary"]["mailboxes"]) == set(shards[0]) and "alias" not in context["outlet_events"]
+
+
+def test_the_fleet_expiry_check_lists_every_tenant_and_alerts_only_below_its_threshold(monkeypatch, tmp_path):
+    import datetime as dt
+    from zoneinfo import ZoneInfo
+
+    from oh_outlook_provider.runners.fleet import expiry_table
+    from oh_outlook_provider.version_compat import AirflowFailException
+
+    sandbox = Fleet.generate(3, 1, 1, seed=5)
+    soon = sandbox["t001"]
+    berlin = ZoneInfo("Europe/Berlin")
+    noon = dt.datetime.combine(dt.datetime.now(berlin).date() + dt.timedelta(days=10), dt.time(12), berlin)
+    with soon.lock:  # rotated late: the secret the connection holds ends in 10 days (a German admin's days)
+        next(s for s in soon.apps[soon.client_id].secrets if s.value == soon.client_secret).expires = noon
+    with SandboxServer(fleet=sandbox) as server:
+        connections = server.fleet_connections()
+        connections["office365_t002"]["password"] = "sbx~not-the-secret-of-this-tenant-0000"
+        for conn_id, data in connections.items():
+            monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps(data))
+        registry = [t.to_dict() for t in parse_registry(
+            [{"key": s.key, "name": s.display_name, "language": "en"} for s in sandbox])]
+        rows, alerts = [], {}
+        for index, tenant in enumerate(registry):
+            ti = TenantTI(index)
+            try:
+                fleet.credential(tenant, {"ti": ti})
+            except AirflowFailException as exc:
+                alerts[tenant["key"]] = str(exc)
+            rows.append(ti.pushed["row"])
+    assert set(alerts) == {"t001", "t002"}  # 10 days < 30; a refused secret never passes
+    assert sandbox["t001"].display_name in alerts["t001"] and "AADSTS7000215" in alerts["t002"]
+    by_key = {row["connection"].removeprefix("office365_"): row for row in rows}
+    assert by_key["t000"]["ok"] and by_key["t000"]["days_left"] >= 729 and by_key["t000"]["source"] == "the connection"
+    assert by_key["t001"]["days_left"] == 10 and not by_key["t001"]["ok"]
+    lines = expiry_table(rows).splitlines()
+    assert [line.split(" (")[0] for line in lines[2:4]] == [sandbox["t001"].display_name, sandbox["t000"].display_name]
