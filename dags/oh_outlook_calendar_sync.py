@@ -87,7 +87,7 @@ are written into the Outlook calendars of the mapped employees.
         pool=GRAPH_POOL,
     ).expand(mailboxes=shards)
 
-    @task(outlets=[CALENDARS])
+    @task(multiple_outputs=False, outlets=[CALENDARS])
     def report(summaries: list, appointments: dict) -> dict:
         """Totals over all shards plus the run's one read, for the log and for XCom (a failed shard
         fails the run before this). Records rejected on reading are counted here, once."""

@@ -39,7 +39,7 @@ steps in its log. **table** lists every tenant, fewest days first.
         check_map_length(len(registry), conf.getint("core", "max_map_length", fallback=1024))
         return registry
 
-    @task(map_index_template="{{ tenant_label }}", retries=0)
+    @task(multiple_outputs=False, map_index_template="{{ tenant_label }}", retries=0)
     def check(tenant: dict) -> dict:
         from oh_outlook_provider.operators import fleet
         from oh_outlook_provider.runners.tenants import Tenant
@@ -48,7 +48,7 @@ steps in its log. **table** lists every tenant, fewest days first.
         context["tenant_label"] = Tenant.from_dict(tenant).label  # type: ignore[typeddict-unknown-key]
         return fleet.credential(tenant, context)
 
-    @task(trigger_rule="all_done")
+    @task(multiple_outputs=False, trigger_rule="all_done")
     def table(registry: list) -> dict:
         """Every tenant's row (those that alerted too: their rows are pushed before they fail)."""
         from oh_outlook_provider.runners.fleet import expiry_table

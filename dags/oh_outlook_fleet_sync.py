@@ -55,7 +55,7 @@ next run, without a file change.
         check_map_length(len(registry), conf.getint("core", "max_map_length", fallback=1024))
         return registry
 
-    @task(map_index_template="{{ tenant_label }}", pool=GRAPH_POOL, outlets=[CALENDARS])
+    @task(multiple_outputs=False, map_index_template="{{ tenant_label }}", pool=GRAPH_POOL, outlets=[CALENDARS])
     def tenant(tenant: dict) -> dict:
         """One business: credential, mapping, its one openHandwerk read, its first (mostly only) shard."""
         from oh_outlook_provider.operators import fleet
@@ -89,7 +89,7 @@ next run, without a file change.
         planned = [ti.xcom_pull(task_ids=TENANT_TASK, key=PLAN, map_indexes=i) for i in range(len(registry))]
         return [p for p in planned if p and p["shards"] > 1]
 
-    @task(map_index_template="{{ shard_label }}", pool=GRAPH_POOL)
+    @task(multiple_outputs=False, map_index_template="{{ shard_label }}", pool=GRAPH_POOL)
     def sync(shard: dict) -> dict:
         from oh_outlook_provider.operators import fleet
         from oh_outlook_provider.runners.fleet import shard_label
@@ -98,7 +98,7 @@ next run, without a file change.
         context["shard_label"] = shard_label(shard)  # type: ignore[typeddict-unknown-key]
         return fleet.sync(shard, context)
 
-    @task(map_index_template="{{ tenant_label }}", trigger_rule="all_done", outlets=[CALENDARS])
+    @task(multiple_outputs=False, map_index_template="{{ tenant_label }}", trigger_rule="all_done", outlets=[CALENDARS])
     def report(large: dict) -> dict:
         """A large tenant's totals over all its shards, and its asset event."""
         from oh_outlook_provider.operators import fleet
@@ -107,7 +107,7 @@ next run, without a file change.
         context["tenant_label"] = large["label"]  # type: ignore[typeddict-unknown-key]
         return fleet.report(large, context, CALENDARS)
 
-    @task(trigger_rule="all_done")
+    @task(multiple_outputs=False, trigger_rule="all_done")
     def outcome(registry: list) -> dict:
         """Fails the run, naming the tenants that were not synced; the others are untouched by it."""
         from oh_outlook_provider.operators import fleet

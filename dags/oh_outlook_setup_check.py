@@ -35,7 +35,7 @@ Language: `[oh_outlook] language` (de or en).
 """),
 ) as dag:
 
-    @task(task_id="office365")
+    @task(multiple_outputs=False, task_id="office365")
     def office365(params: dict | None = None) -> dict[str, str]:
         # Imports inside the task: parse cost (msal, requests) only when the check runs.
         from oh_outlook_provider.hooks.office365 import Office365Hook
@@ -45,7 +45,7 @@ Language: `[oh_outlook] language` (de or en).
         return log_checklist(office365_checklist(Office365Hook((params or {}).get("office365_conn_id",
                                                                                   "office365_default"))), log)
 
-    @task(task_id="openhandwerk")
+    @task(multiple_outputs=False, task_id="openhandwerk")
     def openhandwerk(params: dict | None = None) -> dict[str, str]:
         from oh_outlook_provider.hooks.openhandwerk import OpenHandwerkHook
         from oh_outlook_provider.runners.checklist import log_checklist
