@@ -31,13 +31,10 @@ steps in its log. **table** lists every tenant, fewest days first.
 
     @task
     def tenants() -> list[dict]:
-        from airflow.configuration import conf
+        """The registry's tenants, in order (wrong and paused ones too: their own tasks say so)."""
+        from oh_outlook_provider.operators import fleet
 
-        from oh_outlook_provider.runners.tenants import check_map_length, load_registry
-
-        registry = [tenant.to_dict() for tenant in load_registry()]
-        check_map_length(len(registry), conf.getint("core", "max_map_length", fallback=1024))
-        return registry
+        return fleet.registry()
 
     @task(multiple_outputs=False, map_index_template="{{ tenant_label }}", retries=0)
     def check(tenant: dict) -> dict:

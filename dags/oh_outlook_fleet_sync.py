@@ -47,13 +47,9 @@ next run, without a file change.
     @task
     def tenants() -> list[dict]:
         """The registry's tenants, in order (wrong and paused ones too: their own tasks say so)."""
-        from airflow.configuration import conf
+        from oh_outlook_provider.operators import fleet
 
-        from oh_outlook_provider.runners.tenants import check_map_length, load_registry
-
-        registry = [tenant.to_dict() for tenant in load_registry()]
-        check_map_length(len(registry), conf.getint("core", "max_map_length", fallback=1024))
-        return registry
+        return fleet.registry()
 
     @task(multiple_outputs=False, map_index_template="{{ tenant_label }}", pool=GRAPH_POOL, outlets=[CALENDARS])
     def tenant(tenant: dict) -> dict:

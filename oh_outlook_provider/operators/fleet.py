@@ -33,6 +33,18 @@ MAPPING_MAX_AGE = 24 * 3600.0  # seconds a mapping stands while openHandwerk's e
 KEEP_FOR = dt.timedelta(days=7)
 
 
+def registry() -> list[dict[str, Any]]:
+    """The registry's tenants as JSON-safe dicts, in order (wrong and paused ones too: their own tasks
+    say so); `ConfigurationError` when Airflow could not map them all (``[core] max_map_length``)."""
+    from airflow.configuration import conf
+
+    from oh_outlook_provider.runners.tenants import check_map_length, load_registry
+
+    tenants = [tenant.to_dict() for tenant in load_registry()]
+    check_map_length(len(tenants), conf.getint("core", "max_map_length", fallback=1024))
+    return tenants
+
+
 def usable(data: Mapping[str, Any]) -> Tenant:
     """The registry entry as a `Tenant`; a wrong entry fails its task, a paused one is skipped."""
     tenant = Tenant.from_dict(data)

@@ -9,6 +9,7 @@ from types import SimpleNamespace
 import pytest
 from airflow.sdk import Asset, ObjectStoragePath
 
+from oh_outlook_provider.exceptions import ConfigurationError
 from oh_outlook_provider.graph.credentials import Assessment
 from oh_outlook_provider.i18n import speaking
 from oh_outlook_provider.operators import fleet
@@ -150,3 +151,14 @@ def test_the_mapping_is_made_again_only_when_the_employees_change(tmp_path):
     fleet._mapping(graph, Staff([*staff, Employee("M-2", "Anna Wolf", "a@m.de")]), tenant, folder)
     assert graph.user_reads == 2
     assert json.loads((folder / "mapping.json").read_text())["mapping"]["counts"] == {"matched": 1, "no_user": 1}
+
+
+def test_the_registry_task_refuses_more_tenants_than_airflow_maps(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_VAR_OH_OUTLOOK_TENANTS", json.dumps([{"key": f"t{i}", "name": f"T{i}"} for i in range(3)]))
+    assert [t["key"] for t in fleet.registry()] == ["t0", "t1", "t2"]
+    monkeypatch.setenv("AIRFLOW__CORE__MAX_MAP_LENGTH", "2")
+    from airflow.configuration import conf
+
+    assert conf.getint("core", "max_map_length") == 2
+    with pytest.raises(ConfigurationError, match="max_map_length"):
+        fleet.registry()
