@@ -24,6 +24,7 @@ from oh_outlook_provider.graph.errors import translate_graph_error
 from oh_outlook_provider.hooks.batching import Call, LaneQueue, call_body, plan_calls, retry_calls
 from oh_outlook_provider.hooks.http import decoded
 from oh_outlook_provider.hooks.retry import RetryState, retry_after_seconds
+from oh_outlook_provider.i18n import carried
 
 BATCH_LIMIT = 20
 # Sent on every request and every sub-request (a batch's envelope headers do not reach its
@@ -88,7 +89,7 @@ class GraphBatchMixin:
         if len(queue) == 1:
             run.lane(queue, 0)
         else:
-            with ThreadPoolExecutor(max_workers=len(queue), thread_name_prefix="batch-lane") as pool:
+            with ThreadPoolExecutor(max_workers=len(queue), thread_name_prefix="batch-lane", **carried()) as pool:
                 for future in [pool.submit(run.lane, queue, i) for i in range(len(queue))]:
                     future.result()
         return run.results

@@ -14,8 +14,10 @@ import gettext
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 DOMAIN = "oh_outlook_provider"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -23,8 +25,10 @@ LANGUAGES = ("de", "en")
 DEFAULT_LANGUAGE = "de"
 SECTION, OPTION = "oh_outlook", "language"
 ENVIRONMENT = "AIRFLOW__OH_OUTLOOK__LANGUAGE"
-# A tenant's own language (the fleet's registry), over the setting while a tenant's task runs.
-_spoken: dict[str, str | None] = {"language": None}
+# A tenant's own language (the fleet's registry), over the setting while a tenant's task runs: per thread
+# and context (two tenants checked at once in one process do not trade languages); the threads a sync
+# starts take it over through `carried()`.
+_spoken: ContextVar[str | None] = ContextVar("oh_outlook_language", default=None)
 
 
 def _normal(value: str | None) -> str:
@@ -35,14 +39,23 @@ def _normal(value: str | None) -> str:
 @contextmanager
 def speaking(language: str | None) -> Iterator[None]:
     """Messages built inside are in `language` (``de``/``en``; None: the setting), e.g. one tenant's
-    task in the fleet DAG; the setting counts again afterwards. Process-wide, so the threads a sync
-    starts speak it too: Airflow 3 runs every task instance in a process of its own."""
-    before = _spoken["language"]
-    _spoken["language"] = _normal(language) if language else None
+    task in the fleet DAG; the setting counts again afterwards. A context variable: other threads keep
+    their own, except the worker threads started with `carried()`."""
+    token = _spoken.set(_normal(language) if language else None)
     try:
         yield
     finally:
-        _spoken["language"] = before
+        _spoken.reset(token)
+
+
+def _adopt(language: str | None) -> None:
+    _spoken.set(language)
+
+
+def carried() -> dict[str, Any]:
+    """``ThreadPoolExecutor(**carried(), ...)``: its worker threads speak the language of the thread
+    that starts the pool (a tenant's, inside `speaking()`), not only the setting."""
+    return {"initializer": _adopt, "initargs": (_spoken.get(),)}
 
 
 def current_language() -> str:
@@ -50,8 +63,9 @@ def current_language() -> str:
     (which reads the environment variable first), or the environment variable alone where Airflow's
     configuration is not importable; unknown values fall back to English, the source text, rather
     than failing where an error is being reported."""
-    if _spoken["language"] is not None:
-        return _spoken["language"]
+    spoken = _spoken.get()
+    if spoken is not None:
+        return spoken
     try:
         from airflow.configuration import conf
 

@@ -30,6 +30,7 @@ from typing import Any
 
 from oh_outlook_provider.exceptions import GraphError
 from oh_outlook_provider.graph.errors import APP_NAME
+from oh_outlook_provider.i18n import carried
 from oh_outlook_provider.runners.mailbox import GraphClient, MailboxStore, Reading
 from oh_outlook_provider.runners.records import AppointmentLookup, AppointmentSource
 from oh_outlook_provider.runners.report import MailboxResult, SyncReport, build_report
@@ -156,8 +157,8 @@ class CalendarSync:
         if opts.mailboxes is not None:
             mailboxes = [m for m in mailboxes if m in opts.mailboxes]
         with collector_paused(), \
-                ThreadPoolExecutor(max_workers=max(1, opts.max_workers), thread_name_prefix="mailbox") as pool, \
-                ThreadPoolExecutor(max_workers=max(1, opts.max_workers), thread_name_prefix="categories") as self._side:
+                ThreadPoolExecutor(max(1, opts.max_workers), "mailbox", **carried()) as pool, \
+                ThreadPoolExecutor(max(1, opts.max_workers), "categories", **carried()) as self._side:
             # Outlook is read while openHandwerk is read: the two services do not wait for each other.
             readings = {m: pool.submit(self.store.read, m, opts.window) for m in mailboxes}
             # Streamed page by page into the desired state; a failed read raises, it is never "no appointments".

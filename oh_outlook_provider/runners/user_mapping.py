@@ -8,7 +8,7 @@ from typing import Any
 
 from oh_outlook_provider.exceptions import MailboxAccessDeniedError, MailboxNotEnabledError
 from oh_outlook_provider.graph import paths
-from oh_outlook_provider.i18n import _
+from oh_outlook_provider.i18n import _, carried
 from oh_outlook_provider.runners.log_lines import wrapped
 from oh_outlook_provider.sync.mapping import BLOCKED, MATCHED, NO_MAILBOX, MappingResult, graph_user, map_employees
 from oh_outlook_provider.sync.models import Employee, Rejected
@@ -39,7 +39,7 @@ def run_user_mapping(
                 return entry.employee_id, BLOCKED
             return entry.employee_id, None
 
-        with ThreadPoolExecutor(max_workers=max(1, max_workers)) as pool:
+        with ThreadPoolExecutor(max_workers=max(1, max_workers), **carried()) as pool:
             for employee_id, outcome in pool.map(probe, matched):
                 if outcome:
                     result = result.with_outcome(employee_id, outcome)

@@ -113,3 +113,30 @@ def test_a_tenants_language_holds_inside_speaking_and_the_setting_counts_again_a
             assert current_language() == "de"
         assert current_language() == "en"
     assert current_language() == "de" and _("Calendar sync:") == "Kalendersynchronisierung:"
+
+
+def test_tenants_checked_at_once_in_one_process_keep_their_own_language_and_pass_it_to_their_threads(monkeypatch):
+    """Bug: the tenant's language was one process-wide value; two tenants in threads restored each other's,
+    and English stuck for every later message of the process."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from oh_outlook_provider.i18n import carried, speaking
+
+    monkeypatch.setenv("AIRFLOW__OH_OUTLOOK__LANGUAGE", "de")
+    barrier, seen = threading.Barrier(2), {}
+
+    def tenant(language):
+        with speaking(language):
+            barrier.wait()
+            with ThreadPoolExecutor(2, **carried()) as pool:
+                seen[language] = (current_language(), list(pool.map(lambda _: current_language(), range(2))))
+            barrier.wait()
+
+    threads = [threading.Thread(target=tenant, args=(language,)) for language in ("en", "de")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert seen == {"en": ("en", ["en", "en"]), "de": ("de", ["de", "de"])}
+    assert current_language() == "de"
