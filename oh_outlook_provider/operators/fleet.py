@@ -97,9 +97,10 @@ def _mapping(graph: Any, openhandwerk: Any, tenant: Tenant, folder: Any) -> dict
     return out
 
 
-def prepare(tenant: Tenant, context: Mapping[str, Any]) -> dict[str, Any]:
+def prepare(tenant: Tenant, context: Mapping[str, Any], graph: Any = None) -> dict[str, Any]:
     """One tenant's run up to the writes: its credential (a token), its user mapping, its one
-    openHandwerk read into a snapshot file, its shards. Pushes ``{"tenant", "mapping",
+    openHandwerk read into a snapshot file, its shards; `graph`: the task's Office365Hook (None: a
+    new one for the tenant's connection). Pushes ``{"tenant", "mapping",
     "appointments", "shards"}`` under XCom key `PREPARED` (read by the tenant's own tasks only) and
     the plan ``{"tenant", "label", "prepare_index", "shards"}`` under key `PLAN`; returns the former."""
     from oh_outlook_provider.hooks.office365 import Office365Hook
@@ -109,7 +110,7 @@ def prepare(tenant: Tenant, context: Mapping[str, Any]) -> dict[str, Any]:
 
     ti = context["ti"]
     try:
-        graph = Office365Hook(tenant.office365_conn_id)
+        graph = graph or Office365Hook(tenant.office365_conn_id)
         openhandwerk = OpenHandwerkHook(tenant.openhandwerk_conn_id)
         graph.get_token()  # a wrong or expired secret, an unknown tenant: fails here, with the fix
         folder = _folder(ti.dag_id, tenant)
@@ -135,9 +136,10 @@ def prepare(tenant: Tenant, context: Mapping[str, Any]) -> dict[str, Any]:
     return prepared
 
 
-def sync_shard(prepared: Mapping[str, Any], number: int, context: Mapping[str, Any]) -> dict[str, Any]:
+def sync_shard(prepared: Mapping[str, Any], number: int, context: Mapping[str, Any], graph: Any = None) -> dict[str, Any]:
     """Shard `number` (from 1) of a prepared tenant: the engine over its mailboxes, on the tenant's
-    snapshot. Returns its `SyncReport`; fails (after all its other mailboxes) when a mailbox failed."""
+    snapshot; `graph` as for `prepare` (the tenant task passes its own: one token a task). Returns
+    its `SyncReport`; fails (after all its other mailboxes) when a mailbox failed."""
     from oh_outlook_provider.hooks.office365 import Office365Hook
     from oh_outlook_provider.hooks.openhandwerk import OpenHandwerkHook
     from oh_outlook_provider.runners.appointments import Snapshot
@@ -150,7 +152,7 @@ def sync_shard(prepared: Mapping[str, Any], number: int, context: Mapping[str, A
         return {"totals": {}, "failed": {}, "window": prepared["appointments"]["window"],
                 "appointments": prepared["appointments"]["appointments"]}
     try:
-        graph = Office365Hook(tenant.office365_conn_id)
+        graph = graph or Office365Hook(tenant.office365_conn_id)
         openhandwerk = OpenHandwerkHook(tenant.openhandwerk_conn_id)
         snapshot = Snapshot.of(prepared["appointments"])
         options = sync_options(graph, openhandwerk, snapshot.window, arguments_of(prepared["tenant"]),
@@ -174,12 +176,17 @@ def sync_shard(prepared: Mapping[str, Any], number: int, context: Mapping[str, A
     return summary
 
 
-def announce(tenant: Tenant, summaries: list[Mapping[str, Any]], context: Mapping[str, Any], alias: Any) -> dict:
+def announce(tenant: Tenant, summaries: list[Mapping[str, Any]], context: Mapping[str, Any], alias: Any,
+             rejected_on_reading: int = 0) -> dict:
     """The tenant's totals over its shards, logged, and the asset event of its openHandwerk account
-    (through the DAG's asset alias: the tenants are known at run time, not at parse time)."""
+    (through the DAG's asset alias: the tenants are known at run time, not at parse time).
+    `rejected_on_reading`: the records its one openHandwerk read rejected (the snapshot the shards
+    sync leaves them out, so no shard counts them): counted here, once, as the single DAG's report does."""
     from oh_outlook_provider.assets import calendars_asset
 
     totals = fleet.add_totals(summaries)
+    if rejected_on_reading:
+        totals["rejected"] = totals.get("rejected", 0) + int(rejected_on_reading)
     log.info(_("Tenant %s: %s"), tenant.label, ", ".join(f"{k}={v}" for k, v in sorted(totals.items())))
     events = context.get("outlet_events")
     if events is not None:
@@ -194,12 +201,16 @@ def run_tenant(data: Mapping[str, Any], context: Mapping[str, Any], alias: Any) 
     """A tenant's task: prepare, then its first shard; a tenant of one shard (most) is done here,
     report and asset event included, in one task start. Returns ``{"totals", "summary"}``, the
     shard's whole report only for a large tenant (its report task adds it up; XCom stays small)."""
+    from oh_outlook_provider.hooks.office365 import Office365Hook
+
     tenant = usable(data)
+    graph = Office365Hook(tenant.office365_conn_id)  # one msal app, one token for both steps (not one each)
     with speaking(tenant.language):
-        prepared = prepare(tenant, context)
-        summary = sync_shard(prepared, 1, context)
+        prepared = prepare(tenant, context, graph)
+        summary = sync_shard(prepared, 1, context, graph)
         if len(prepared["shards"]) == 1:
-            return {"totals": announce(tenant, [summary], context, alias), "summary": None}
+            return {"totals": announce(tenant, [summary], context, alias, prepared["appointments"]["rejected_total"]),
+                    "summary": None}
     return {"totals": summary["totals"], "summary": summary}
 
 
@@ -229,7 +240,7 @@ def report(plan: Mapping[str, Any], context: Mapping[str, Any], alias: Any) -> d
         if missing:
             raise AirflowFailException(_("Tenant {tenant}: shard(s) {shards} failed; see their sync tasks.").format(
                 tenant=tenant.label, shards=", ".join(map(str, missing))))
-        return announce(tenant, summaries, context, alias)
+        return announce(tenant, summaries, context, alias, prepared.get("appointments", {}).get("rejected_total", 0))
 
 
 def outcome(registry: list[Mapping[str, Any]], context: Mapping[str, Any]) -> dict[str, Any]:

@@ -156,16 +156,19 @@ def overlap(intervals: list[tuple[str, str]]) -> int:
 def _start(record: dict) -> dt.datetime | None:
     """The start instant, read from openHandwerk's raw record (not through the sync's parser)."""
     raw, end = record.get("start"), record.get("end")
-    if not isinstance(raw, str) or not isinstance(end, str) or end <= raw:
+    # An all-day end is the last day, inclusive: a one-day appointment ends on the day it starts.
+    if not isinstance(raw, str) or not isinstance(end, str) or end < raw:
         return None
     if record.get("allDay"):
         return dt.datetime.combine(dt.date.fromisoformat(raw[:10]), dt.time(), BERLIN)
     return dt.datetime.fromisoformat(raw).replace(tzinfo=BERLIN)
 
 
-def expected_events(state, mapping: dict, windows: list[tuple[dt.datetime, dt.datetime]]) -> dict:
+def expected_events(state, mapping: dict, windows: list[tuple[dt.datetime, dt.datetime]],
+                    source: str = SOURCE) -> dict:
     """(user id, key) -> (subject, start instant) of every event the calendars must hold after
-    syncing `windows`: live appointments starting in a window, once per mapped employee."""
+    syncing `windows`: live appointments starting in a window, once per mapped employee; `source`
+    is the openHandwerk account's tag (a fleet tenant's: f"openhandwerk:{state.oh_id_kn}")."""
     wanted = {}
     for record in state.appointments.values():
         start = _start(record)
@@ -175,19 +178,19 @@ def expected_events(state, mapping: dict, windows: list[tuple[dt.datetime, dt.da
             continue
         for employee in record.get("employees") or []:
             if employee in mapping:
-                key = (mapping[employee]["user_id"], f"{SOURCE}|{record['id']}|{employee}")
+                key = (mapping[employee]["user_id"], f"{source}|{record['id']}|{employee}")
                 wanted[key] = (record["title"].strip(), start)
     return wanted
 
 
 def assert_exact(state, mapping: dict, windows: list[tuple[dt.datetime, dt.datetime]],
-                 foreign: dict | None = None) -> None:
+                 foreign: dict | None = None, source: str = SOURCE) -> None:
     """Each wanted event once, with its subject and start; nothing else of ours; foreign events as
     they were; no invitation mailed."""
-    wanted = expected_events(state, mapping, windows)
+    wanted = expected_events(state, mapping, windows, source)
     with state.lock:
         ours = [(user, event) for user, events in state.events.items() for event in events.values()
-                if event["_props"].get(SOURCE_PROP) == SOURCE]
+                if event["_props"].get(SOURCE_PROP) == source]
         copies = Counter((user, event["_props"].get(KEY_PROP)) for user, event in ours)
         assert [k for k, n in copies.items() if n > 1] == [], "duplicates"
         assert set(copies) == set(wanted), (sorted(set(wanted) - set(copies))[:5], sorted(set(copies) - set(wanted))[:5])

@@ -162,3 +162,46 @@ def test_the_registry_task_refuses_more_tenants_than_airflow_maps(monkeypatch):
     assert conf.getint("core", "max_map_length") == 2
     with pytest.raises(ConfigurationError, match="max_map_length"):
         fleet.registry()
+
+
+def test_records_rejected_on_reading_count_once_in_a_tenants_totals(monkeypatch):
+    # The shards sync a snapshot that leaves the read's rejected records out: their summaries count
+    # only what Graph refused; the tenant's totals (log, asset event) add the read's rejections once.
+    window = {"start": "2026-11-23T00:00:00+00:00", "end": "2027-02-28T00:00:00+00:00"}
+    prepared = {"tenant": tenants()[0], "appointments": {"rejected_total": 2}, "shards": [["u1"]]}
+    monkeypatch.setattr(fleet, "prepare", lambda tenant, context, graph=None: prepared)
+    monkeypatch.setattr(fleet, "sync_shard", lambda prepared, number, context, graph=None: {
+        "totals": {"create": 4, "rejected": 1}, "window": window, "appointments": 6})
+    events, alias = Events(), object()
+    result = fleet.run_tenant(tenants()[0], {"ti": FakeTI(), "outlet_events": events}, alias)
+    assert result["totals"] == {"create": 4, "rejected": 3}
+    assert events[alias].added[0][1]["totals"] == {"create": 4, "rejected": 3}
+    # A large tenant: its report adds them once over all its shards.
+    xcoms = large_tenant_xcoms({"totals": {"create": 3}})
+    xcoms[("tenant", "prepared", 1)] = {"tenant": tenants()[0], "appointments": {"rejected_total": 2}}
+    plan = {"tenant": "mueller", "label": "Müller (mueller)", "prepare_index": 1, "shards": 2}
+    assert fleet.report(plan, {"ti": FakeTI(xcoms=xcoms), "outlet_events": Events()}, object()) == \
+        {"create": 5, "update": 1, "rejected": 2}
+
+
+def test_a_tenant_task_prepares_and_syncs_with_one_graph_hook_so_one_token(monkeypatch):
+    # Each Office365Hook has its own msal app and token cache: a second hook for the first shard cost
+    # every tenant a second token request (and discovery) each run.
+    from oh_outlook_provider.hooks.office365 import Office365Hook
+
+    seen = []
+    prepared = {"tenant": tenants()[0], "appointments": {"rejected_total": 0}, "shards": [["u1"]]}
+
+    def fake_prepare(tenant, context, graph=None):
+        seen.append(graph)
+        return prepared
+
+    def fake_sync(prepared, number, context, graph=None):
+        seen.append(graph)
+        return {"totals": {}, "window": None, "appointments": 0}
+
+    monkeypatch.setattr(fleet, "prepare", fake_prepare)
+    monkeypatch.setattr(fleet, "sync_shard", fake_sync)
+    fleet.run_tenant(tenants()[0], {"ti": FakeTI(), "outlet_events": Events()}, object())
+    assert isinstance(seen[0], Office365Hook) and seen[0].office365_conn_id == "office365_mueller"
+    assert seen[1] is seen[0]
