@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
 import hashlib
 import html
 import json
+import operator
 import re
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
@@ -235,9 +237,11 @@ def kept_fields(state: SandboxState, body: dict) -> dict:
     return kept
 
 
-def store_event(state: SandboxState, user_id: str, calendar_id: str, body: dict) -> dict:
-    """Validate and insert a new event (also used to seed private events)."""
-    check_properties(body)
+def store_event(state: SandboxState, user_id: str, calendar_id: str, body: dict, checked: bool = False) -> dict:
+    """Validate and insert a new event (also used to seed private events); `checked`: the caller has run
+    `check_properties` on this body already (a create through Graph), so it is not walked twice."""
+    if not checked:
+        check_properties(body)
     digest, body = create_digest(body), kept_fields(state, body)
     bounds = validate_event(body)
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
@@ -321,10 +325,22 @@ def _json_copy(value: Any) -> Any:
     return value
 
 
-def render_event(event: dict, select: list[str] | None, expand_ids: set[str] | None, zone: str | None) -> dict:
-    keep = (lambda k: not k.startswith("_") and (k in select or k in ("id", "@odata.etag", "start", "end", "body"))) \
-        if select else (lambda k: not k.startswith("_"))
-    out = {k: _json_copy(v) for k, v in event.items() if keep(k)}
+_ALWAYS_SHOWN = ("id", "@odata.etag")
+# (id of a stored event, zone) -> (the event, its values when rendered, its every property rendered); see render_event
+_RENDERED: dict[tuple[int, str | None], tuple[dict, tuple, dict]] = {}
+_RENDERED_MAX = 250_000
+
+
+@functools.lru_cache(maxsize=256)
+def _wanted(select: tuple[str, ...]) -> frozenset[str]:
+    """The properties a `$select` shows: those named, and the id and etag always."""
+    return frozenset(select).union(_ALWAYS_SHOWN)
+
+
+def _rendered(event: dict, zone: str | None) -> dict:
+    """Every property of the event as Graph shows it in `zone` (UTC without), before `$select` and `$expand`:
+    keys in the stored order, then `bodyPreview`. Values are the store's copies (dicts and lists rebuilt)."""
+    out = {k: _json_copy(v) for k, v in event.items() if not k.startswith("_")}
     tz_name = zone or "UTC"
     for name, utc_value in (("start", event["_start_utc"]), ("end", event["_end_utc"])):
         if event["isAllDay"]:
@@ -333,10 +349,35 @@ def render_event(event: dict, select: list[str] | None, expand_ids: set[str] | N
         else:
             shown = utc_value.astimezone(zone_of(zone)) if zone else utc_value
             out[name] = {"dateTime": fmt_graph_dt(shown), "timeZone": tz_name}
-    if not select or "bodyPreview" in select:  # computed only when shown
-        out["bodyPreview"] = html.unescape(re.sub(r"<[^>]+>", "", out["body"]["content"]))[:255].strip()
+    out["bodyPreview"] = html.unescape(re.sub(r"<[^>]+>", "", event["body"]["content"]))[:255].strip()
+    return out
+
+
+def render_event(event: dict, select: list[str] | None, expand_ids: set[str] | None, zone: str | None) -> dict:
+    """A stored event as Graph answers it: `$select` (None: every property), `$expand` of extended properties
+    (None: not expanded), times in `zone` (an `outlook.timezone` name; None: UTC). A new dict each call;
+    its nested values may be shared with other answers (read them, never change them).
+
+    The full rendering is remembered per (event, zone) and used again while every stored value is the same
+    object (the emulator replaces a value on a write, never changes one in place): the answer to a create
+    is what a later read shows, `$select` only leaves properties out (rendering every event of a rerun's
+    reads again was a third of the emulator's CPU, issue 25). Extended properties are read on every call."""
+    key = (id(event), zone)
+    values = tuple(event.values())
+    known = _RENDERED.get(key)
+    if known is not None and known[0] is event and len(known[1]) == len(values) \
+            and all(map(operator.is_, known[1], values)):
+        full = known[2]
+    else:
+        full = _rendered(event, zone)
+        if len(_RENDERED) >= _RENDERED_MAX:
+            _RENDERED.clear()
+        _RENDERED[key] = (event, values, full)
     if select:
-        out = {k: v for k, v in out.items() if k in select or k in ("id", "@odata.etag")}
+        wanted = _wanted(tuple(select))
+        out = {k: v for k, v in full.items() if k in wanted}
+    else:
+        out = dict(full)
     if expand_ids is not None:
         out["singleValueExtendedProperties"] = [
             {"id": pid, "value": value} for pid, value in event["_props"].items() if pid in expand_ids

@@ -17,7 +17,6 @@ import random
 import re
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
@@ -40,6 +39,7 @@ from devtools.sandbox.events import (
 )
 from devtools.sandbox.state import SandboxState
 from devtools.sandbox.tokens import TokenInvalid, verify_access_token
+from devtools.sandbox.waves import run_wave
 
 Result = tuple[int, dict, Any]
 
@@ -232,6 +232,8 @@ def _unit(state: SandboxState, *parts: object) -> float:
 
 def _draw_fault(state: SandboxState, mailbox: str, n: int) -> str | None:
     f = state.faults
+    if not (f.p429 or f.p503 or f.p504 or f.p_lost or f.p504_after):
+        return None  # no draw can fall below a probability of 0: the hash is not needed
     roll = _unit(state, "fault", mailbox, n)
     for name, p in (("429", f.p429), ("503", f.p503), ("504", f.p504), ("lost", f.p_lost),
                     ("504_after", f.p504_after)):
@@ -242,8 +244,10 @@ def _draw_fault(state: SandboxState, mailbox: str, n: int) -> str | None:
 
 
 def _sleep_latency(state: SandboxState, mailbox: str, n: int) -> None:
-    if state.latency or state.jitter:
+    if state.jitter:
         time.sleep(state.latency + state.jitter * _unit(state, "lat", mailbox, n))
+    elif state.latency:
+        time.sleep(state.latency)
 
 
 # ---------------------------------------------------------------------- dispatch
@@ -517,7 +521,7 @@ def _create(state: SandboxState, user_id: str, calendar_id: str, body: Any, zone
                              f"The transaction id '{txn}' was already used to create another item in this mailbox.")
         if existing is not None:
             return ok(201, render_event(existing, None, None, zone))
-    event = store_event(state, user_id, calendar_id, body)
+    event = store_event(state, user_id, calendar_id, body, checked=True)  # checked above
     return ok(201, render_event(event, None, None, zone))
 
 
@@ -643,20 +647,13 @@ def run_batch(state: SandboxState, headers: dict, body: Any, base_url: str) -> R
     # Ready sub-requests run in waves; how many at once is the execution setting (row B5).
     width = 4 if state.behaviour.batch_execution == "four_at_a_time" else 20
     remaining = list(by_id)
-    pool: ThreadPoolExecutor | None = None  # only for a wave of more than one: a chain runs in this thread
-    try:
-        while remaining:
-            ready = [k for k in remaining
-                     if all(str(d).casefold() in results for d in by_id[k].get("dependsOn") or [])]
-            if len(ready) == 1:
-                run(ready[0])
-            else:
-                pool = pool or ThreadPoolExecutor(max_workers=width, thread_name_prefix="batch-sub")
-                list(pool.map(run, ready))
-            remaining = [k for k in remaining if k not in results]
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    while remaining:
+        ready = [k for k in remaining if all(str(d).casefold() in results for d in by_id[k].get("dependsOn") or [])]
+        if len(ready) == 1:
+            run(ready[0])  # a chain runs in this thread
+        else:
+            run_wave(run, ready, width)
+        remaining = [k for k in remaining if k not in results]
     order = list(by_id)
     state.rng.shuffle(order)  # responses may come in any order (row B3)
     return ok(200, {"responses": [results[k] for k in order]})

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
+import itertools
 import random
 import threading
 import uuid
@@ -247,9 +248,11 @@ class SandboxState:
         self.transactions: dict[tuple[str, str], tuple[str, str]] = {}  # (user, transactionId) -> (event id, body)
         self.appointments = {a[oh_fields.APPOINTMENT_ID]: copy.deepcopy(a) for a in self.data.appointments}
         self.employees = {e[oh_fields.EMPLOYEE_ID]: copy.deepcopy(e) for e in self.data.employees}
+        # (from, to) -> (records, their starts, the records in the window): openhandwerk._window's memory
+        self.oh_windows: dict[tuple[dt.datetime, dt.datetime], tuple[list, list, list]] = {}
         self.counters = Counters()
         self.budget: dict[str, tuple[float, int]] = {}  # mailbox -> (window start, count)
-        self._sequence = 0
+        self._sequence = itertools.count(1)  # next() is atomic: ids are drawn without the lock
         for n, user in enumerate(u for u in self.data.users if u.has_mailbox):
             self._ensure_default_calendar(user.id)
             # One user made "baustelle" herself, in her own colour: it must stay hers (row G1).
@@ -263,9 +266,7 @@ class SandboxState:
 
     # ------------------------------------------------------------------ ids, helpers
     def new_id(self, prefix: str = "AAMkAD") -> str:
-        with self.lock:
-            self._sequence += 1
-            digest = hashlib.sha256(f"{self.seed}:{self._sequence}".encode()).hexdigest()
+        digest = hashlib.sha256(f"{self.seed}:{next(self._sequence)}".encode()).hexdigest()
         return f"{prefix}{digest[:40]}"
 
     def change_key(self) -> str:
@@ -282,6 +283,10 @@ class SandboxState:
         return cals[cal_id]
 
     def default_calendar(self, user_id: str) -> dict:
+        # Found without the lock (a dict read is atomic; every mailbox request asks): made under it.
+        for cal in list(self.calendars.get(user_id, {}).values()):
+            if cal["isDefaultCalendar"]:
+                return cal
         with self.lock:
             return self._ensure_default_calendar(user_id)
 
@@ -300,11 +305,11 @@ class SandboxState:
                 store_event(self, user_id, cal["id"], body)
 
     def find_user(self, ident: str) -> object | None:
+        user = self.users.get(ident)  # by id without the lock (a dict read is atomic; every request asks)
+        if user:
+            return user
         key = ident.casefold()
         with self.lock:
-            user = self.users.get(ident)
-            if user:
-                return user
             for user in self.users.values():
                 if user.userPrincipalName.casefold() == key:
                     return user

@@ -1,0 +1,101 @@
+"""What the emulator remembers to stay cheap (issue 25) never shows an answer the store no longer holds."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+
+from devtools.sandbox import control, oh_fields
+from devtools.sandbox.events import render_event, store_event, update_event
+from devtools.sandbox.openhandwerk import handle
+from devtools.sandbox.state import SandboxState
+from devtools.sandbox.waves import run_wave
+
+TZ = "W. Europe Standard Time"
+
+
+@pytest.fixture(scope="module")
+def state() -> SandboxState:
+    return SandboxState(seed=5, employees=3, appointments_per_employee=4)
+
+
+def _stored(state: SandboxState) -> dict:
+    user_id = next(u.id for u in state.users.values() if u.has_mailbox)
+    cal = state.default_calendar(user_id)
+    return store_event(state, user_id, cal["id"], {
+        "subject": "Wartung", "body": {"contentType": "text", "content": "Heizung <prüfen>"},
+        "start": {"dateTime": "2026-03-02T08:00:00", "timeZone": TZ},
+        "end": {"dateTime": "2026-03-02T09:00:00", "timeZone": TZ}})
+
+
+def test_a_read_after_a_write_shows_the_write(state):
+    event = _stored(state)
+    user_id = next(u for u, events in state.events.items() if event["id"] in events)
+    assert render_event(event, ["subject"], None, TZ)["subject"] == "Wartung"
+    update_event(state, user_id, event, {"subject": "Wartung neu", "start": {"dateTime": "2026-03-02T10:00:00",
+                                                                             "timeZone": TZ},
+                                         "end": {"dateTime": "2026-03-02T11:00:00", "timeZone": TZ}})
+    shown = render_event(event, ["subject", "start"], None, TZ)
+    assert shown["subject"] == "Wartung neu" and shown["start"]["dateTime"] == "2026-03-02T10:00:00.0000000"
+    event["isReminderOn"] = 1  # equal to True, another JSON value: a value replaced is a value changed
+    assert render_event(event, ["isReminderOn"], None, TZ)["isReminderOn"] == 1
+
+
+def test_select_leaves_properties_out_in_the_stored_order_and_answers_are_separate(state):
+    event = _stored(state)
+    full = render_event(event, None, None, None)
+    assert full["bodyPreview"] == "Heizung <prüfen>" and full["start"]["timeZone"] == "UTC"
+    assert list(render_event(event, ["start", "subject", "bodyPreview"], None, TZ)) == [
+        "id", "@odata.etag", "subject", "start", "bodyPreview"]
+    first = render_event(event, ["subject"], {"none"}, TZ)
+    first["subject"] = "changed by a caller"
+    assert first["singleValueExtendedProperties"] == []
+    assert render_event(event, ["subject"], None, TZ) == {"id": event["id"], "@odata.etag": event["@odata.etag"],
+                                                          "subject": "Wartung"}
+
+
+def _window_ids(state: SandboxState, headers: dict) -> list[str]:
+    window = {oh_fields.RANGE_FROM: "2031-01-06T00:00:00", oh_fields.RANGE_TO: "2031-01-07T00:00:00",
+              oh_fields.LIMIT: "500"}
+    status, body = handle(state, "GET", "/appointments", window, headers, None)
+    assert status == 200
+    return [a["id"] for a in body["response"] if a["id"].startswith("T-COST")]
+
+
+def test_a_window_read_again_sees_records_moved_added_and_removed_since():
+    state = SandboxState(seed=5, employees=3, appointments_per_employee=4)
+    _, login = handle(state, "POST", "/auth/login", {}, {},
+                      {"idKn": state.oh_id_kn, "employee": state.oh_employee, "password": state.oh_password})
+    headers = {"authorization": "Bearer " + login["response"][oh_fields.TOKEN]}
+    record = {"id": "T-COST-1", "title": "x", "start": "2031-01-06T08:00:00", "end": "2031-01-06T09:00:00"}
+    control.oh_change(state, "new", record=record)
+    assert _window_ids(state, headers) == ["T-COST-1"]
+    state.appointments["T-COST-1"]["start"] = "2031-02-06T08:00:00"  # moved in place, out of the window
+    assert _window_ids(state, headers) == []
+    state.appointments["T-COST-1"]["start"] = "2031-01-06T07:00:00"
+    state.appointments["T-COST-2"] = {**record, "id": "T-COST-2"}
+    assert _window_ids(state, headers) == ["T-COST-1", "T-COST-2"]
+    del state.appointments["T-COST-1"]
+    assert _window_ids(state, headers) == ["T-COST-2"]
+
+
+def test_a_wave_runs_at_most_width_at_once_in_order_and_raises_after_all_ran():
+    started, running, peak, lock = [], [0], [0], threading.Lock()
+
+    def run(key: str) -> None:
+        with lock:
+            started.append(key)
+            running[0] += 1
+            peak[0] = max(peak[0], running[0])
+        time.sleep(0.01)
+        with lock:
+            running[0] -= 1
+        if key in ("k3", "k7"):
+            raise ValueError(key)
+
+    keys = [f"k{i}" for i in range(12)]
+    with pytest.raises(ValueError, match="k3"):
+        run_wave(run, keys, 4)
+    assert sorted(started) == sorted(keys) and set(started[:4]) == set(keys[:4]) and peak[0] == 4
