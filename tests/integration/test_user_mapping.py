@@ -12,6 +12,13 @@ from oh_outlook_provider.version_compat import AirflowFailException
 from tests.conftest import graph_hook, oh_hook
 
 
+@pytest.fixture
+def sandbox(tenant):
+    """The mapping reads users, employees and one calendar per mailbox probe, the same under both Graph
+    behaviour bundles (tests/conftest.py BEHAVIOURS differ only in events, categories and $batch): once each."""
+    return tenant
+
+
 def test_every_seeded_employee_is_classified_as_intended(sandbox):
     result, rejected = run_user_mapping(graph_hook(sandbox), oh_hook(sandbox))
     got = {e.employee_id: e.outcome for e in result.entries}

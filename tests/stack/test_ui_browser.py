@@ -228,14 +228,24 @@ def _utc(epoch: float) -> dt.datetime:
 
 
 # ---------------------------------------------------------------------------------------------- issue 22
-def speak(stack, language: str, *components: str) -> None:
+def speak(stack, language: str, *components: str, timeout: float = 120) -> None:
     """Restart `components` with `[oh_outlook] language` = `language` (read per process, as an admin sets it in
-    the Airflow config the stack's processes share); the tests before this ran the suite's English."""
+    the Airflow config the stack's processes share); the tests before this ran the suite's English. All are killed,
+    then started side by side (each spends seconds importing Airflow; one after the other they took 31 s), and the
+    stack must be healthy again with every restarted Celery worker ready (Stack.restart's checks, for several)."""
+    ready = {name: stack.log_of(name).count(" ready.") for name in components}
+    for name in components:
+        stack.kill(name)
     for name in components:
         args, env = stack._commands[name]
-        stack.kill(name)
-        stack._commands[name] = (args, {**env, "AIRFLOW__OH_OUTLOOK__LANGUAGE": language})
-        stack.restart(name)
+        stack._spawn(name, args, {**env, "AIRFLOW__OH_OUTLOOK__LANGUAGE": language})
+    deadline = time.monotonic() + timeout
+    for name in (n for n in components if n in stack.settings.worker_names):
+        while stack.log_of(name).count(" ready.") == ready[name]:
+            if time.monotonic() > deadline or stack.processes[name].poll() is not None:
+                raise RuntimeError(f"{name} did not start again; see {stack.logs}/{name}.log")
+            time.sleep(0.5)
+    stack.wait_healthy(max(1.0, deadline - time.monotonic()))
 
 
 def test_08_the_german_test_toast_for_success_and_for_the_wrong_permission(page, stack, shared_sandbox):

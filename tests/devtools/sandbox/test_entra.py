@@ -14,6 +14,13 @@ from oh_outlook_provider import exceptions as errors
 from tests.conftest import graph_hook
 
 
+@pytest.fixture
+def sandbox(tenant):
+    """Entra ID's answers (tokens, AADSTS errors, the application object) are the same under both Graph
+    behaviour bundles (tests/conftest.py BEHAVIOURS differ only in events, categories and $batch): once each."""
+    return tenant
+
+
 def test_msal_gets_a_token_with_the_secret_and_reuses_it(sandbox):
     hook = graph_hook(sandbox)
     token = hook.get_token()

@@ -18,6 +18,13 @@ from oh_outlook_provider.sync.models import Appointment, Rejected
 from tests.conftest import BASE_DATE, oh_hook
 
 
+@pytest.fixture
+def sandbox(tenant):
+    """openHandwerk's API is the same under both Graph behaviour bundles (tests/conftest.py BEHAVIOURS differ
+    only in Graph's events, categories and $batch): these tests run once each."""
+    return tenant
+
+
 def test_login_envelope_and_paging(sandbox):
     hook = oh_hook(sandbox, page_size=5)
     employees = list(hook.iter_employees())

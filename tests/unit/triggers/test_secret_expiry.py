@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import subprocess
 import sys
+import threading
 
 import pytest
 import requests_mock
@@ -28,12 +29,16 @@ def _events(trigger: SecretExpiryTrigger) -> list:
 
 def _checks(monkeypatch, *results: Assessment) -> list[float]:
     """The trigger's check answers `results` in turn; returns the sleeps it asked for."""
-    answers, sleeps = list(results), []
+    answers, sleeps, real_sleep, test_thread = list(results), [], asyncio.sleep, threading.get_ident()
 
     async def check_once(self):
         return answers.pop(0)
 
-    async def sleep(seconds):
+    async def sleep(seconds, *args):
+        # asyncio.sleep is one function for every event loop in the process: a sandbox server's loop in
+        # another thread (a session fixture) keeps its own ticks, only the trigger's are recorded.
+        if threading.get_ident() != test_thread:
+            return await real_sleep(seconds, *args)
         sleeps.append(seconds)
 
     monkeypatch.setattr(SecretExpiryTrigger, "check_once", check_once)
