@@ -62,28 +62,20 @@ next run, without a file change.
         return fleet.run_tenant(tenant, context, CALENDARS)
 
     @task(trigger_rule="all_done")
-    def plan(registry: list) -> list[dict]:
+    def plan() -> list[dict]:
         """The further shards of large tenants (their first shard ran in their tenant task)."""
         from airflow.configuration import conf
 
-        from oh_outlook_provider.operators.fleet import PLAN, TENANT_TASK
-        from oh_outlook_provider.runners.fleet import fleet_shards
-        from oh_outlook_provider.runners.tenants import check_map_length
+        from oh_outlook_provider.operators import fleet
 
-        ti = get_current_context()["ti"]
-        planned = [ti.xcom_pull(task_ids=TENANT_TASK, key=PLAN, map_indexes=i) for i in range(len(registry))]
-        shards = fleet_shards(planned, first=2)
-        check_map_length(len(shards), conf.getint("core", "max_map_length", fallback=1024))
-        return shards
+        return fleet.plan_shards(get_current_context(), conf.getint("core", "max_map_length", fallback=1024))
 
     @task(trigger_rule="all_done")
-    def large(registry: list) -> list[dict]:
+    def large() -> list[dict]:
         """The tenants of several shards: each gets a report over all of them."""
-        from oh_outlook_provider.operators.fleet import PLAN, TENANT_TASK
+        from oh_outlook_provider.operators import fleet
 
-        ti = get_current_context()["ti"]
-        planned = [ti.xcom_pull(task_ids=TENANT_TASK, key=PLAN, map_indexes=i) for i in range(len(registry))]
-        return [p for p in planned if p and p["shards"] > 1]
+        return fleet.large_tenants(get_current_context())
 
     @task(multiple_outputs=False, map_index_template="{{ shard_label }}", pool=GRAPH_POOL)
     def sync(shard: dict) -> dict:
@@ -112,7 +104,7 @@ next run, without a file change.
 
     registry = tenants()
     tenant_tasks = tenant.expand(tenant=registry)
-    planned, larger = plan(registry), large(registry)
+    planned, larger = plan(), large()
     tenant_tasks >> [planned, larger]
     further = sync.expand(shard=planned)
     reports = report.expand(large=larger)

@@ -51,7 +51,8 @@ E2E = [f"tests/e2e/test_airflow.py::test_{name}" for name in (
     "backfill_run_writes_exactly_that_days_appointments",
     "deferrable_expiry_sensor_reads_the_connection_in_the_trigger_and_resumes",
     "the_forms_test_button_works_for_a_stored_connection",
-    "connections_test_and_the_setup_dag_name_the_same_missing_step[calendars_read]")]
+    "connections_test_and_the_setup_dag_name_the_same_missing_step[calendars_read]",
+    "the_fleet_dag_syncs_each_tenant_in_its_own_tasks_and_fails_only_the_broken_one")]
 SUITES: dict[str, list[str]] = {
     "unit": ["tests/unit"],
     # The emulator's own tests; the stack launcher's (tests/devtools/test_*.py) concern the newest line only,

@@ -199,8 +199,8 @@ def announce(tenant: Tenant, summaries: list[Mapping[str, Any]], context: Mappin
 
 def run_tenant(data: Mapping[str, Any], context: Mapping[str, Any], alias: Any) -> dict[str, Any]:
     """A tenant's task: prepare, then its first shard; a tenant of one shard (most) is done here,
-    report and asset event included, in one task start. Returns ``{"totals", "summary"}``, the
-    shard's whole report only for a large tenant (its report task adds it up; XCom stays small)."""
+    report and asset event included, in one task start. Returns ``{"tenant", "totals", "summary"}``,
+    the shard's whole report only for a large tenant (its report task adds it up; XCom stays small)."""
     from oh_outlook_provider.hooks.office365 import Office365Hook
 
     tenant = usable(data)
@@ -209,9 +209,9 @@ def run_tenant(data: Mapping[str, Any], context: Mapping[str, Any], alias: Any) 
         prepared = prepare(tenant, context, graph)
         summary = sync_shard(prepared, 1, context, graph)
         if len(prepared["shards"]) == 1:
-            return {"totals": announce(tenant, [summary], context, alias, prepared["appointments"]["rejected_total"]),
-                    "summary": None}
-    return {"totals": summary["totals"], "summary": summary}
+            return {"tenant": tenant.key, "summary": None,
+                    "totals": announce(tenant, [summary], context, alias, prepared["appointments"]["rejected_total"])}
+    return {"tenant": tenant.key, "totals": summary["totals"], "summary": summary}
 
 
 def sync(shard: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
@@ -222,7 +222,7 @@ def sync(shard: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]
         raise AirflowFailException(f"shard {shard['shard']} of {shard['label']}: its tenant's preparation is missing")
     tenant = Tenant.from_dict(prepared["tenant"])
     with speaking(tenant.language):
-        return sync_shard(prepared, shard["shard"], context)
+        return {**sync_shard(prepared, shard["shard"], context), "tenant": tenant.key, "shard": shard["shard"]}
 
 
 def report(plan: Mapping[str, Any], context: Mapping[str, Any], alias: Any) -> dict[str, int]:
@@ -243,21 +243,50 @@ def report(plan: Mapping[str, Any], context: Mapping[str, Any], alias: Any) -> d
         return announce(tenant, summaries, context, alias, prepared.get("appointments", {}).get("rejected_total", 0))
 
 
+def pulled_all(ti: Any, task_id: str, key: str = "return_value") -> list[Any]:
+    """Every map index's XCom of a mapped task in **one** request to Airflow (a task instance that
+    pushed none is left out, so each value names its tenant). Airflow hands back a lone value bare
+    and none as None (the task SDK's `xcom_pull` without `map_indexes`, 3.0 to 3.3)."""
+    values = ti.xcom_pull(task_ids=task_id, key=key)
+    if values is None:
+        return []
+    if isinstance(values, Mapping):
+        return [values]
+    return [value for value in values if value is not None]
+
+
+def plan_shards(context: Mapping[str, Any], max_map_length: int) -> list[dict[str, Any]]:
+    """The run's further shards of large tenants (their first shard ran in their tenant task), from
+    the tenants' plans; `ConfigurationError` past Airflow's ``[core] max_map_length``."""
+    from oh_outlook_provider.runners.tenants import check_map_length
+
+    shards = fleet.fleet_shards(pulled_all(context["ti"], TENANT_TASK, PLAN), first=2)
+    check_map_length(len(shards), max_map_length)
+    return shards
+
+
+def large_tenants(context: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The plans of the tenants of several shards (each gets a report over all of them)."""
+    return sorted((p for p in pulled_all(context["ti"], TENANT_TASK, PLAN) if p["shards"] > 1),
+                  key=lambda p: p["prepare_index"])
+
+
 def outcome(registry: list[Mapping[str, Any]], context: Mapping[str, Any]) -> dict[str, Any]:
     """The run's verdict (its last task, so the run shows failed when a tenant failed): the tenants
     not synced in full, by name. A tenant counts as synced when its task returned and every other
-    shard of it did; paused tenants are left out."""
+    shard of it did; paused tenants are left out. Three XCom requests whatever the fleet's size."""
     ti = context["ti"]
     shards = ti.xcom_pull(task_ids="plan") or []
+    tenants_done = {result["tenant"] for result in pulled_all(ti, TENANT_TASK)}
+    shards_done = {(result["tenant"], result["shard"]) for result in pulled_all(ti, "sync")}
     failed, synced, paused = [], 0, 0
-    for index, data in enumerate(registry):
+    for data in registry:
         tenant = Tenant.from_dict(data)
         if tenant.paused and not tenant.problem:
             paused += 1
             continue
-        done = ti.xcom_pull(task_ids=TENANT_TASK, map_indexes=index) is not None and all(
-            ti.xcom_pull(task_ids="sync", map_indexes=i) is not None for i in fleet.sync_indexes(shards, tenant.key))
-        if done:
+        if tenant.key in tenants_done and all((tenant.key, shards[i]["shard"]) in shards_done
+                                              for i in fleet.sync_indexes(shards, tenant.key)):
             synced += 1
         else:
             failed.append(tenant.label)

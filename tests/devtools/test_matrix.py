@@ -44,4 +44,4 @@ def test_the_older_lines_e2e_tests_exist():
 
     source = Path(__file__).resolve().parents[1] / "e2e" / "test_airflow.py"
     names = {node.name for node in ast.walk(ast.parse(source.read_text())) if isinstance(node, ast.FunctionDef)}
-    assert {path.rsplit("::", 1)[1].split("[")[0] for path in E2E} <= names and len(E2E) == 7
+    assert {path.rsplit("::", 1)[1].split("[")[0] for path in E2E} <= names and len(E2E) == 8

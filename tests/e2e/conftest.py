@@ -26,6 +26,8 @@ PROVEN_BY_THE_STACK = {
     # openHandwerk read per run, the two rejected records counted once, calendars exactly openHandwerk's raw records,
     # no warning but the rejected records' (the XComs' details in tests/integration/test_appointments_operator.py).
     "test_the_sync_dag_fills_the_calendars_in_shards_from_one_read",
+    # tests/stack/test_fleet.py: 31 tenants through the scheduler on both workers, two broken ones failing alone.
+    "test_the_fleet_dag_syncs_each_tenant_in_its_own_tasks_and_fails_only_the_broken_one",
 }
 
 

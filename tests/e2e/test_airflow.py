@@ -317,3 +317,41 @@ def test_connections_test_and_the_setup_dag_name_the_same_missing_step(airflow_h
     assert dag_verdict in out, out[-4000:]
     assert dag_line in out and "Calendars.ReadWrite ok" not in out and " 7. OK" not in out
     assert openhandwerk_ok in out  # the openHandwerk task still passes
+
+
+def test_the_fleet_dag_syncs_each_tenant_in_its_own_tasks_and_fails_only_the_broken_one(airflow_home, tmp_path):
+    """Issue 24 on the older lines (on 3.3 the stack suite runs the fleet through the scheduler, tests/stack/test_fleet.py):
+    three tenants, one with a wrong secret, one of three shards; each task named by its tenant, the run failed by
+    `outcome` naming the broken tenant only, the others' calendars written."""
+    import sqlite3
+
+    from devtools.sandbox.fleet import Fleet
+    from devtools.sandbox.server import SandboxServer
+
+    fleet = Fleet.generate(3, 2, 3, seed=3, factors={"t002": 3}, base_date=dt.date.today())
+    with SandboxServer(fleet=fleet) as server:
+        env = airflow_env(airflow_home, server, ROOT / "dags", connections=False)
+        connections = server.fleet_connections()
+        connections["office365_t001"]["password"] = "sbx~not-the-secret-of-this-tenant-0000"
+        env.update({f"AIRFLOW_CONN_{conn_id.upper()}": json.dumps(data) for conn_id, data in connections.items()})
+        env.update(AIRFLOW_VAR_OH_OUTLOOK_TENANTS=json.dumps([{"key": s.key, "name": s.display_name, "language": "en",
+                                                               "mailboxes_per_shard": 2} for s in fleet]),
+                   OH_OUTLOOK_RETRY_DELAY_SECONDS="1", OH_OUTLOOK_SNAPSHOT_BASE=f"file://{tmp_path}")
+        out = subprocess.run([str(Path(sys.executable).parent / "airflow"), "dags", "test", "oh_outlook_fleet_sync"],
+                             env=env, capture_output=True, text=True, timeout=600)
+    assert out.returncode != 0, out.stdout[-2000:]  # the run fails: a tenant was not synced
+    with sqlite3.connect(airflow_home / "airflow.db") as db:
+        run_id = db.execute("select run_id from dag_run where dag_id = 'oh_outlook_fleet_sync' order by id desc").fetchone()[0]
+        rows = db.execute("select task_id, map_index, state, rendered_map_index from task_instance where dag_id = "
+                          "'oh_outlook_fleet_sync' and run_id = ?", (run_id,)).fetchall()
+    states = {(task, index): (state, name) for task, index, state, name in rows}
+    names = [s.display_name for s in fleet]
+    assert [states[("tenant", i)] for i in range(3)] == [("success", f"{names[0]} (t000)"),
+                                                         ("failed", f"{names[1]} (t001)"),
+                                                         ("success", f"{names[2]} (t002)")]
+    assert [states[("sync", i)] for i in range(2)] == [("success", f"{names[2]} (t002) 2/3"),
+                                                       ("success", f"{names[2]} (t002) 3/3")]
+    assert states[("report", 0)] == ("success", f"{names[2]} (t002)") and states[("outcome", -1)][0] == "failed"
+    # outcome's message (unit-tested in tests/unit/operators/test_fleet.py) is wrapped by 3.0's rich traceback: not read here
+    written = {s.key: sum(len(events) for events in s.events.values()) for s in fleet}
+    assert written["t000"] > 0 and written["t002"] > written["t000"] and written["t001"] == 0

@@ -86,7 +86,8 @@ def test_a_large_tenants_report_fails_naming_the_shard_that_failed():
 
 def test_the_outcome_fails_the_run_naming_every_tenant_not_synced_and_leaves_out_the_paused():
     registry = [*tenants(), parse_registry([{"key": "kaputt", "name": "Kaputt"}])[0].to_dict()]
-    xcoms = {("tenant", "return_value", 0): {"totals": {}}, ("plan", "return_value", None): []}
+    # One request a task: Airflow hands back a lone value bare (the mueller tenant's result here).
+    xcoms = {("tenant", "return_value", None): {"tenant": "mueller", "totals": {}}, ("plan", "return_value", None): []}
     with speaking("en"), pytest.raises(AirflowFailException, match=r"2 of 4 tenant\(s\) not synced: Falsch, "
                                                                    r"Kaputt \(kaputt\)"):
         fleet.outcome(registry, {"ti": FakeTI(xcoms=xcoms)})
@@ -205,3 +206,28 @@ def test_a_tenant_task_prepares_and_syncs_with_one_graph_hook_so_one_token(monke
     fleet.run_tenant(tenants()[0], {"ti": FakeTI(), "outlet_events": Events()}, object())
     assert isinstance(seen[0], Office365Hook) and seen[0].office365_conn_id == "office365_mueller"
     assert seen[1] is seen[0]
+
+
+def test_a_large_tenant_counts_as_synced_only_with_every_further_shard():
+    registry = parse_registry([{"key": "gross", "name": "Groß"}, {"key": "klein", "name": "Klein"}])
+    registry = [t.to_dict() for t in registry]
+    shards = [{"tenant": "gross", "label": "Groß (gross)", "prepare_index": 0, "shard": s, "shards": 3} for s in (2, 3)]
+    results = [{"tenant": "gross", "totals": {}}, {"tenant": "klein", "totals": {}}]
+    xcoms = {("tenant", "return_value", None): results, ("plan", "return_value", None): shards,
+             ("sync", "return_value", None): [{"tenant": "gross", "shard": 3}]}
+    with speaking("en"), pytest.raises(AirflowFailException, match=r"1 of 2 tenant\(s\) not synced: Groß \(gross\)"):
+        fleet.outcome(registry, {"ti": FakeTI(xcoms=xcoms)})
+    xcoms[("sync", "return_value", None)] = [{"tenant": "gross", "shard": 3}, {"tenant": "gross", "shard": 2}]
+    assert fleet.outcome(registry, {"ti": FakeTI(xcoms=xcoms)}) == {"synced": 2, "paused": 0}
+
+
+def test_the_plans_come_in_one_request_and_only_large_tenants_get_further_shards():
+    plans = [{"tenant": "b", "label": "B", "prepare_index": 1, "shards": 3},
+             {"tenant": "a", "label": "A", "prepare_index": 0, "shards": 1}]
+    ti = FakeTI(xcoms={("tenant", "plan", None): plans})
+    assert [(s["tenant"], s["shard"]) for s in fleet.plan_shards({"ti": ti}, 1024)] == [("b", 2), ("b", 3)]
+    assert [p["tenant"] for p in fleet.large_tenants({"ti": ti})] == ["b"]
+    with pytest.raises(ConfigurationError, match="max_map_length"):
+        fleet.plan_shards({"ti": ti}, 1)
+    assert fleet.pulled_all(FakeTI(), "tenant") == []  # no tenant got that far
+    assert fleet.pulled_all(FakeTI(xcoms={("tenant", "plan", None): plans[1]}), "tenant", "plan") == [plans[1]]
