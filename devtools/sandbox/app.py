@@ -38,6 +38,11 @@ async def _body(request: Request) -> Any:
         return {"__invalid__": True}
 
 
+def _faults(given: Any) -> Faults:
+    """Faults from a control call: a dict of `Faults` fields or a profile name ("flaky", "harsh")."""
+    return Faults(**given) if isinstance(given, dict) else Faults.profile(given)
+
+
 def _sent_path(request: Request, prefix: str, decoded: str) -> str:
     """The path after `prefix` as sent, still percent-encoded: Graph (and the openHandwerk emulation)
     decode each segment on its own, so an encoded "/" inside an id never splits it (row U1)."""
@@ -171,8 +176,7 @@ def create_app(state: SandboxState | Fleet) -> FastAPI:
         state = chosen(request)
         if isinstance(state, Response):
             return state
-        body = await _body(request) or {}
-        faults = Faults(**body) if isinstance(body, dict) else Faults.profile(body)
+        faults = _faults(await _body(request) or {})
         with state.lock:
             state.faults = faults
         return _json(200, {"ok": True, "tenant": state.key, "faults": vars(faults)})
@@ -184,7 +188,7 @@ def create_app(state: SandboxState | Fleet) -> FastAPI:
             return state
         body = await _body(request) or {}
         if "faults" in body:
-            body["faults"] = Faults(**body["faults"]) if isinstance(body["faults"], dict) else Faults.profile(body["faults"])
+            body["faults"] = _faults(body["faults"])
         if "behaviour" in body:
             body["behaviour"] = Behaviour(**body["behaviour"])
         if "base_date" in body:

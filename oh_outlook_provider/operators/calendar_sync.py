@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import inspect
 from collections.abc import Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -33,19 +34,14 @@ __all__ = ["Office365CalendarSyncOperator", "mapping_of"]
 ARGUMENTS = ("calendar_name", "on_outlook_edit", "max_delete_fraction", "allow_mass_delete", "dry_run", "max_workers",
              "category_map", "categories", "category_colors", "reminder_minutes", "show_as_map", "sensitivity_map",
              "include_categories", "exclude_categories", "include_statuses", "exclude_statuses", "map_url")
-DEFAULTS: dict[str, Any] = {"calendar_name": None, "on_outlook_edit": "overwrite", "max_delete_fraction": 0.5,
-                            "allow_mass_delete": False, "dry_run": False, "max_workers": 32, "category_map": None,
-                            "categories": True, "category_colors": None, "reminder_minutes": 15, "show_as_map": None,
-                            "sensitivity_map": None, "include_categories": None, "exclude_categories": None,
-                            "include_statuses": None, "exclude_statuses": None, "map_url": MAP_URL}
-
 
 def arguments_of(source: Any) -> dict[str, Any]:
     """`ARGUMENTS` from an operator (its attributes, as given) or a mapping (a tenant's options; a key it
-    lacks takes the operator's default)."""
+    lacks takes the operator's default, read from its signature)."""
     if not isinstance(source, Mapping):
         return {name: getattr(source, name) for name in ARGUMENTS}
-    return {name: source[name] if name in source else DEFAULTS[name] for name in ARGUMENTS}
+    defaults = inspect.signature(Office365CalendarSyncOperator.__init__).parameters
+    return {name: source[name] if name in source else defaults[name].default for name in ARGUMENTS}
 
 
 def selection_of(arguments: Mapping[str, Any]) -> Selection:
@@ -236,7 +232,7 @@ class Office365CalendarSyncOperator(BaseOperator):
         from oh_outlook_provider.hooks.openhandwerk import OpenHandwerkHook
         from oh_outlook_provider.runners.appointments import Snapshot
         from oh_outlook_provider.runners.calendar_sync import CalendarSync
-        from oh_outlook_provider.runners.report import summary_table
+        from oh_outlook_provider.runners.report import failed_mailboxes, summary_table
 
         graph = Office365Hook(self.office365_conn_id)
         openhandwerk = OpenHandwerkHook(self.openhandwerk_conn_id)
@@ -265,9 +261,7 @@ class Office365CalendarSyncOperator(BaseOperator):
             ti = context.get("ti")
             if ti is not None:
                 ti.xcom_push(key="summary", value=summary)
-            raise AirflowException(
-                f"{len(summary['failed'])} mailbox(es) failed after all others were synced: "
-                + "; ".join(f"{summary['mailboxes'][m]['upn'] or m}: {err}" for m, err in summary["failed"].items())
-            )
+            raise AirflowException(f"{len(summary['failed'])} mailbox(es) failed after all others were synced: "
+                                   f"{failed_mailboxes(summary)}")
         return summary
 

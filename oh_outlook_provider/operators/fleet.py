@@ -65,7 +65,7 @@ def _folder(dag_id: str, tenant: Tenant) -> Any:
 def _mapping(graph: Any, openhandwerk: Any, tenant: Tenant, folder: Any) -> dict[str, Any]:
     """The tenant's user mapping (the operator's result shape), made again only when openHandwerk's
     employees changed or the last one is older than a day: the steady state reads no Graph users."""
-    from oh_outlook_provider.runners.user_mapping import mapping_table, run_user_mapping
+    from oh_outlook_provider.runners.user_mapping import mapping_output, mapping_table, run_user_mapping
     from oh_outlook_provider.sync.mapping import MATCHED
     from oh_outlook_provider.sync.models import Rejected
 
@@ -90,17 +90,16 @@ def _mapping(graph: Any, openhandwerk: Any, tenant: Tenant, folder: Any) -> dict
         raise AirflowFailException(_("Tenant {tenant}: none of {count} employees could be matched to a Microsoft 365 "
                                      "mailbox ({counts}).").format(tenant=tenant.label, count=len(result.entries),
                                                                    counts=result.counts()))
-    out = result.to_dict()
-    out["rejected_employees"] = [{"record_id": r.record_id, "reason": r.reason} for r in rejected]
+    out = mapping_output(result, rejected)
     folder.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps({"digest": digest, "made_at": time.time(), "mapping": out}))
     return out
 
 
-def prepare(tenant: Tenant, context: Mapping[str, Any], graph: Any = None) -> dict[str, Any]:
+def prepare(tenant: Tenant, context: Mapping[str, Any], graph: Any = None, openhandwerk: Any = None) -> dict[str, Any]:
     """One tenant's run up to the writes: its credential (a token), its user mapping, its one
-    openHandwerk read into a snapshot file, its shards; `graph`: the task's Office365Hook (None: a
-    new one for the tenant's connection). Pushes ``{"tenant", "mapping",
+    openHandwerk read into a snapshot file, its shards; `graph`, `openhandwerk`: the task's hooks
+    (None: new ones for the tenant's connections). Pushes ``{"tenant", "mapping",
     "appointments", "shards"}`` under XCom key `PREPARED` (read by the tenant's own tasks only) and
     the plan ``{"tenant", "label", "prepare_index", "shards"}`` under key `PLAN`; returns the former."""
     from oh_outlook_provider.hooks.office365 import Office365Hook
@@ -111,7 +110,7 @@ def prepare(tenant: Tenant, context: Mapping[str, Any], graph: Any = None) -> di
     ti = context["ti"]
     try:
         graph = graph or Office365Hook(tenant.office365_conn_id)
-        openhandwerk = OpenHandwerkHook(tenant.openhandwerk_conn_id)
+        openhandwerk = openhandwerk or OpenHandwerkHook(tenant.openhandwerk_conn_id)
         graph.get_token()  # a wrong or expired secret, an unknown tenant: fails here, with the fix
         folder = _folder(ti.dag_id, tenant)
         mapping = _mapping(graph, openhandwerk, tenant, folder)
@@ -136,15 +135,17 @@ def prepare(tenant: Tenant, context: Mapping[str, Any], graph: Any = None) -> di
     return prepared
 
 
-def sync_shard(prepared: Mapping[str, Any], number: int, context: Mapping[str, Any], graph: Any = None) -> dict[str, Any]:
+def sync_shard(prepared: Mapping[str, Any], number: int, context: Mapping[str, Any], graph: Any = None,
+               openhandwerk: Any = None) -> dict[str, Any]:
     """Shard `number` (from 1) of a prepared tenant: the engine over its mailboxes, on the tenant's
-    snapshot; `graph` as for `prepare` (the tenant task passes its own: one token a task). Returns
+    snapshot; the hooks as for `prepare` (the tenant task passes its own: one token and one
+    connection lookup each a task). Returns
     its `SyncReport`; fails (after all its other mailboxes) when a mailbox failed."""
     from oh_outlook_provider.hooks.office365 import Office365Hook
     from oh_outlook_provider.hooks.openhandwerk import OpenHandwerkHook
     from oh_outlook_provider.runners.appointments import Snapshot
     from oh_outlook_provider.runners.calendar_sync import CalendarSync
-    from oh_outlook_provider.runners.report import summary_table
+    from oh_outlook_provider.runners.report import failed_mailboxes, summary_table
 
     tenant = Tenant.from_dict(prepared["tenant"])
     mailboxes = prepared["shards"][number - 1]
@@ -153,7 +154,7 @@ def sync_shard(prepared: Mapping[str, Any], number: int, context: Mapping[str, A
                 "appointments": prepared["appointments"]["appointments"]}
     try:
         graph = graph or Office365Hook(tenant.office365_conn_id)
-        openhandwerk = OpenHandwerkHook(tenant.openhandwerk_conn_id)
+        openhandwerk = openhandwerk or OpenHandwerkHook(tenant.openhandwerk_conn_id)
         snapshot = Snapshot.of(prepared["appointments"])
         options = sync_options(graph, openhandwerk, snapshot.window, arguments_of(prepared["tenant"]),
                                str(context.get("run_id") or "manual"), mailboxes)
@@ -172,7 +173,7 @@ def sync_shard(prepared: Mapping[str, Any], number: int, context: Mapping[str, A
         raise AirflowFailException(_("Tenant {tenant}: {count} mailbox(es) failed after all others were synced: "
                                      "{errors}").format(
             tenant=tenant.label, count=len(summary["failed"]),
-            errors="; ".join(f"{summary['mailboxes'][m]['upn'] or m}: {err}" for m, err in summary["failed"].items())))
+            errors=failed_mailboxes(summary)))
     return summary
 
 
@@ -202,12 +203,14 @@ def run_tenant(data: Mapping[str, Any], context: Mapping[str, Any], alias: Any) 
     report and asset event included, in one task start. Returns ``{"tenant", "totals", "summary"}``,
     the shard's whole report only for a large tenant (its report task adds it up; XCom stays small)."""
     from oh_outlook_provider.hooks.office365 import Office365Hook
+    from oh_outlook_provider.hooks.openhandwerk import OpenHandwerkHook
 
     tenant = usable(data)
-    graph = Office365Hook(tenant.office365_conn_id)  # one msal app, one token for both steps (not one each)
+    # One hook each for both steps: one msal app and token, one connection lookup per service.
+    hooks = Office365Hook(tenant.office365_conn_id), OpenHandwerkHook(tenant.openhandwerk_conn_id)
     with speaking(tenant.language):
-        prepared = prepare(tenant, context, graph)
-        summary = sync_shard(prepared, 1, context, graph)
+        prepared = prepare(tenant, context, *hooks)
+        summary = sync_shard(prepared, 1, context, *hooks)
         if len(prepared["shards"]) == 1:
             return {"tenant": tenant.key, "summary": None,
                     "totals": announce(tenant, [summary], context, alias, prepared["appointments"]["rejected_total"])}

@@ -67,7 +67,7 @@ class Office365UserMappingOperator(BaseOperator):
     def execute(self, context: Any) -> dict:
         from oh_outlook_provider.hooks.office365 import Office365Hook
         from oh_outlook_provider.hooks.openhandwerk import OpenHandwerkHook
-        from oh_outlook_provider.runners.user_mapping import mapping_table, run_user_mapping
+        from oh_outlook_provider.runners.user_mapping import mapping_output, mapping_table, run_user_mapping
 
         try:
             result, rejected = run_user_mapping(
@@ -86,6 +86,4 @@ class Office365UserMappingOperator(BaseOperator):
                 f"({result.counts()}). This almost always means a wrong Tenant ID (Mandanten-ID), missing admin "
                 "consent for Calendars.ReadWrite, or an access policy that blocks every mailbox."
             )
-        out = result.to_dict()
-        out["rejected_employees"] = [{"record_id": r.record_id, "reason": r.reason} for r in rejected]
-        return out
+        return mapping_output(result, rejected)

@@ -130,6 +130,11 @@ def build_report(results: Iterable[MailboxResult], desired: DesiredState, window
     }
 
 
+def failed_mailboxes(summary: Mapping[str, Any]) -> str:
+    """The report's failed mailboxes for an error message: "upn (else user id): error; ..."."""
+    return "; ".join(f"{summary['mailboxes'][m]['upn'] or m}: {err}" for m, err in summary["failed"].items())
+
+
 def summary_table(summary: Mapping[str, Any]) -> str:
     """A table for the task log, at most WIDTH characters a line; the rejected lines below add up to
     the total in the table (records rejected on reading belong to no mailbox: their own row)."""

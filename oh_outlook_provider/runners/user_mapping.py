@@ -46,6 +46,13 @@ def run_user_mapping(
     return result, rejected
 
 
+def mapping_output(result: MappingResult, rejected: list[Rejected]) -> dict:
+    """The mapping's XCom: `MappingResult.to_dict()` and the rejected employee records (id and reason)."""
+    out = result.to_dict()
+    out["rejected_employees"] = [{"record_id": r.record_id, "reason": r.reason} for r in rejected]
+    return out
+
+
 def mapping_table(result: MappingResult, rejected: list[Rejected] = ()) -> str:
     """A table for the task log, at most WIDTH characters a line:
     the Microsoft 365 user, and the openHandwerk address below it only where the two differ."""

@@ -170,8 +170,8 @@ def test_records_rejected_on_reading_count_once_in_a_tenants_totals(monkeypatch)
     # only what Graph refused; the tenant's totals (log, asset event) add the read's rejections once.
     window = {"start": "2026-11-23T00:00:00+00:00", "end": "2027-02-28T00:00:00+00:00"}
     prepared = {"tenant": tenants()[0], "appointments": {"rejected_total": 2}, "shards": [["u1"]]}
-    monkeypatch.setattr(fleet, "prepare", lambda tenant, context, graph=None: prepared)
-    monkeypatch.setattr(fleet, "sync_shard", lambda prepared, number, context, graph=None: {
+    monkeypatch.setattr(fleet, "prepare", lambda tenant, context, graph=None, openhandwerk=None: prepared)
+    monkeypatch.setattr(fleet, "sync_shard", lambda prepared, number, context, graph=None, openhandwerk=None: {
         "totals": {"create": 4, "rejected": 1}, "window": window, "appointments": 6})
     events, alias = Events(), object()
     result = fleet.run_tenant(tenants()[0], {"ti": FakeTI(), "outlet_events": events}, alias)
@@ -189,23 +189,27 @@ def test_a_tenant_task_prepares_and_syncs_with_one_graph_hook_so_one_token(monke
     # Each Office365Hook has its own msal app and token cache: a second hook for the first shard cost
     # every tenant a second token request (and discovery) each run.
     from oh_outlook_provider.hooks.office365 import Office365Hook
+    from oh_outlook_provider.hooks.openhandwerk import OpenHandwerkHook
 
     seen = []
     prepared = {"tenant": tenants()[0], "appointments": {"rejected_total": 0}, "shards": [["u1"]]}
 
-    def fake_prepare(tenant, context, graph=None):
-        seen.append(graph)
+    def fake_prepare(tenant, context, graph=None, openhandwerk=None):
+        seen.append((graph, openhandwerk))
         return prepared
 
-    def fake_sync(prepared, number, context, graph=None):
-        seen.append(graph)
+    def fake_sync(prepared, number, context, graph=None, openhandwerk=None):
+        seen.append((graph, openhandwerk))
         return {"totals": {}, "window": None, "appointments": 0}
 
     monkeypatch.setattr(fleet, "prepare", fake_prepare)
     monkeypatch.setattr(fleet, "sync_shard", fake_sync)
     fleet.run_tenant(tenants()[0], {"ti": FakeTI(), "outlet_events": Events()}, object())
-    assert isinstance(seen[0], Office365Hook) and seen[0].office365_conn_id == "office365_mueller"
-    assert seen[1] is seen[0]
+    (graph, openhandwerk), (graph_again, openhandwerk_again) = seen
+    assert isinstance(graph, Office365Hook) and graph.office365_conn_id == "office365_mueller"
+    assert graph_again is graph
+    # The openHandwerk connection is looked up once a task too (each lookup is an execution-API request).
+    assert isinstance(openhandwerk, OpenHandwerkHook) and openhandwerk_again is openhandwerk
 
 
 def test_a_large_tenant_counts_as_synced_only_with_every_further_shard():
