@@ -222,7 +222,9 @@ def sync(shard: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]
     ti = context["ti"]
     prepared = ti.xcom_pull(task_ids=TENANT_TASK, key=PREPARED, map_indexes=shard["prepare_index"])
     if not prepared or prepared["tenant"]["key"] != shard["tenant"]:  # never another tenant's data
-        raise AirflowFailException(f"shard {shard['shard']} of {shard['label']}: its tenant's preparation is missing")
+        raise AirflowFailException(_("Shard {shard} of {tenant}: its tenant's preparation is missing; clear the "
+                                     "tenant's task together with this one.").format(shard=shard["shard"],
+                                                                                     tenant=shard["label"]))
     tenant = Tenant.from_dict(prepared["tenant"])
     with speaking(tenant.language):
         return {**sync_shard(prepared, shard["shard"], context), "tenant": tenant.key, "shard": shard["shard"]}
