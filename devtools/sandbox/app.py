@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse, Response
 
 from devtools.sandbox import control, entra, graph, openhandwerk
 from devtools.sandbox import oh_fields as f
+from devtools.sandbox.events import encode_json
 from devtools.sandbox.fleet import Fleet
 from devtools.sandbox.state import Behaviour, Faults, SandboxState
 
@@ -26,6 +27,14 @@ def _json(status: int, body: Any, headers: dict | None = None) -> Response:
                                                      if k.lower() != "content-type"})
     return JSONResponse(body, status_code=status, headers={k: v for k, v in (headers or {}).items()
                                                            if k.lower() != "content-type"})
+
+
+def _graph_answer(status: int, body: Any, headers: dict) -> Response:
+    """A Graph answer: its body encoded as `_json` would, with every event's JSON text (events.RawJSON) spliced in."""
+    if status == 204 or body is None:
+        return _json(status, body, headers)
+    return Response(encode_json(body), status_code=status, media_type="application/json",
+                    headers={k: v for k, v in headers.items() if k.lower() != "content-type"})
 
 
 async def _body(request: Request) -> Any:
@@ -131,7 +140,7 @@ def create_app(state: SandboxState | Fleet) -> FastAPI:
         status, headers, out = await run_in_threadpool(
             graph.dispatch, state, request.method, target, dict(request.headers), body, base(request) + "/v1.0"
         )
-        return _json(status, out, headers)
+        return _graph_answer(status, out, headers)
 
     app.add_route("/v1.0/{path:path}", graph_api, methods=ALL, include_in_schema=False)
 

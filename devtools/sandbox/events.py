@@ -15,6 +15,7 @@ import html
 import json
 import operator
 import re
+import uuid
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
@@ -51,9 +52,15 @@ class GraphFault(Exception):
 def zone_of(name: str) -> ZoneInfo:
     """Every Windows name and every IANA name CLDR maps (fidelity row T1)."""
     if name in WINDOWS_NAMES or name in MAPPED_IANA_NAMES:
-        return ZoneInfo(iana_of(name))
+        return _zone(name)
     raise GraphFault(400, "TimeZoneNotSupportedException", f"A valid TimeZone value must be specified. "
                      f"The following TimeZone value is not supported: '{name}'.")
+
+
+@functools.lru_cache(maxsize=1024)
+def _zone(name: str) -> ZoneInfo:
+    """The zone of a name `zone_of` accepts, looked up once (ZoneInfo keeps the zone, not the name's mapping)."""
+    return ZoneInfo(iana_of(name))
 
 
 def parse_graph_dt(value: str) -> dt.datetime:
@@ -65,7 +72,15 @@ def parse_graph_dt(value: str) -> dt.datetime:
 
 
 def fmt_graph_dt(value: dt.datetime) -> str:
-    return value.replace(tzinfo=None).strftime("%Y-%m-%dT%H:%M:%S.0000000")
+    """Graph's dateTime text, seven fraction digits: "2026-03-02T08:00:00.0000000" (the zone is left out)."""
+    if value.year < 1000:  # strftime writes such a year unpadded, isoformat pads it
+        return value.replace(tzinfo=None).strftime("%Y-%m-%dT%H:%M:%S.0000000")
+    return value.replace(tzinfo=None).isoformat(timespec="seconds") + ".0000000"  # cheaper than strftime
+
+
+def _now_text() -> str:
+    """The time now as Graph stamps an item: "2026-03-02T08:00:00.123456Z"."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def _moment(body: dict, name: str) -> tuple[dt.datetime, str]:
@@ -84,9 +99,15 @@ def _moment(body: dict, name: str) -> tuple[dt.datetime, str]:
 
 # ---------------------------------------------------------------------- validation
 def _check_enum(name: str, value: Any, enum: str) -> None:
-    if value is not None and value not in enum_members(enum):
+    if value is not None and (not isinstance(value, str) or value not in _members(enum)):  # members are strings
         raise GraphFault(400, "RequestBodyRead", f"Cannot convert the literal '{value}' to the expected type "
                          f"'microsoft.graph.{enum}'.")
+
+
+@functools.cache
+def _members(enum: str) -> frozenset[str]:
+    """`enum_members` as a set, made once per enum."""
+    return frozenset(enum_members(enum))
 
 
 def check_shape(name: str, value: Any, type_name: str) -> None:
@@ -96,19 +117,33 @@ def check_shape(name: str, value: Any, type_name: str) -> None:
         return
     if not isinstance(value, dict):
         raise GraphFault(400, "RequestBodyRead", f"'{name}' must be a JSON object of type 'microsoft.graph.{type_name}'.")
-    props = properties_of(type_name)
+    known, nested = _shape_of(type_name)
+    every_known = known.issuperset(value)  # in C: the keys of a well-formed body are not looked at one by one
     for key, inner in value.items():
-        if key.startswith("@odata"):
-            continue
-        if key not in props:
+        if not every_known and key not in known:
+            if key.startswith("@odata"):
+                continue
             raise GraphFault(400, "RequestBodyRead", f"The property '{key}' does not exist on type "
                              f"'microsoft.graph.{type_name}'. Make sure to only use property names that are defined "
                              "by the type.")
-        inner_type = props[key]
-        if inner_type in schema()["complex_types"]:
-            check_shape(f"{name}.{key}", inner, inner_type)
-        elif inner_type in ENUM_NAMES:
-            _check_enum(f"{name}.{key}", inner, inner_type)
+        shape = nested.get(key)
+        if shape is None:
+            continue
+        if shape[1]:
+            check_shape(f"{name}.{key}", inner, shape[0])
+        else:
+            _check_enum(f"{name}.{key}", inner, shape[0])
+
+
+@functools.cache
+def _shape_of(type_name: str) -> tuple[frozenset[str], dict[str, tuple[str, bool]]]:
+    """A schema type's property names, and its properties of a complex or enum type: name -> (type name,
+    complex?); KeyError for a type the schema does not list."""
+    props = properties_of(type_name)
+    complex_types = schema()["complex_types"]
+    nested = {key: (inner, inner in complex_types) for key, inner in props.items()
+              if inner in complex_types or inner in ENUM_NAMES}
+    return frozenset(props), nested
 
 
 def check_properties(body: Any) -> dict:
@@ -242,9 +277,9 @@ def store_event(state: SandboxState, user_id: str, calendar_id: str, body: dict,
     `check_properties` on this body already (a create through Graph), so it is not walked twice."""
     if not checked:
         check_properties(body)
-    digest, body = create_digest(body), kept_fields(state, body)
+    sent, body = body, kept_fields(state, body)
     bounds = validate_event(body)
-    now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    now = _now_text()
     event_id = state.new_id()
     change_key = state.change_key()
     event = {
@@ -263,14 +298,15 @@ def store_event(state: SandboxState, user_id: str, calendar_id: str, body: dict,
         "isCancelled": False,
         "_calendar": calendar_id, "_start_utc": bounds["start_utc"], "_end_utc": bounds["end_utc"],
         "_props": {p["id"]: p.get("value") for p in body.get("singleValueExtendedProperties") or []},
-        "_create_digest": digest,
     }
     with state.lock:
         state.events.setdefault(user_id, {})[event_id] = event
         if event["attendees"]:
             state.counters.invitations_sent += len(event["attendees"])
         if event["transactionId"]:
-            state.transactions[(user_id, event["transactionId"])] = (event_id, event["_create_digest"])
+            # The body as sent, digested only if the id comes again (create_digest per create was a tenth of the
+            # emulator's CPU in an initial sync, issue 25); nothing changes a request's body after it is parsed.
+            state.transactions[(user_id, event["transactionId"])] = (event_id, sent)
     return event
 
 
@@ -297,7 +333,7 @@ def update_event(state: SandboxState, user_id: str, event: dict, patch: dict) ->
         event["_start_utc"], event["_end_utc"] = bounds["start_utc"], bounds["end_utc"]
         event["changeKey"] = state.change_key()
         event["@odata.etag"] = f'W/"{event["changeKey"]}"'
-        event["lastModifiedDateTime"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        event["lastModifiedDateTime"] = _now_text()
     return event
 
 
@@ -319,16 +355,54 @@ def _json_copy(value: Any) -> Any:
     """A stored JSON value's own copy (dicts and lists rebuilt, strings and numbers shared): what
     `copy.deepcopy` gave a response, at a fraction of its cost (issue 25)."""
     if isinstance(value, dict):
-        return {k: _json_copy(v) for k, v in value.items()}
+        return {k: _json_copy(v) if isinstance(v, (dict, list)) else v for k, v in value.items()}
     if isinstance(value, list):
-        return [_json_copy(v) for v in value]
+        return [_json_copy(v) if isinstance(v, (dict, list)) else v for v in value]
     return value
 
 
 _ALWAYS_SHOWN = ("id", "@odata.etag")
-# (id of a stored event, zone) -> (the event, its values when rendered, its every property rendered); see render_event
-_RENDERED: dict[tuple[int, str | None], tuple[dict, tuple, dict]] = {}
-_RENDERED_MAX = 250_000
+# Starlette's JSON (JSONResponse.render); a stored value never holds itself, so no check for cycles (a fifth of the cost)
+_DUMPS = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), check_circular=False).encode
+_MARK = f"\x00raw-{uuid.uuid4().hex}"  # a string no stored value holds: where `encode_json` splices a RawJSON
+_MARK_JSON = _DUMPS(_MARK)
+
+
+class RawJSON:
+    """A JSON value encoded already (`text`, as Starlette's JSONResponse writes it): `encode_json` puts it
+    into an answer as is, so an event's text is made once and spliced into every answer that shows it."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def value(self) -> Any:
+        """The decoded value: a fresh dict (or list) each call."""
+        return json.loads(self.text)
+
+
+def encode_json(value: Any) -> bytes:
+    """UTF-8 JSON of an answer, as Starlette's JSONResponse writes it (compact, no NaN, non-ASCII as is), with
+    every `RawJSON` inside (at any depth) written as its text. TypeError for a value JSON cannot hold."""
+    raws: list[str] = []
+
+    def splice(obj: Any) -> str:
+        if type(obj) is RawJSON:
+            raws.append(obj.text)
+            return _MARK
+        raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+    text = json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"), default=splice,
+                      check_circular=False)  # an answer is a tree: nothing holds itself
+    if raws:
+        parts = text.split(_MARK_JSON)
+        pieces = [parts[0]]
+        for raw, part in zip(raws, parts[1:], strict=True):
+            pieces.append(raw)
+            pieces.append(part)
+        text = "".join(pieces)
+    return text.encode()
 
 
 @functools.lru_cache(maxsize=256)
@@ -337,49 +411,128 @@ def _wanted(select: tuple[str, ...]) -> frozenset[str]:
     return frozenset(select).union(_ALWAYS_SHOWN)
 
 
-def _rendered(event: dict, zone: str | None) -> dict:
-    """Every property of the event as Graph shows it in `zone` (UTC without), before `$select` and `$expand`:
-    keys in the stored order, then `bodyPreview`. Values are the store's copies (dicts and lists rebuilt)."""
-    out = {k: _json_copy(v) for k, v in event.items() if not k.startswith("_")}
-    tz_name = zone or "UTC"
-    for name, utc_value in (("start", event["_start_utc"]), ("end", event["_end_utc"])):
+class _Shown:
+    """One stored event as Graph shows it in one zone: the stored values it was made from (`values`), every
+    property but `bodyPreview` once asked for (`props`, sharing the store's values: only ever encoded, never
+    handed out), the preview once asked for, and the JSON text per `$select` (None: every property)."""
+
+    __slots__ = ("event", "values", "zone", "props", "preview", "texts", "expanded")
+
+    def __init__(self, event: dict, values: tuple, zone: str | None) -> None:
+        self.event, self.values, self.zone = event, values, zone
+        self.props: dict | None = None
+        self.preview: str | None = None
+        self.texts: dict[tuple[str, ...] | None, str] = {}
+        # (select, expanded ids) -> (the extended properties it was made from, in order; the text)
+        self.expanded: dict[tuple, tuple[tuple, str]] = {}
+
+    def _moment(self, name: str) -> dict:
+        """`start` or `end` in the zone (UTC without one); an all-day event's as stored."""
+        event, zone = self.event, self.zone
         if event["isAllDay"]:
-            local = parse_graph_dt(event[name]["dateTime"])
-            out[name] = {"dateTime": fmt_graph_dt(local), "timeZone": tz_name}
+            shown = parse_graph_dt(event[name]["dateTime"])
         else:
+            utc_value = event["_start_utc"] if name == "start" else event["_end_utc"]
             shown = utc_value.astimezone(zone_of(zone)) if zone else utc_value
-            out[name] = {"dateTime": fmt_graph_dt(shown), "timeZone": tz_name}
-    out["bodyPreview"] = html.unescape(re.sub(r"<[^>]+>", "", event["body"]["content"]))[:255].strip()
+        return {"dateTime": fmt_graph_dt(shown), "timeZone": zone or "UTC"}
+
+    def _all(self) -> dict:
+        if self.props is None:
+            props = {k: v for k, v in self.event.items() if k[0] != "_"}
+            props["start"], props["end"] = self._moment("start"), self._moment("end")
+            self.props = props
+        return self.props
+
+    def properties(self, select: tuple[str, ...] | None) -> dict:
+        """The properties `select` shows (None: all), in the stored order, `bodyPreview` last; the store's values."""
+        if select is None:
+            shown = self._all()
+        elif self.props is not None:
+            wanted = _wanted(select)
+            shown = {k: v for k, v in self.props.items() if k in wanted}
+        else:  # only the properties shown: the zone's times only if asked for
+            wanted = _wanted(select)
+            shown = {k: v for k, v in self.event.items() if k in wanted and k[0] != "_"}
+            for name in ("start", "end"):
+                if name in shown:
+                    shown[name] = self._moment(name)
+        if select is None or "bodyPreview" in wanted:
+            if self.preview is None:
+                self.preview = html.unescape(re.sub(r"<[^>]+>", "", self.event["body"]["content"]))[:255].strip()
+            shown = {**shown, "bodyPreview": self.preview}
+        return shown
+
+    def text(self, select: tuple[str, ...] | None) -> str:
+        """The event's JSON with the properties `select` shows (None: all)."""
+        text = self.texts.get(select)
+        if text is None:
+            text = self.texts[select] = _DUMPS(self.properties(select))
+        return text
+
+    def expanded_text(self, select: tuple[str, ...] | None, expand_ids: frozenset[str]) -> str:
+        """`text(select)` with the extended properties of `expand_ids` last, as Graph expands them. Made again
+        whenever the event's extended properties differ from those it was made from (a PATCH changes them in place)."""
+        key = (select, expand_ids)
+        props = self.event["_props"]
+        known = self.expanded.get(key)
+        if known is not None and len(known[0]) == len(props) \
+                and all(k == pid and v is value for (k, v), (pid, value) in zip(known[0], props.items(), strict=True)):
+            return known[1]
+        shown = self.properties(select)
+        shown = {**shown, "singleValueExtendedProperties": [
+            {"id": pid, "value": value} for pid, value in props.items() if pid in expand_ids]}
+        text = _DUMPS(shown)
+        self.expanded[key] = (tuple(props.items()), text)
+        return text
+
+
+# (id of a stored event, zone) -> how it is shown there; see event_json
+_SHOWN: dict[tuple[int, str | None], _Shown] = {}
+_SHOWN_MAX = 250_000
+
+
+def _shown_in(event: dict, zone: str | None) -> _Shown:
+    """How the event is shown in `zone`, remembered while every stored value is the same object."""
+    key = (id(event), zone)
+    values = tuple(event.values())
+    shown = _SHOWN.get(key)
+    if shown is None or shown.event is not event or len(shown.values) != len(values) \
+            or not all(map(operator.is_, shown.values, values)):
+        if len(_SHOWN) >= _SHOWN_MAX:
+            _SHOWN.clear()
+        shown = _SHOWN[key] = _Shown(event, values, zone)
+    return shown
+
+
+def event_shown(event: dict, select: list[str] | None, expand_ids: set[str] | frozenset[str] | None,
+                zone: str | None) -> dict:
+    """`event_json`'s answer as a dict to encode with the rest of a page (`encode_json`): a new dict whose nested
+    values are the store's (encode it, never change it). For the events of a page, read once per `$select` in a
+    sync: one encoding of the whole page is cheaper than a text per event that no later read asks for."""
+    shown = _shown_in(event, zone)
+    out = dict(shown.properties(tuple(select) if select else None))
+    if expand_ids is not None:
+        out["singleValueExtendedProperties"] = [
+            {"id": pid, "value": value} for pid, value in event["_props"].items() if pid in expand_ids]
     return out
+
+
+def event_json(event: dict, select: list[str] | None, expand_ids: set[str] | None, zone: str | None) -> RawJSON:
+    """A stored event as Graph answers it, as JSON text: `$select` (None: every property), `$expand` of extended
+    properties (None: not expanded), times in `zone` (an `outlook.timezone` name; None: UTC).
+
+    The text is remembered per (event, zone, `$select`) and used again while every stored value is the same
+    object (the emulator replaces a value on a write, never changes one in place): the answer to a create is
+    what a later read shows, `$select` only leaves properties out (rendering and encoding every event of a
+    sync again per answer was most of the emulator's CPU, issue 25). An expanded answer is made again whenever
+    the event's extended properties are not those (the same ids, in order, the same objects) it was made from."""
+    shown = _shown_in(event, zone)
+    chosen = tuple(select) if select else None
+    if expand_ids is None:
+        return RawJSON(shown.text(chosen))
+    return RawJSON(shown.expanded_text(chosen, expand_ids if isinstance(expand_ids, frozenset) else frozenset(expand_ids)))
 
 
 def render_event(event: dict, select: list[str] | None, expand_ids: set[str] | None, zone: str | None) -> dict:
-    """A stored event as Graph answers it: `$select` (None: every property), `$expand` of extended properties
-    (None: not expanded), times in `zone` (an `outlook.timezone` name; None: UTC). A new dict each call;
-    its nested values may be shared with other answers (read them, never change them).
-
-    The full rendering is remembered per (event, zone) and used again while every stored value is the same
-    object (the emulator replaces a value on a write, never changes one in place): the answer to a create
-    is what a later read shows, `$select` only leaves properties out (rendering every event of a rerun's
-    reads again was a third of the emulator's CPU, issue 25). Extended properties are read on every call."""
-    key = (id(event), zone)
-    values = tuple(event.values())
-    known = _RENDERED.get(key)
-    if known is not None and known[0] is event and len(known[1]) == len(values) \
-            and all(map(operator.is_, known[1], values)):
-        full = known[2]
-    else:
-        full = _rendered(event, zone)
-        if len(_RENDERED) >= _RENDERED_MAX:
-            _RENDERED.clear()
-        _RENDERED[key] = (event, values, full)
-    if select:
-        wanted = _wanted(tuple(select))
-        out = {k: v for k, v in full.items() if k in wanted}
-    else:
-        out = dict(full)
-    if expand_ids is not None:
-        out["singleValueExtendedProperties"] = [
-            {"id": pid, "value": value} for pid, value in event["_props"].items() if pid in expand_ids
-        ]
-    return out
+    """`event_json`'s answer decoded: a new dict each call, sharing nothing with the store or other answers."""
+    return event_json(event, select, expand_ids, zone).value()

@@ -245,7 +245,7 @@ class SandboxState:
         self.calendars: dict[str, dict[str, dict]] = {}  # user id -> calendar id -> calendar
         self.events: dict[str, dict[str, dict]] = {}  # user id -> event id -> stored event
         self.master_categories: dict[str, dict[str, dict]] = {}  # user id -> category id -> outlookCategory
-        self.transactions: dict[tuple[str, str], tuple[str, str]] = {}  # (user, transactionId) -> (event id, body)
+        self.transactions: dict[tuple[str, str], tuple[str, dict]] = {}  # (user, transactionId) -> (event id, body)
         self.appointments = {a[oh_fields.APPOINTMENT_ID]: copy.deepcopy(a) for a in self.data.appointments}
         self.employees = {e[oh_fields.EMPLOYEE_ID]: copy.deepcopy(e) for e in self.data.employees}
         # (from, to) -> (records, their starts, the records in the window): openhandwerk._window's memory

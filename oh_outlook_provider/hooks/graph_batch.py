@@ -73,6 +73,10 @@ class GraphBatchMixin:
         gets a fresh token first, once per batch. A sub-request is given up after the retry
         policy's attempts; its last answer is then final. Re-sending a POST is safe because every
         create we send carries a transactionId.
+
+        A sub-request's `body` may be a function of no arguments that returns it: it is called when
+        the sub-request's call goes out (again for a retry), so the bodies of a large batch are built
+        while Graph works on the first calls, not all before the first one leaves.
         """
         pending: dict[str, dict] = {}
         folded: set[str] = set()
@@ -98,8 +102,11 @@ class GraphBatchMixin:
         """A sub-request with the headers it needs itself: Graph does not apply the envelope's."""
         sub: dict[str, Any] = {"id": str(item["id"]), "method": item["method"].upper(), "url": item["url"]}
         headers = dict(item.get("headers") or {})
-        if item.get("body") is not None:
-            sub["body"] = item["body"]
+        body = item.get("body")
+        if callable(body):  # built when its call goes out (see `batch`)
+            body = body()
+        if body is not None:
+            sub["body"] = body
             headers.setdefault("Content-Type", "application/json")
         prefer = next((k for k in headers if k.lower() == "prefer"), None)
         if prefer is None:

@@ -7,6 +7,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
+
 from oh_outlook_provider import __version__
 
 POOL_SIZE = 160
@@ -35,12 +37,25 @@ def make_session(verify: bool | str, timeout: float, headers: dict[str, str] | N
     return session
 
 
+def json_of(response: Any) -> Any:
+    """A response body's JSON value (dicts, lists, str, int, float, bool, None). Raises ValueError when
+    the body is not JSON in UTF-8 (RFC 8259 section 8.1: JSON between systems is UTF-8).
+
+    Decoded with msgspec (Airflow's Task SDK already depends on it): half the CPU of `response.json()`
+    on a page of 500 Graph events, and JSON decoding is a seventh of a rerun's client CPU (issue 25).
+    """
+    try:
+        return msgspec.json.decode(response.content)
+    except msgspec.DecodeError as exc:
+        raise ValueError(f"not JSON: {exc}") from None
+
+
 def decoded(response: Any) -> Any:
     """A response's JSON; None for 204 or no body; a non-JSON body as an error object Graph would send."""
     if response.status_code == 204 or not response.content:
         return None
     try:
-        return response.json()
+        return json_of(response)
     except ValueError:
         return {"error": {"code": "NonJsonResponse", "message": response.text[:200]}}
 

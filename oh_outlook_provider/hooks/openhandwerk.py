@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 
 from oh_outlook_provider.exceptions import OpenHandwerkError
 from oh_outlook_provider.hooks.connection_form import legacy_form
-from oh_outlook_provider.hooks.http import make_session
+from oh_outlook_provider.hooks.http import json_of, make_session
 from oh_outlook_provider.hooks.masking import mask_secrets
 from oh_outlook_provider.hooks.retry import RetryPolicy, retry_after_seconds
 from oh_outlook_provider.hooks.settings import OpenHandwerkSettings, openhandwerk_settings
@@ -152,8 +152,9 @@ class OpenHandwerkHook(BaseHook):
             api.RANGE_FROM: start.astimezone(zone).replace(tzinfo=None).isoformat(timespec="seconds"),
             api.RANGE_TO: end.astimezone(zone).replace(tzinfo=None).isoformat(timespec="seconds"),
         }
+        zone_name = self.settings.timezone  # once: each `settings` read masks the connection's secrets again
         for record in self._pages("appointments", params):
-            yield api.parse_appointment(record, self.settings.timezone)
+            yield api.parse_appointment(record, zone_name)
 
     def get_appointment(self, appointment_id: str) -> Appointment | Rejected | None:
         """One appointment by id; None only when openHandwerk itself says it does not exist.
@@ -188,7 +189,7 @@ class OpenHandwerkHook(BaseHook):
 
 def _json(response: requests.Response) -> Any:
     try:
-        return response.json()
+        return json_of(response)
     except ValueError:
         return None
 

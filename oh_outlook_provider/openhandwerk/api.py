@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from oh_outlook_provider.openhandwerk.spellings import spellings
 from oh_outlook_provider.sync.models import Appointment, Employee, PostalAddress, Rejected
 
 DEFAULT_PATHS: dict[str, str] = {
@@ -84,11 +86,13 @@ def record_id(record: Any, names: Iterable[str]) -> str:
 MAX_ID = 200  # our event key (source|appointment|employee) stays well inside an extended property
 
 
-def _id_problem(record: Mapping[str, Any], names: Iterable[str], kind: str) -> str | None:
-    """Why the record's id could not be looked up, or None when it can."""
+def _id_problem(record: Mapping[str, Any], names: Iterable[str], kind: str,
+                every: Iterable[str] | None = None) -> str | None:
+    """Why the record's id could not be looked up, or None when it can. `every`: all spellings of the
+    id, named in the reason (default `names`; `names` may be those the record holds)."""
     value = first(record, names)
     if value is None:
-        return f"{kind} without an id (expected one of {', '.join(names)})"
+        return f"{kind} without an id (expected one of {', '.join(every or names)})"
     if isinstance(value, bool) or not isinstance(value, str | int):
         return f"{kind} id is {_shown(value)}, expected a text or a whole number"
     text = str(value)
@@ -136,20 +140,26 @@ ADDRESS_CITY = ("city", "ort", "stadt", "town")
 ADDRESS_COUNTRY = ("country", "land", "countryOrRegion", "countryCode")
 
 
-def _postal(parts: Mapping[str, Any]) -> PostalAddress:
-    street = " ".join(p for p in (_text(first(parts, ADDRESS_STREET)), _text(first(parts, ADDRESS_NUMBER))) if p)
-    return PostalAddress(street, _text(first(parts, ADDRESS_ZIP)), _text(first(parts, ADDRESS_CITY)),
-                         _text(first(parts, ADDRESS_COUNTRY)))
+def _postal(parts: Mapping[str, Any], held: Mapping[tuple[str, ...], tuple[str, ...]] | None = None) -> PostalAddress:
+    held = spellings(parts) if held is None else held
+    number = _text(first(parts, held[ADDRESS_NUMBER]))
+    street = _text(first(parts, held[ADDRESS_STREET]))
+    street = f"{street} {number}" if street and number else street or number
+    return PostalAddress(street, _text(first(parts, held[ADDRESS_ZIP])), _text(first(parts, held[ADDRESS_CITY])),
+                         _text(first(parts, held[ADDRESS_COUNTRY])))
 
 
-def _address(record: Mapping[str, Any]) -> tuple[str, PostalAddress | None]:
+def _address(record: Mapping[str, Any], held: Mapping[tuple[str, ...], tuple[str, ...]] | None = None,
+             ) -> tuple[str, PostalAddress | None]:
     """The location line and, when openHandwerk sends street and postal code or city in parts, the
     address to navigate to. Free text, or parts too few to find the place, stay a line only."""
-    value = first(record, APPOINTMENT_ADDRESS)
-    if not isinstance(value, Mapping) and first(record, ADDRESS_STREET) is not None:
-        postal = _postal(record)  # the parts on the record itself ("ort" there is the city)
+    held = spellings(record) if held is None else held
+    value = first(record, held[APPOINTMENT_ADDRESS])
+    is_parts = type(value) is dict or isinstance(value, Mapping)
+    if not is_parts and first(record, held[ADDRESS_STREET]) is not None:
+        postal = _postal(record, held)  # the parts on the record itself ("ort" there is the city)
         return postal.display(), postal if postal.postal_code or postal.city else None
-    if isinstance(value, Mapping):
+    if is_parts:
         postal = _postal(value)
         label = _text(first(value, ADDRESS_LABEL))
         line = ", ".join(p for p in (label, postal.display()) if p)
@@ -178,6 +188,8 @@ def _employee_ids(value: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
         value = [v for v in str(value).split(",") if v.strip()]
     if not isinstance(value, (list, tuple)):
         raise ValueError(f"employees is {_shown(value)}, expected a list of employee ids")
+    if all(type(item) is str for item in value):  # the common list of ids: each stripped, blanks and repeats left out
+        return tuple(dict.fromkeys(filter(None, map(str.strip, value)))), ()
     ids: list[str] = []
     dropped: list[str] = []
     for n, item in enumerate(value, 1):
@@ -213,11 +225,8 @@ def _parse_raw(value: Any, what: str) -> dt.datetime | dt.date:
     if isinstance(value, dt.datetime | dt.date):
         parsed = value
     elif isinstance(value, str):
-        text = _text(value).replace(" ", "T", 1)
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
         try:
-            parsed = dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text)
+            parsed = _iso(value)
         except ValueError:
             raise ValueError(f"{what} '{_text(value)[:40]}' is not an ISO date or date-time") from None
     else:
@@ -229,12 +238,30 @@ def _parse_raw(value: Any, what: str) -> dt.datetime | dt.date:
     return parsed
 
 
+MOMENTS_REMEMBERED = 8192  # start and end texts repeat across appointments (whole hours of a few months)
+
+
+@lru_cache(maxsize=MOMENTS_REMEMBERED)
+def _iso(value: str) -> dt.datetime | dt.date:
+    """An ISO date or date-time text (a space for the T, Z for UTC); raises ValueError (not remembered)."""
+    text = value.strip().replace(" ", "T", 1)
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    return dt.date.fromisoformat(text) if len(text) == 10 else dt.datetime.fromisoformat(text)
+
+
 def _wall(value: dt.datetime, zone: ZoneInfo) -> dt.datetime:
     """An aware time in `zone`. Offsets are converted. A naive wall time is read in `zone`: in the
     repeated autumn hour as its first occurrence (fold 0), and a time the spring-forward gap skips
     (02:30 in Berlin) moved forward by the gap (03:30), as Outlook moves such a time."""
     if value.tzinfo is not None:
         return value.astimezone(zone)
+    return _wall_naive(value, value.fold, zone)
+
+
+@lru_cache(maxsize=MOMENTS_REMEMBERED)
+def _wall_naive(value: dt.datetime, fold: int, zone: ZoneInfo) -> dt.datetime:
+    """`_wall` of a naive time, remembered (the fold in the key: naive times equal across folds)."""
     aware = value.replace(tzinfo=zone)
     if aware.utcoffset() == aware.replace(fold=1).utcoffset():
         return aware  # the common case: the wall time names one instant
@@ -249,12 +276,13 @@ def parse_appointment(record: Any, timezone: str = "Europe/Berlin") -> Appointme
     """
     if not isinstance(record, Mapping):
         return Rejected("?", f"appointment record is a {type(record).__name__}, not an object")
-    problem = _id_problem(record, APPOINTMENT_ID, "appointment")
+    held = spellings(record)
+    problem = _id_problem(record, held[APPOINTMENT_ID], "appointment", APPOINTMENT_ID)
     if problem:  # not `record_id(...) == "?"`: "?" is an id a record may really have
         return Rejected("?", problem)
-    app_id = record_id(record, APPOINTMENT_ID)
+    app_id = str(first(record, held[APPOINTMENT_ID]))  # record_id: as written
     try:
-        return _appointment(record, app_id, timezone)
+        return _appointment(record, app_id, timezone, held)
     except ValueError as exc:
         return Rejected(app_id, str(exc))
     except Exception as exc:  # noqa: BLE001 - a shape nobody foresaw rejects this record only
@@ -271,14 +299,15 @@ def _zone(record: Mapping[str, Any], default: str) -> ZoneInfo:
         raise ValueError(f"unknown time zone '{_text(name)[:40]}' (expected an IANA name such as Europe/Berlin)") from None
 
 
-def _appointment(record: Mapping[str, Any], app_id: str, timezone: str) -> Appointment:
+def _appointment(record: Mapping[str, Any], app_id: str, timezone: str,
+                 held: Mapping[tuple[str, ...], tuple[str, ...]]) -> Appointment:
     zone = _zone(record, timezone)
-    raw_start, raw_end = first(record, APPOINTMENT_START), first(record, APPOINTMENT_END)
+    raw_start, raw_end = first(record, held[APPOINTMENT_START]), first(record, held[APPOINTMENT_END])
     if raw_start is None:
         raise ValueError("no start date")
     start_raw = _parse_raw(raw_start, "start")
     end_raw = _parse_raw(raw_end, "end") if raw_end is not None else None
-    all_day_flag = first(record, APPOINTMENT_ALL_DAY)
+    all_day_flag = first(record, held[APPOINTMENT_ALL_DAY])
     all_day = _bool(all_day_flag) if all_day_flag is not None else not isinstance(start_raw, dt.datetime)
     start: dt.datetime | dt.date
     end: dt.datetime | dt.date
@@ -305,23 +334,23 @@ def _appointment(record: Mapping[str, Any], app_id: str, timezone: str) -> Appoi
             end = start + (end_raw.replace(tzinfo=None) - start_raw) if isinstance(end_raw, dt.datetime) else start
     if end < start:  # type: ignore[operator]  # end == start: a zero-length appointment, which Outlook keeps
         raise ValueError(f"end {end.isoformat()} is before start {start.isoformat()}")
-    status = _text(first(record, APPOINTMENT_STATUS))
-    employee_ids, dropped = _employee_ids(first(record, APPOINTMENT_EMPLOYEES))
-    location, address = _address(record)
-    cancelled_flag = first(record, APPOINTMENT_CANCELLED)
+    status = _text(first(record, held[APPOINTMENT_STATUS]))
+    employee_ids, dropped = _employee_ids(first(record, held[APPOINTMENT_EMPLOYEES]))
+    location, address = _address(record, held)
+    cancelled_flag = first(record, held[APPOINTMENT_CANCELLED])
     return Appointment(
         id=app_id,
-        title=_text(first(record, APPOINTMENT_TITLE)) or "(ohne Titel)",
+        title=_text(first(record, held[APPOINTMENT_TITLE])) or "(ohne Titel)",
         start=start,
         end=end,
         timezone=zone.key,
         all_day=all_day,
-        description=_text(first(record, APPOINTMENT_DESCRIPTION)),
+        description=_text(first(record, held[APPOINTMENT_DESCRIPTION])),
         location=location,
         address=address,
-        customer=_customer(first(record, APPOINTMENT_CUSTOMER)),
-        project_number=_text(first(record, APPOINTMENT_PROJECT)),
-        category=_text(first(record, APPOINTMENT_CATEGORY)),
+        customer=_customer(first(record, held[APPOINTMENT_CUSTOMER])),
+        project_number=_text(first(record, held[APPOINTMENT_PROJECT])),
+        category=_text(first(record, held[APPOINTMENT_CATEGORY])),
         employee_ids=employee_ids,
         cancelled=(_bool(cancelled_flag) if cancelled_flag is not None else False)
         or status.casefold() in CANCELLED_STATUS,

@@ -47,7 +47,8 @@ class RequestCounts(Protocol):
 class GraphClient(Protocol):
     """What the store and the engine need from Microsoft Graph; `hooks/office365.Office365Hook` is the real one.
 
-    `batch` sends sub-requests (`{"id", "method", "url", "headers"?, "body"?}`) and answers each id
+    `batch` sends sub-requests (`{"id", "method", "url", "headers"?, "body"?}`; a body may be a function
+    of no arguments, called when its call goes out) and answers each id
     with a `BatchResponse` (status, body); `page_after` follows a page's `@odata.nextLink`; `stats`
     counts the requests made, for the report.
     """

@@ -68,7 +68,8 @@ def desired_state(
         if not window.contains(start_utc):
             state.outside_window += 1
             continue
-        state.rejected.extend(record.dropped_parts())  # the valid rest of the record is synced below
+        if record.dropped:
+            state.rejected.extend(record.dropped_parts())  # the valid rest of the record is synced below
         state.appointments += 1
         if record.cancelled:
             state.cancelled += 1

@@ -5,13 +5,16 @@ zone and with fractions of a second), so each managed field is normalised to a c
 text first; the body, which cannot be compared after a round trip, is only compared on our
 side. An unchanged event is recognised by two digests (all fields as we wrote them, and the
 comparable ones); per-field hashes are only worked out when a digest differs, which keeps a
-100,000-appointment run cheap.
+100,000-appointment run cheap. Beside them we store the source digest of the event (what its
+rendering read: render.source_digest), so a rerun recognises an unchanged appointment without
+rendering it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import zlib
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -26,6 +29,7 @@ MANAGED = ("subject", "body", "start", "end", "isAllDay", "location", "categorie
 COMPARABLE = tuple(f for f in MANAGED if f != "body")  # what we can read back faithfully
 TIME_FIELDS = frozenset({"start", "end", "isAllDay"})
 ALL, CMP = "_all", "_cmp"  # keys of the two digests in the stored fingerprint
+SRC = "_src"  # key of the source digest (render.source_digest); absent on events written before it
 
 
 _ZONES: dict[str, ZoneInfo] = {}
@@ -107,9 +111,23 @@ def text_of(name: str, value: Any, all_day: bool) -> str:
     return _scalar(value)
 
 
+CATEGORY_TEXTS_REMEMBERED = 4096  # category lists as Graph returns them (a tenant uses a few dozen)
+_CATEGORY_TEXTS: dict[tuple, str] = {}
+
+
 def categories_text(names: list) -> str:
-    """Category names canonical (one line each, a name repeated in another case once), sorted."""
-    return "\x1f".join(sorted(canonical.category_names(names)))
+    """Category names canonical (one line each, a name repeated in another case once), sorted.
+    Remembered per list: every event a run reads goes through it, and the lists repeat."""
+    try:
+        key = tuple(names)
+        found = _CATEGORY_TEXTS.get(key)
+    except TypeError:  # an unhashable entry (Graph never sends one): worked out, not remembered
+        return "\x1f".join(sorted(canonical.category_names(names)))
+    if found is None:
+        if len(_CATEGORY_TEXTS) >= CATEGORY_TEXTS_REMEMBERED:
+            _CATEGORY_TEXTS.clear()
+        found = _CATEGORY_TEXTS[key] = "\x1f".join(sorted(canonical.category_names(names)))
+    return found
 
 
 def _legacy_text(name: str, value: Any) -> str:
@@ -148,6 +166,7 @@ def comparable_texts(fields: Mapping[str, Any]) -> tuple[str, ...]:
     all_day = bool(get("isAllDay"))
     subject, place, categories = get("subject"), get("location"), get("categories")
     shown = place.get("displayName") if isinstance(place, dict) else None
+    show_as, sensitivity = get("showAs"), get("sensitivity")
     return (
         canonical.one_line(subject) if isinstance(subject, str) else "",
         _moment(get("start"), all_day),
@@ -155,19 +174,23 @@ def comparable_texts(fields: Mapping[str, Any]) -> tuple[str, ...]:
         "true" if all_day else "false",
         canonical.one_line(shown) if isinstance(shown, str) else "",
         categories_text(categories if isinstance(categories, list) else []),
-        _scalar(get("showAs")),
+        show_as if type(show_as) is str else _scalar(show_as),
         _scalar(get("isReminderOn")),
         _scalar(get("reminderMinutesBeforeStart")),
-        _scalar(get("sensitivity")),
+        sensitivity if type(sensitivity) is str else _scalar(sensitivity),
     )
 
 
-_PREFIXES: dict[tuple[str, ...], tuple[str, ...]] = {}
+_TEMPLATES: dict[tuple[str, ...], str] = {}
 
 
 def digest(names: tuple[str, ...], values: Iterable[str]) -> str:
-    prefixes = _PREFIXES.get(names) or _PREFIXES.setdefault(names, tuple(n + "=" for n in names))
-    return format(zlib.crc32("\x1e".join(map(str.__add__, prefixes, values)).encode()), "08x")
+    """8 hex digits of "name=text" per field, joined by RS (0x1e); `values`: one text (str) per name
+    (TypeError when their number differs)."""
+    template = _TEMPLATES.get(names)
+    if template is None:
+        template = _TEMPLATES[names] = "\x1e".join(name.replace("%", "%%") + "=%s" for name in names)
+    return format(zlib.crc32((template % (values if type(values) is tuple else tuple(values))).encode()), "08x")
 
 
 def per_field(names: tuple[str, ...], values: tuple[str, ...]) -> dict[str, str]:
@@ -191,13 +214,34 @@ def comparable_digest(all_texts: tuple[str, ...]) -> str:
     return digest(COMPARABLE, all_texts[:_BODY] + all_texts[_BODY + 1:])
 
 
-def stamp(all_texts: tuple[str, ...]) -> dict[str, str]:
-    """What we store on an event: per-field hashes and both digests."""
-    return {**per_field(MANAGED, all_texts), ALL: digest(MANAGED, all_texts), CMP: comparable_digest(all_texts)}
+def stamp(all_texts: tuple[str, ...], source: str | None = None) -> dict[str, str]:
+    """What we store on an event: per-field hashes and both digests, and the source digest of the
+    rendering that gave `all_texts` (render.source_digest) when given."""
+    stamped = {**per_field(MANAGED, all_texts), ALL: digest(MANAGED, all_texts), CMP: comparable_digest(all_texts)}
+    if source is not None:
+        stamped[SRC] = source
+    return stamped
 
 
 def encode(stored: Mapping[str, str]) -> str:
     return "v1:" + json.dumps(dict(stored), separators=(",", ":"), sort_keys=True)
+
+
+# A fingerprint exactly as `encode(stamp(texts, source))` writes it: the three digests first (sorted keys),
+# then per-field hashes under names of letters only, so no later key repeats one of the three.
+_OURS = re.compile(r'v1:\{"_all":"([0-9a-f]{8})","_cmp":"([0-9a-f]{8})","_src":"([0-9a-f]{16})"'
+                   r'(?:,"[A-Za-z]+":"[0-9a-f]{8}")*\}')
+
+
+def marks(text: str | None) -> tuple[str | None, str | None, str | None]:
+    """(ALL, CMP, SRC) of a stored fingerprint: `decode(text).get(...)` of each, read without decoding
+    when the text is exactly as we write it (the one JSON `decode` would read these values from);
+    any other text is decoded."""
+    found = _OURS.fullmatch(text) if text else None
+    if found is not None:
+        return found.group(1, 2, 3)
+    stored = decode(text)
+    return stored.get(ALL), stored.get(CMP), stored.get(SRC)
 
 
 def decode(text: str | None) -> dict[str, str]:
@@ -210,6 +254,6 @@ def decode(text: str | None) -> dict[str, str]:
         return {}
     if not isinstance(value, dict):
         return {}
-    if all(type(v) is str for v in value.values()):  # as we write it (JSON keys are always strings)
+    if set(map(type, value.values())) <= {str}:  # as we write it (JSON keys are always strings)
         return value
     return {str(k): str(v) for k, v in value.items()}

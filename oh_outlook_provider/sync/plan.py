@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, partial
 from typing import Any, Literal
 
 from oh_outlook_provider.graph import paths
@@ -30,12 +30,25 @@ class ExistingEvent:
     id: str
     key: EventKey | None
     source: str | None
-    stored: dict[str, str]  # the fingerprint we wrote: per-field hashes and digests
+    fingerprint_tag: str | None  # the fingerprint tag as stored (fingerprint.encode), None when missing
+    marks: tuple[str | None, str | None, str | None]  # its ALL, CMP and SRC digests (fingerprint.marks)
     texts: tuple[str, ...]  # canonical texts of the COMPARABLE fields as they are now
-    start_utc: dt.datetime | None = None
     digest: str = ""  # of those texts
     elsewhere: bool = False  # in another calendar of the mailbox than the target (calendar_name changed)
     legacy: dict[str, str] = field(default_factory=dict)  # 0.3's hashes where they differ (fingerprint.legacy_hashes)
+
+    @cached_property
+    def stored(self) -> dict[str, str]:
+        """The fingerprint we wrote: per-field hashes and digests (decoded only when a digest differs)."""
+        return fingerprint.decode(self.fingerprint_tag)
+
+    @cached_property
+    def start_utc(self) -> dt.datetime | None:
+        """The start as a UTC instant; None for an all-day event or an unreadable start."""
+        start = self.texts[_START]
+        if start.endswith("Z") and self.texts[_ALL_DAY] == "false":
+            return dt.datetime.fromisoformat(start[:-1]).replace(tzinfo=dt.UTC)
+        return None
 
     @cached_property
     def current(self) -> dict[str, str]:
@@ -50,27 +63,24 @@ class ExistingEvent:
     def from_graph(cls, event: Mapping[str, Any], elsewhere: bool = False) -> ExistingEvent:
         props = {p.get("id"): p.get("value") for p in event.get("singleValueExtendedProperties") or []}
         texts = fingerprint.comparable_texts(event)
-        start_utc = None
-        start = texts[_START]
-        if start.endswith("Z") and not event.get("isAllDay"):
-            start_utc = dt.datetime.fromisoformat(start[:-1]).replace(tzinfo=dt.UTC)
-        stored = fingerprint.decode(props.get(FINGERPRINT_PROP))
+        stored = props.get(FINGERPRINT_PROP)
+        marks = fingerprint.marks(stored)
         digest = fingerprint.digest(fingerprint.COMPARABLE, texts)
         return cls(
             id=str(event["id"]),
             key=EventKey.parse(props.get(KEY_PROP) or ""),
             source=props.get(SOURCE_PROP),
-            stored=stored,
+            fingerprint_tag=stored,
+            marks=marks,
             texts=texts,
-            start_utc=start_utc,
             digest=digest,
             elsewhere=elsewhere,
             # 0.3's hashes only matter for a field that differs from the stored one: none when the digest matches
-            legacy=fingerprint.legacy_hashes(event, texts) if digest != stored.get(fingerprint.CMP) else {},
+            legacy=fingerprint.legacy_hashes(event, texts) if digest != marks[1] else {},
         )
 
 
-_START = fingerprint.COMPARABLE.index("start")
+_START, _ALL_DAY = fingerprint.COMPARABLE.index("start"), fingerprint.COMPARABLE.index("isAllDay")
 
 
 # Each action knows its own Graph request (as vdirsyncer's actions run themselves); the runner
@@ -85,7 +95,10 @@ class Create:
         return self.desired.key
 
     def request(self, mailbox: str, target: str, salt: str) -> dict[str, Any]:
-        return {"method": "POST", "url": target, "body": self.desired.create_body(salt)}
+        """The POST, its body deferred (built when its `$batch` call goes out: hooks/graph_batch.batch):
+        a first sync's thousands of bodies (tags, fingerprint, transactionId; ~0.1 ms each) would
+        otherwise all be built before any mailbox's first write leaves."""
+        return {"method": "POST", "url": target, "body": partial(self.desired.create_body, salt)}
 
 
 @dataclass(frozen=True)
@@ -266,8 +279,11 @@ def plan_mailbox(
         if have is None:
             plan.creates.append(Create(want))
             continue
-        if want.digest == have.stored.get(fingerprint.ALL) and have.current_digest == have.stored.get(fingerprint.CMP):
-            plan.unchanged += 1  # the common case, decided without per-field hashes
+        stored_all, stored_cmp, stored_src = have.marks  # have.stored's ALL, CMP and SRC, read without decoding it
+        if have.current_digest == stored_cmp and (want.source_digest == stored_src or want.digest == stored_all):
+            # The common case, decided without per-field hashes: not edited in Outlook, and either rendered
+            # from the very inputs of the rendering we stored (then nothing is rendered) or rendered equal.
+            plan.unchanged += 1
             continue
         edited = tuple(n for n in fingerprint.COMPARABLE if have.current[n] != have.stored.get(n)
                        and have.legacy.get(n) != have.stored.get(n))  # as 0.3 stored it: no edit (upgrade)

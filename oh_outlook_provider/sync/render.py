@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
@@ -29,6 +31,11 @@ UNTITLED = "(ohne Titel)"  # a title with nothing to show
 # Every physicalAddress property, empty: a PATCH that may merge complex values (OData 4.01, 11.4.3)
 # still clears an address openHandwerk no longer gives (fidelity row E6).
 NO_ADDRESS = {"street": "", "postalCode": "", "city": "", "state": "", "countryOrRegion": ""}
+# Part of every event's source digest (`source_digest`): bump it whenever the same appointment and
+# options render to other texts (a new footer, another canonical form). Then every event renders once
+# and the digests decide, as for events written before source digests existed. test_render pins it.
+RENDER_VERSION = 1
+CATEGORIES_REMEMBERED = 4096  # category names per RenderOptions (a tenant has a few dozen)
 
 
 @dataclass(frozen=True)
@@ -52,6 +59,21 @@ class RenderOptions:
     def __post_init__(self) -> None:
         object.__setattr__(self, "category_map", casefolded(self.category_map))
 
+    @cached_property
+    def digest(self) -> str:
+        """16 hex digits of every option and RENDER_VERSION (maps sorted): part of each source digest,
+        so a changed option renders every event again. Every field counts, one added later too."""
+        values = [RENDER_VERSION]
+        for option in dataclasses.fields(self):
+            value = getattr(self, option.name)
+            values.append((option.name, tuple(sorted(value.items())) if isinstance(value, Mapping) else value))
+        return hashlib.blake2b(repr(values).encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+    @cached_property
+    def _category_names(self) -> dict[str, tuple[str, ...]]:
+        """openHandwerk category -> the Outlook category names an event carries (`categories_of`)."""
+        return {}
+
 
 @dataclass(eq=False)
 class DesiredEvent:
@@ -66,9 +88,19 @@ class DesiredEvent:
     appointment: Appointment
     options: RenderOptions
     start_utc: dt.datetime
-    digest: str  # of all managed fields
-    comparable_digest: str  # of the fields Graph gives back faithfully
+    source_digest: str  # of what rendering reads (`source_digest`); stored beside the digests we write
+    rendering: Rendering  # the digests, worked out on first use; shared by the appointment's events
     categories: tuple[str, ...] = ()  # the category names it carries (categories_of)
+
+    @property
+    def digest(self) -> str:
+        """Of all managed fields."""
+        return self.rendering.digests[0]
+
+    @property
+    def comparable_digest(self) -> str:
+        """Of the fields Graph gives back faithfully."""
+        return self.rendering.digests[1]
 
     @cached_property
     def _rendered(self) -> tuple[dict[str, Any], tuple[str, ...]]:
@@ -92,12 +124,55 @@ class DesiredEvent:
         return [
             {"id": SOURCE_PROP, "value": self.key.source},
             {"id": KEY_PROP, "value": str(self.key)},
-            {"id": FINGERPRINT_PROP, "value": fingerprint.encode(fingerprint.stamp(self.texts))},
+            {"id": FINGERPRINT_PROP, "value": fingerprint.encode(fingerprint.stamp(self.texts, self.source_digest))},
         ]
 
     def create_body(self, salt: str) -> dict[str, Any]:
         return {**self.fields, "singleValueExtendedProperties": self.tags(),
                 "transactionId": transaction_id(self.key, salt)}
+
+
+class Rendering:
+    """The digests of one appointment's texts (`_texts`), worked out on first use and kept: a rerun
+    whose source digests match (sync/plan.py) never needs them. Thread-safe: two threads working
+    them out at once get equal values."""
+
+    __slots__ = ("appointment", "options", "categories", "_digests")
+
+    def __init__(self, appointment: Appointment, options: RenderOptions, categories: tuple[str, ...]):
+        self.appointment, self.options, self.categories = appointment, options, categories
+        self._digests: tuple[str, str] | None = None
+
+    @property
+    def digests(self) -> tuple[str, str]:
+        """(digest of all MANAGED texts, digest of the COMPARABLE ones), as `fingerprint.stamp` stores them."""
+        if self._digests is None:
+            texts = _texts(self.appointment, self.options, categories=list(self.categories))
+            self._digests = (fingerprint.digest(fingerprint.MANAGED, texts), fingerprint.comparable_digest(texts))
+        return self._digests
+
+
+# Appointment fields rendering never reads: they decide which events exist, not what they show.
+NOT_RENDERED = frozenset({"employee_ids", "cancelled", "status", "dropped"})
+
+
+def source_digest(appointment: Appointment, options: RenderOptions) -> str:
+    """16 hex digits of everything the rendering of `appointment` reads: every Appointment field but
+    NOT_RENDERED, the options and RENDER_VERSION (`RenderOptions.digest`). No employee or mailbox: an
+    appointment renders the same in every calendar. Start and end count as ISO texts: date or time, wall
+    time and UTC offset (so the instant, and which 02:30 of the autumn night), naive or aware.
+
+    Rendering is a function of these inputs, so equal source digests mean equal renderings, Graph JSON
+    and texts (up to a 1 in 2**64 chance): a rerun that finds the digest stored on an unedited event
+    counts it unchanged without rendering (sync/plan.py). repr of str, bool and None (no datetime repr)
+    is unambiguous and stable; a lone surrogate is escaped by repr.
+    """
+    a, address = appointment, appointment.address
+    values = (options.digest, a.id, a.title, a.start.isoformat(), a.end.isoformat(), a.timezone, a.all_day,
+              a.description, a.location,
+              None if address is None else (address.street, address.postal_code, address.city, address.country),
+              a.customer, a.project_number, a.category)
+    return hashlib.blake2b(repr(values).encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
 
 
 def _moment(value: dt.datetime | dt.date, zone: str) -> dict[str, str]:
@@ -202,6 +277,17 @@ def categories_of(appointment: Appointment, options: RenderOptions) -> list[str]
     return canonical.category_names([name] if name else [])
 
 
+def category_names(appointment: Appointment, options: RenderOptions) -> tuple[str, ...]:
+    """`categories_of`, remembered per openHandwerk category for these options (categories repeat)."""
+    remembered = options._category_names
+    names = remembered.get(appointment.category)
+    if names is None:
+        if len(remembered) >= CATEGORIES_REMEMBERED:
+            remembered.clear()
+        names = remembered[appointment.category] = tuple(categories_of(appointment, options))
+    return names
+
+
 def _fields_and_texts(appointment: Appointment, options: RenderOptions) -> tuple[dict[str, Any], tuple[str, ...]]:
     all_day = appointment.all_day
     categories = categories_of(appointment, options)
@@ -251,15 +337,15 @@ def render(appointment: Appointment, employee_id: str, source: str, options: Ren
 
 def render_each(appointment: Appointment, employee_ids: Sequence[str], source: str, options: RenderOptions,
                 start_utc: dt.datetime | None = None) -> list[DesiredEvent]:
-    """The desired event of each employee, in order; the appointment's texts and digests are worked out
-    once for all of them (they name no employee). Raises ValueError as `render` does."""
+    """The desired event of each employee, in order; the appointment's source digest is worked out once
+    for all of them, and its texts' digests on first use, also once (they name no employee). Raises
+    ValueError as `render` does."""
     if appointment.all_day and (isinstance(appointment.start, dt.datetime) or isinstance(appointment.end, dt.datetime)):
         raise ValueError("all-day appointment with times of day")
-    categories = categories_of(appointment, options)
-    texts = _texts(appointment, options, categories=categories)
+    names = category_names(appointment, options)
+    rendering = Rendering(appointment, options, names)
+    digest = source_digest(appointment, options)
     start_utc = start_utc or as_utc(appointment.start, appointment.timezone)
-    digest, comparable = fingerprint.digest(fingerprint.MANAGED, texts), fingerprint.comparable_digest(texts)
-    names = tuple(categories)
     return [DesiredEvent(key=EventKey(source, appointment.id, employee_id), appointment=appointment, options=options,
-                         start_utc=start_utc, digest=digest, comparable_digest=comparable, categories=names)
+                         start_utc=start_utc, source_digest=digest, rendering=rendering, categories=names)
             for employee_id in employee_ids]

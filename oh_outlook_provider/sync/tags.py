@@ -38,6 +38,8 @@ class EventKey(NamedTuple):
         parts = (text or "").split("|")
         if len(parts) != 3 or not all(parts):
             return None
+        if "%" not in text:  # nearly every key: nothing to unescape
+            return tuple.__new__(cls, parts)
         return cls(*map(_unescape, parts))
 
 

@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
 import pytest
 
 from devtools.sandbox import control, oh_fields
-from devtools.sandbox.events import render_event, store_event, update_event
+from devtools.sandbox.events import (
+    RawJSON,
+    encode_json,
+    event_json,
+    event_shown,
+    render_event,
+    store_event,
+    update_event,
+)
 from devtools.sandbox.openhandwerk import handle
 from devtools.sandbox.state import SandboxState
 from devtools.sandbox.waves import run_wave
@@ -99,3 +108,55 @@ def test_a_wave_runs_at_most_width_at_once_in_order_and_raises_after_all_ran():
     with pytest.raises(ValueError, match="k3"):
         run_wave(run, keys, 4)
     assert sorted(started) == sorted(keys) and set(started[:4]) == set(keys[:4]) and peak[0] == 4
+
+
+def test_an_expanded_read_after_a_patch_of_extended_properties_shows_the_patch(state):
+    """The text of an expanded answer is remembered; a PATCH changes `_props` in place, the next read sees it."""
+    event = _stored(state)
+    user_id = next(u for u, events in state.events.items() if event["id"] in events)
+    tag = "String {00000000-0000-0000-0000-000000000001} Name ohKey"
+    update_event(state, user_id, event, {"singleValueExtendedProperties": [{"id": tag, "value": "a"}]})
+    first = event_json(event, ["subject"], {tag}, TZ).value()
+    assert first["singleValueExtendedProperties"] == [{"id": tag, "value": "a"}]
+    update_event(state, user_id, event, {"singleValueExtendedProperties": [{"id": tag, "value": "b"}]})
+    assert event_json(event, ["subject"], {tag}, TZ).value()["singleValueExtendedProperties"] == [
+        {"id": tag, "value": "b"}]
+    event["_props"][tag] = "c"  # changed in place, as update_event does
+    assert event_json(event, ["subject"], {tag}, TZ).value()["singleValueExtendedProperties"][0]["value"] == "c"
+    assert event_json(event, ["subject"], {"other"}, TZ).value()["singleValueExtendedProperties"] == []
+
+
+def test_a_read_in_another_zone_or_selection_after_a_create_answer_shows_the_stored_event(state):
+    """A create's answer (UTC) is remembered; a read in another zone and `$select` shows that zone's times, and a
+    PATCH after both is seen by either."""
+    event = _stored(state)
+    user_id = next(u for u, events in state.events.items() if event["id"] in events)
+    assert event_json(event, None, None, None).value()["start"] == {"dateTime": "2026-03-02T07:00:00.0000000",
+                                                                    "timeZone": "UTC"}
+    assert event_json(event, ["id"], None, TZ).value() == {"id": event["id"], "@odata.etag": event["@odata.etag"]}
+    assert event_json(event, ["start"], None, TZ).value()["start"] == {"dateTime": "2026-03-02T08:00:00.0000000",
+                                                                       "timeZone": TZ}
+    update_event(state, user_id, event, {"start": {"dateTime": "2026-03-02T06:00:00", "timeZone": TZ},
+                                         "body": {"contentType": "text", "content": "neu"}})
+    assert event_json(event, ["start"], None, TZ).value()["start"]["dateTime"] == "2026-03-02T06:00:00.0000000"
+    full = event_json(event, None, None, None).value()
+    assert full["start"]["dateTime"] == "2026-03-02T05:00:00.0000000" and full["bodyPreview"] == "neu"
+    in_page = event_shown(event, ["start", "bodyPreview"], {"none"}, TZ)
+    assert in_page == {"id": event["id"], "@odata.etag": event["@odata.etag"],
+                       "start": {"dateTime": "2026-03-02T06:00:00.0000000", "timeZone": TZ}, "bodyPreview": "neu",
+                       "singleValueExtendedProperties": []}
+    assert full["changeKey"] == event["changeKey"] and full["@odata.etag"] == event["@odata.etag"]
+
+
+def test_an_answer_with_event_texts_spliced_in_is_the_json_of_the_same_values():
+    event_text = RawJSON('{"id":"A","subject":"Grüße \\"x\\"","n":[1,2.5,null,true]}')
+    answer = {"responses": [{"id": "1", "status": 201, "headers": {"Content-Type": "application/json"},
+                             "body": event_text},
+                            {"id": "2", "status": 200, "body": {"value": [event_text, RawJSON("[]"), "\x00raw-"]}}],
+              "text": "ünïcode \x00 \u2028"}
+    plain = json.loads(json.dumps(answer, default=lambda raw: raw.value()))
+    sent = encode_json(answer)
+    assert json.loads(sent) == plain
+    assert sent == json.dumps(plain, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+    with pytest.raises(TypeError):
+        encode_json({"when": object()})

@@ -108,6 +108,32 @@ def test_batch_body_is_json_with_relative_urls():
     assert sent["requests"][0]["url"] == "/users/u1/events/e1"
 
 
+def test_a_deferred_body_is_built_when_its_call_goes_out_and_again_for_a_retry():
+    """A large batch's bodies are built call by call: the first call leaves before the last body exists."""
+    respond, calls = _batch_responder(throttle_ids={"b0"}, retry_after="0")
+    built: list[tuple[str, int]] = []  # (item id, calls sent when its body was built)
+
+    def body(item_id: str):
+        def build() -> dict:
+            built.append((item_id, len(calls)))
+            return {"subject": item_id, "transactionId": f"t-{item_id}"}
+        return build
+
+    with requests_mock.Mocker() as m:
+        mock_entra(m)
+        m.post(f"{GRAPH}/$batch", json=respond)
+        items = [{"id": f"b{i}", "method": "POST", "url": "/users/big/events", "body": body(f"b{i}")}
+                 for i in range(100)]
+        results = make_hook().batch(items)
+    assert all(r.ok for r in results.values())
+    sent = [s for c in calls for s in c["requests"]]
+    assert {s["id"]: s["body"] for s in sent}["b57"] == {"subject": "b57", "transactionId": "t-b57"}
+    assert sent[0]["headers"]["Content-Type"] == "application/json"
+    assert max(n for _, n in built) > 0  # some bodies were built after the first call was answered
+    assert [i for i, _ in built].count("b0") == 2  # the throttled one is built again for its retry, the same
+    assert [s["body"] for s in sent if s["id"] == "b0"] == [{"subject": "b0", "transactionId": "t-b0"}] * 2
+
+
 def test_batch_resends_server_errors_and_failed_dependencies_only():
     calls = []
 

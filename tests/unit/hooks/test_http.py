@@ -42,3 +42,29 @@ def test_one_pool_large_enough_for_every_mailbox_in_flight_for_both_schemes():
     session = make_session(True, 30)
     https, http = session.get_adapter("https://a.example/"), session.get_adapter("http://a.example/")
     assert https is http and https._pool_maxsize == POOL_SIZE >= 32 * 4
+
+
+def _response(content: bytes, status: int = 200):
+    import requests
+
+    response = requests.Response()
+    response.status_code, response._content, response.encoding = status, content, "utf-8"
+    return response
+
+
+def test_json_of_decodes_what_json_does_and_refuses_what_is_not_json_as_a_value_error():
+    import json
+
+    import pytest
+
+    from oh_outlook_provider.hooks.http import decoded, json_of
+
+    body = {"value": [{"id": "AAMk=", "subject": "Baustelle Müller ✓", "n": 2**53, "x": 1.5, "ok": None}],
+            "@odata.nextLink": "https://graph.example/v1.0/users?$skiptoken=X"}
+    assert json_of(_response(json.dumps(body).encode())) == body
+    assert json_of(_response(json.dumps(body, ensure_ascii=False).encode())) == body
+    for bad in (b"<html>Bad gateway</html>", b'{"a": 1', "Stra\u00dfe".encode("latin-1")):
+        with pytest.raises(ValueError):
+            json_of(_response(bad))
+    assert decoded(_response(b"<html>Bad gateway</html>", 502))["error"]["code"] == "NonJsonResponse"
+    assert decoded(_response(b"", 204)) is None

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from types import MappingProxyType
+from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from oh_outlook_provider.openhandwerk import api, spellings
 from oh_outlook_provider.openhandwerk.api import (
     APPOINTMENT_ALL_DAY,
     APPOINTMENT_EMPLOYEES,
@@ -99,3 +102,38 @@ def test_whatever_address_shape_the_appointment_stays_usable(address, flat):
         assert all(isinstance(part, str) for part in vars(result.address).values()) and result.address.street
     event = render(result, "M-1", "openhandwerk:1", RenderOptions())
     assert event.texts == fingerprint.texts(event.fields)
+
+
+# ---------------------------------------------------------------- issue 25: the fast paths read as the slow ones
+@settings(max_examples=400, deadline=None)
+@given(RECORD | st.dictionaries(st.sampled_from(APPOINTMENT_ID + APPOINTMENT_START + APPOINTMENT_END + (
+    "title", "titel", "address", "street", "plz", "ort", "employees", "mitarbeiter", "timezone")), JSON | DATES, max_size=10))
+def test_a_record_reads_the_same_through_the_remembered_spellings_and_moments(record):
+    """A dict is read through the spellings its keys hold and remembered times; any other Mapping through
+    every spelling, and a cleared memory reads anew: all give the same appointment or the same reason."""
+    read = parse_appointment(record)
+    if isinstance(record, dict):
+        assert parse_appointment(MappingProxyType(record)) == read
+    spellings._SHAPES.clear()
+    api._iso.cache_clear()
+    api._wall_naive.cache_clear()
+    assert parse_appointment(record) == read
+
+
+def test_a_list_of_ids_keeps_each_once_stripped_and_without_blanks():
+    assert api._employee_ids([" M-1", "M-2", "", "  ", "M-1 ", "M-3"]) == (("M-1", "M-2", "M-3"), ())
+    assert api._employee_ids(["M-1", 7, " M-1"]) == (("M-1", "7"), ())  # not all texts: the general path
+    assert api._employee_ids("M-1, M-2,,M-1") == (("M-1", "M-2"), ())
+
+
+def test_remembered_wall_times_keep_the_occurrence_of_the_repeated_hour():
+    berlin, naive = ZoneInfo("Europe/Berlin"), dt.datetime(2026, 10, 25, 2, 30)
+    first, second = api._wall(naive, berlin), api._wall(naive.replace(fold=1), berlin)
+    assert (first.utcoffset(), second.utcoffset()) == (dt.timedelta(hours=2), dt.timedelta(hours=1))
+    assert api._wall(naive, berlin).utcoffset() == dt.timedelta(hours=2)
+
+
+def test_an_unreadable_time_is_rejected_each_time_it_is_read():
+    record = {"id": "A-1", "start": "2026-02-30T08:00", "end": "2026-03-02T09:00", "employees": ["M-1"]}
+    assert parse_appointment(record) == parse_appointment(record) == Rejected(
+        "A-1", "start '2026-02-30T08:00' is not an ISO date or date-time")

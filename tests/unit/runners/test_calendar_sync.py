@@ -248,6 +248,14 @@ def test_the_category_list_is_brought_up_to_date_beside_the_writes_not_before_th
     assert report["totals"]["categories_added"] == 1 and not report["failed"]
 
 
+def test_the_mailbox_with_the_most_writes_starts_writing_first():
+    """Issue 25: its writes set the run's end; the report keeps the mailboxes' order."""
+    store = MemoryStore()
+    report = run(store, [appointment("1", 2), *(appointment(str(i), 3, "e2") for i in range(2, 6))], max_workers=1)
+    assert [m for m, _ in store.writes][:1] == [BERT] and store.writes.count((BERT, "Create")) == 4
+    assert list(report["mailboxes"]) == [ANNA, BERT]
+
+
 def test_a_failure_adding_categories_still_fails_its_mailbox_after_the_writes():
     class Broken(MemoryStore):
         def add_categories(self, mailbox, bodies, colors):
@@ -306,3 +314,14 @@ def test_the_collector_is_paused_during_a_run_and_back_on_after_it_even_when_it_
         assert not gc.isenabled()  # off before the run: left off
     finally:
         gc.enable()
+
+
+def test_what_a_run_allocated_is_not_traversed_again_by_the_collectors_next_young_pass():
+    """Issue 25: turned back on, the collector's next pass would walk every container the run made."""
+    assert gc.isenabled()
+    with collector_paused():
+        kept = [[i] for i in range(50_000)]  # the run's data: still referenced when the run ends
+        assert len(gc.get_objects(generation=0)) >= 50_000
+    young = len(gc.get_objects(generation=0)) + len(gc.get_objects(generation=1))  # what a young pass walks
+    assert gc.isenabled() and young < 5_000, young
+    assert kept[-1] == [49_999]

@@ -98,6 +98,7 @@ def test_the_comparable_texts_written_out_are_the_generic_ones(event):
     and a moment's remembered text is the one worked out anew."""
     assert fp.comparable_texts(event) == fp.texts(event, fp.COMPARABLE)
     fp._moment_of.cache_clear()
+    fp._CATEGORY_TEXTS.clear()
     assert fp.comparable_texts(event) == fp.texts(event, fp.COMPARABLE)
 
 
@@ -109,3 +110,50 @@ def test_remembered_moments_tell_all_day_from_timed_and_stay_bounded():
     for hour in range(10):
         fp.text_of("start", {"dateTime": f"2026-03-02T{hour:02}:00:00", "timeZone": "UTC"}, False)
     assert fp._moment_of.cache_info().maxsize == fp.MOMENTS_CACHED
+
+
+# ---------------------------------------------------------------- issue 25: the stored digests without decoding
+HEX8, HEX16 = st.text("0123456789abcdef", min_size=8, max_size=8), st.text("0123456789abcdef", min_size=16, max_size=16)
+STORED = st.dictionaries(st.sampled_from(["_all", "_cmp", "_src", "subject", "body", "_x", "a_b", "Start"]),
+                         st.one_of(HEX8, HEX16, st.text(max_size=10), st.integers()), max_size=8)
+
+
+@st.composite
+def fingerprint_texts(draw):
+    """Fingerprints as we write them, in another key order or spacing, with repeated keys, cut or appended to."""
+    stored = draw(STORED)
+    keys = sorted(stored) if draw(st.booleans()) else list(stored)
+    separators = draw(st.sampled_from([(",", ":"), (", ", ": ")]))
+    text = "v1:{" + separators[0].join(f'"{k}"{separators[1]}{fp.json.dumps(stored[k])}' for k in keys) + "}"
+    tail = draw(st.sampled_from(["", "", ',"_all":"ffffffff"}', ',"_cmp":"00000000"', "}", " "]))
+    if tail:
+        text = text[:-1] + tail if tail.startswith(",") else text + tail
+    return text[:draw(st.integers(0, len(text)))] if draw(st.booleans()) and draw(st.booleans()) else text
+
+
+@given(fingerprint_texts())
+@settings(max_examples=500, deadline=None)
+def test_the_marks_are_the_decoded_digests_whatever_the_text(text):
+    """`marks` reads ALL, CMP and SRC straight from a fingerprint as we write it: for any text, what decoding
+    gives (a repeated key counts with its last value, as JSON reads it; an unreadable text gives none)."""
+    stored = fp.decode(text)
+    assert fp.marks(text) == (stored.get(fp.ALL), stored.get(fp.CMP), stored.get(fp.SRC))
+
+
+def test_the_fingerprint_we_write_is_read_without_decoding():
+    texts = fp.texts({"subject": "a", "body": {"content": "x"}, "start": {"dateTime": "2026-03-02T08:00:00"}})
+    ours = fp.encode(fp.stamp(texts, "0123456789abcdef"))
+    assert fp._OURS.fullmatch(ours)  # the fast path: the three digests by position
+    assert fp.marks(ours) == (fp.digest(fp.MANAGED, texts), fp.comparable_digest(texts), "0123456789abcdef")
+    assert fp.marks(fp.encode(fp.stamp(texts))) == (fp.digest(fp.MANAGED, texts), fp.comparable_digest(texts), None)
+    assert fp.marks(None) == fp.marks("") == fp.marks("v1:[]") == (None, None, None)
+
+
+def test_the_digest_is_the_joined_field_texts():
+    """What every stored digest is: "name=text" per field, joined by RS, CRC-32 in 8 hex digits."""
+    texts = ("a%s", "b\x1ec", "")
+    assert fp.digest(("subject", "body", "start"), texts) == format(
+        fp.zlib.crc32(b"subject=a%s\x1ebody=b\x1ec\x1estart="), "08x")
+    assert fp.digest(("subject", "body", "start"), iter(texts)) == fp.digest(("subject", "body", "start"), texts)
+    with pytest.raises(TypeError):
+        fp.digest(("subject", "body"), texts)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from oh_outlook_provider.sync import fingerprint
 from oh_outlook_provider.sync.models import Appointment, PostalAddress
-from oh_outlook_provider.sync.plan import ExistingEvent, PlanPolicy, plan_mailbox
+from oh_outlook_provider.sync.plan import POLICIES, ExistingEvent, PlanPolicy, plan_mailbox
 from oh_outlook_provider.sync.render import NO_ADDRESS, RenderOptions, render
 from oh_outlook_provider.sync.tags import FINGERPRINT_PROP, KEY_PROP, SOURCE_PROP
 
@@ -24,15 +27,17 @@ def desired(i, title=None, hour=8, address=None):
     return render(a, "M-1", SOURCE, RenderOptions())
 
 
-def as_graph(d, event_id=None, source=SOURCE, **edits):
-    """The event as Graph would return it after we wrote `d` (and a user maybe edited it)."""
+def as_graph(d, event_id=None, source=SOURCE, src=True, **edits):
+    """The event as Graph would return it after we wrote `d` (and a user maybe edited it); `src=False`:
+    as written before fingerprints held the source digest."""
     fields = dict(d.fields)
     fields.update(edits)
     return ExistingEvent.from_graph({
         "id": event_id or f"ev-{d.key.appointment_id}", **fields,
         "singleValueExtendedProperties": [
             {"id": SOURCE_PROP, "value": source}, {"id": KEY_PROP, "value": str(d.key)},
-            {"id": FINGERPRINT_PROP, "value": fingerprint.encode(fingerprint.stamp(d.texts))}],
+            {"id": FINGERPRINT_PROP,
+             "value": fingerprint.encode(fingerprint.stamp(d.texts, d.source_digest if src else None))}],
     })
 
 
@@ -241,3 +246,135 @@ def test_an_outlook_edit_of_a_0_3_event_is_still_an_edit():
     plan = plan_mailbox([broken], [written_by_0_3(broken, "Montage\nKüche", shown="Privat")],
                         PlanPolicy(on_outlook_edit="fail"), source=SOURCE)
     assert [(c.fields, c.resolution) for c in plan.conflicts] == [(("subject",), "failed")]
+
+
+# ---------------------------------------------------------------- issue 25: unchanged without rendering
+def test_an_unchanged_appointment_is_recognised_without_rendering_it():
+    written, again = desired(1), desired(1)  # the run that wrote the event, and the next run's
+    plan = plan_mailbox([again], [as_graph(written)], source=SOURCE)
+    assert (plan.unchanged, plan.writes, plan.conflicts) == (1, 0, [])
+    assert again.rendering._digests is None  # decided by the source digest: nothing was rendered
+
+
+def test_an_event_written_before_source_digests_is_rendered_and_compared_as_before():
+    written = desired(1)
+    again = desired(1)
+    plan = plan_mailbox([again], [as_graph(written, src=False)], source=SOURCE)
+    assert (plan.unchanged, plan.writes) == (1, 0) and again.rendering._digests is not None
+    changed = plan_mailbox([desired(1, title="anders")], [as_graph(written, src=False)], source=SOURCE)
+    assert [u.fields for u in changed.updates] == [("subject",)]
+
+
+def test_an_outlook_edit_is_found_although_the_appointment_is_unchanged():
+    written, again = desired(1), desired(1)
+    plan = plan_mailbox([again], [as_graph(written, subject="Privat")], PlanPolicy(on_outlook_edit="keep"),
+                        source=SOURCE)
+    assert [(c.fields, c.resolution) for c in plan.conflicts] == [(("subject",), "kept")] and plan.unchanged == 0
+
+
+def test_what_an_update_writes_holds_the_source_digest_of_the_new_rendering():
+    written, wanted = desired(1), desired(1, title="Neu")
+    [update] = plan_mailbox([wanted], [as_graph(written)], source=SOURCE).updates
+    [stored] = [p["value"] for p in update.patch_body()["singleValueExtendedProperties"] if p["id"] == FINGERPRINT_PROP]
+    assert fingerprint.decode(stored)[fingerprint.SRC] == wanted.source_digest != written.source_digest
+
+
+def _appointment(**changes):
+    base = Appointment(id="T-1", title="Termin", start=dt.datetime(2026, 3, 2, 8, tzinfo=BERLIN),
+                       end=dt.datetime(2026, 3, 2, 9, tzinfo=BERLIN), employee_ids=("M-1",))
+    return dataclasses.replace(base, **changes)
+
+
+WIEN = PostalAddress("Ring 1", "1010", "Wien", "Österreich")
+
+
+class _address_part:  # noqa: N801 - reads as the change it is in CHANGES
+    """A change of one part of the appointment's address (of HOME's when it has none)."""
+
+    def __init__(self, **part):
+        self.part = part
+
+    def __call__(self, appointment):
+        return {"address": dataclasses.replace(appointment.address or HOME, **self.part)}
+
+    def __repr__(self):
+        return f"address part {self.part}"
+AUTUMN = dt.datetime(2026, 10, 25, 2, 30, tzinfo=BERLIN)  # 02:30 twice that night: fold 0 and fold 1
+# Changes of one thing each, that rendering may or may not see: drawn together, they make appointments
+# that differ in a field or two (and as often in none), so that equal source digests are common.
+CHANGES = [
+    {"title": "Termin "}, {"title": "Montage\nKüche"}, {"title": ""}, {"title": "🔧" * 130},
+    {"description": "Bitte klingeln"}, {"description": "Bitte klingeln "},
+    {"location": "Hauptstraße 5, 50667 Köln"}, {"location": HOME.display(), "address": HOME},
+    {"location": HOME.display(), "address": dataclasses.replace(HOME, country="Deutschland")},
+    {"location": WIEN.display(), "address": WIEN}, _address_part(street="Hauptstraße 7"),
+    _address_part(postal_code="50668"), _address_part(city="Kölle"), _address_part(country="Deutschland"),
+    {"customer": "Bäckerei"}, {"project_number": "P-1"},
+    {"category": "Wartung"}, {"category": "wartung"}, {"category": "Urlaub"}, {"category": "Frei"},
+    {"start": dt.datetime(2026, 3, 2, 9, tzinfo=BERLIN), "all_day": False},
+    {"start": dt.datetime(2026, 3, 2, 8, 0, 30, tzinfo=BERLIN), "all_day": False},  # rendered to the minute
+    {"start": dt.datetime(2026, 3, 2, 8, tzinfo=dt.timezone(dt.timedelta(hours=1))), "all_day": False},  # same instant
+    {"start": dt.datetime(2026, 3, 2, 8), "all_day": False},  # naive
+    {"start": dt.datetime(2026, 3, 2, 8, tzinfo=dt.timezone(dt.timedelta(hours=2))), "all_day": False},  # other instant
+    {"start": AUTUMN, "end": AUTUMN + dt.timedelta(hours=2), "all_day": False},
+    {"start": AUTUMN.replace(fold=1), "end": AUTUMN + dt.timedelta(hours=2), "all_day": False},
+    {"end": dt.datetime(2026, 3, 2, 10, tzinfo=BERLIN), "all_day": False},
+    {"start": dt.date(2026, 3, 2), "end": dt.date(2026, 3, 3), "all_day": True},
+    {"start": dt.date(2026, 3, 2), "end": dt.date(2026, 3, 4), "all_day": True}, {"all_day": False}, {"all_day": True},
+    {"timezone": "Asia/Tokyo"}, {"employee_ids": ("M-1", "M-2")}, {"status": "geplant"}, {"cancelled": True},
+    {"dropped": ("employees entry 2 is a NoneType: left out",)},
+]
+OPTIONS = [
+    RenderOptions(), RenderOptions(web_url="https://app.oh.de"), RenderOptions(category_map={"Wartung": "Blau"}),
+    RenderOptions(category_map={"wartung": "Blau"}), RenderOptions(category_map={"Urlaub": ""}),
+    RenderOptions(categories=False), RenderOptions(reminder_minutes=None), RenderOptions(reminder_minutes=30),
+    RenderOptions(show_as="tentative"), RenderOptions(show_as_map={"wartung": "free"}),
+    RenderOptions(sensitivity="private"), RenderOptions(sensitivity_map={"urlaub": "normal"}),
+    RenderOptions(map_url=None), RenderOptions(map_url="https://maps.example/?q={query}")]
+OUTLOOK_EDITS = [{}, {"subject": "Privat"}, {"showAs": "free"}, {"categories": ["Rot"]}, {"isReminderOn": False},
+                 {"location": {"displayName": "anderswo"}}, {"body": {"contentType": "html", "content": "<p>x</p>"}}]
+
+
+def _changed(appointment, changes):
+    for change in changes:
+        appointment = dataclasses.replace(appointment, **(change(appointment) if callable(change) else change))
+    return appointment
+
+
+def _outcome(plan):
+    return (plan.counts(), [(u.event_id, u.fields) for u in plan.updates],
+            [(c.fields, c.resolution) for c in plan.conflicts])
+
+
+@settings(max_examples=1000, deadline=None)
+@given(before=st.lists(st.sampled_from(CHANGES), max_size=2), after=st.lists(st.sampled_from(CHANGES), max_size=1),
+       options=st.lists(st.sampled_from(OPTIONS), min_size=1, max_size=2),
+       edit=st.one_of(st.just({}), st.sampled_from(OUTLOOK_EDITS)), policy=st.sampled_from(POLICIES))
+def test_the_source_digest_shortcut_plans_what_the_digests_alone_plan(before, after, options, edit, policy):
+    """Issue 25. An appointment written with some options and maybe edited in Outlook since, then the same
+    appointment, maybe changed, with the same or other options: the plan is the one made without the
+    shortcut (the event's fingerprint without the source digest), and the shortcut takes for unchanged
+    only an event that would render equal, Graph JSON and all."""
+    written_as, wanted_as = _changed(_appointment(), before), _changed(_appointment(), before + after)
+    if any(a.all_day and (isinstance(a.start, dt.datetime) or isinstance(a.end, dt.datetime))
+           for a in (written_as, wanted_as)):
+        return  # rejected before rendering (render_each)
+    written = render(written_as, "M-1", SOURCE, options[0])
+    wanted, reference = (render(wanted_as, "M-1", SOURCE, options[-1]) for _ in range(2))
+    plan = plan_mailbox([wanted], [as_graph(written, **edit)], PlanPolicy(on_outlook_edit=policy), source=SOURCE)
+    without = plan_mailbox([reference], [as_graph(written, src=False, **edit)], PlanPolicy(on_outlook_edit=policy),
+                           source=SOURCE)
+    assert _outcome(plan) == _outcome(without)
+    if plan.unchanged and wanted.rendering._digests is None:  # taken for unchanged without rendering
+        assert wanted.texts == written.texts and wanted.fields == written.fields
+
+
+@pytest.mark.parametrize("options", [
+    RenderOptions(category_map={"Wartung": "Blau"}), RenderOptions(categories=False), RenderOptions(show_as="free"),
+    RenderOptions(show_as_map={"wartung": "tentative"}), RenderOptions(sensitivity_map={"wartung": "private"}),
+    RenderOptions(reminder_minutes=5), RenderOptions(web_url="https://app.oh.de"), RenderOptions(map_url=None)])
+def test_a_changed_option_updates_events_whose_rendering_it_changes(options):
+    appointment = _appointment(category="Wartung", location=HOME.display(), address=HOME)
+    written, wanted = render(appointment, "M-1", SOURCE, RenderOptions()), render(appointment, "M-1", SOURCE, options)
+    plan = plan_mailbox([wanted], [as_graph(written)], source=SOURCE)
+    assert plan.unchanged == 0 and len(plan.updates) == 1 and plan.updates[0].fields

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import zlib
 from zoneinfo import ZoneInfo
 
 from hypothesis import given, settings
@@ -10,8 +12,9 @@ from hypothesis import strategies as st
 
 from oh_outlook_provider.sync import fingerprint
 from oh_outlook_provider.sync.canonical import units
+from oh_outlook_provider.sync.codec import appointment_from, appointment_record
 from oh_outlook_provider.sync.models import Appointment, PostalAddress
-from oh_outlook_provider.sync.render import RenderOptions, render
+from oh_outlook_provider.sync.render import NOT_RENDERED, RENDER_VERSION, RenderOptions, render, source_digest
 from oh_outlook_provider.sync.tags import FINGERPRINT_PROP, KEY_PROP, SOURCE_PROP
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -44,7 +47,8 @@ def test_tags_and_transaction_id_are_deterministic():
     body = a.create_body("run-1")
     props = {p["id"]: p["value"] for p in body["singleValueExtendedProperties"]}
     assert props[SOURCE_PROP] == "openhandwerk:4711" and props[KEY_PROP] == "openhandwerk:4711|T-1|M-1"
-    assert fingerprint.decode(props[FINGERPRINT_PROP]) == a.hashes | {"_all": a.digest, "_cmp": a.comparable_digest}
+    assert fingerprint.decode(props[FINGERPRINT_PROP]) == a.hashes | {"_all": a.digest, "_cmp": a.comparable_digest,
+                                                                 "_src": a.source_digest}
     assert body["transactionId"] == b.create_body("run-1")["transactionId"] != a.create_body("run-2")["transactionId"]
     other = render(appt(), "M-2", "openhandwerk:4711", RenderOptions()).create_body("run-1")["transactionId"]
     assert other != body["transactionId"]
@@ -213,3 +217,77 @@ def test_the_two_half_past_two_of_the_night_the_clocks_go_back_stay_two_instants
     assert _moment_text(first, "Asia/Tokyo", False) == "2026-10-25T00:30:00Z"
     assert _moment_text(second, "Asia/Tokyo", False) == "2026-10-25T01:30:00Z"
     assert _moment_text(second, "Europe/Berlin", False) == _moment_text(first, "Europe/Berlin", False)
+
+
+# ---------------------------------------------------------------- issue 25: the source digest
+OTHER_VALUES = {  # another value of every Appointment field: a field added later must be added here
+    "id": "T-2", "title": "Anders", "start": dt.datetime(2026, 3, 2, 9, tzinfo=BERLIN),
+    "end": dt.datetime(2026, 3, 2, 11, tzinfo=BERLIN), "timezone": "Asia/Tokyo", "all_day": True,
+    "description": "Anders", "location": "Anderswo", "address": None, "customer": "Anders", "project_number": "P-2",
+    "category": "Urlaub", "employee_ids": ("M-1", "M-2"), "cancelled": True, "status": "storniert",
+    "dropped": ("employees entry 2 is a NoneType",)}
+OTHER_OPTIONS = {  # another value of every RenderOptions field: an option added later must be added here
+    "web_url": "https://app.oh.de", "category_map": {"Wartung": "Blau"}, "categories": False, "reminder_minutes": 30,
+    "show_as": "tentative", "sensitivity": "private", "show_as_map": {"wartung": "free"},
+    "sensitivity_map": {"wartung": "private"}, "map_url": None}
+
+
+def test_every_appointment_field_is_in_the_source_digest_unless_rendering_never_reads_it():
+    """An event is taken for unchanged without rendering when its source digest is the stored one (sync/plan.py):
+    a field rendering reads but the digest left out would hide every change of it."""
+    base, options = appt(location=KOELN.display(), address=KOELN), RenderOptions()
+    for name in (f.name for f in dataclasses.fields(Appointment)):
+        changed = dataclasses.replace(base, **{name: OTHER_VALUES[name]})
+        if name in NOT_RENDERED:
+            assert render(changed, "M-1", "s", options).fields == render(base, "M-1", "s", options).fields, name
+        else:
+            assert source_digest(changed, options) != source_digest(base, options), name
+    for name in (f.name for f in dataclasses.fields(PostalAddress)):
+        moved = dataclasses.replace(base, address=dataclasses.replace(KOELN, **{name: "x"}))
+        assert source_digest(moved, options) != source_digest(base, options), name
+    assert NOT_RENDERED < {f.name for f in dataclasses.fields(Appointment)}
+
+
+def test_the_source_digest_tells_apart_what_renders_apart():
+    """The two 02:30 of the night the clocks go back, a time in another offset, a date and a time."""
+    first = dt.datetime(2026, 10, 25, 2, 30, tzinfo=BERLIN)
+    moments = [first, first.replace(fold=1), first.replace(tzinfo=dt.timezone(dt.timedelta(hours=3))),
+               first.replace(tzinfo=None)]
+    digests = {source_digest(appt(start=m, end=first + dt.timedelta(hours=2)), RenderOptions()) for m in moments}
+    assert len(digests) == len(moments)
+    day = appt(start=dt.date(2026, 3, 2), end=dt.date(2026, 3, 3), all_day=True)
+    midnight = appt(start=dt.datetime(2026, 3, 2, tzinfo=BERLIN), end=dt.datetime(2026, 3, 3, tzinfo=BERLIN))
+    assert source_digest(day, RenderOptions()) != source_digest(midnight, RenderOptions())
+
+
+def test_every_option_is_in_the_source_digest():
+    base = RenderOptions()
+    for name in (f.name for f in dataclasses.fields(RenderOptions)):
+        assert dataclasses.replace(base, **{name: OTHER_OPTIONS[name]}).digest != base.digest, name
+    # Maps are compared as the sync reads them: casefolded and in any order.
+    assert RenderOptions(category_map={"A": "x", "b": "y"}).digest == RenderOptions(category_map={"B": "y", "a": "x"}).digest
+
+
+def test_an_appointment_read_from_the_run_file_has_the_source_digest_of_the_one_read_from_openhandwerk():
+    """Shards read the run's appointment file (runners/appointments.py): the same appointment must not
+    render again there."""
+    second = dt.datetime(2026, 10, 25, 2, 30, tzinfo=BERLIN).replace(fold=1)
+    for appointment in (appt(location=KOELN.display(), address=KOELN), appt(start=second, end=second),
+                        appt(start=dt.date(2026, 3, 2), end=dt.date(2026, 3, 3), all_day=True)):
+        restored = appointment_from(appointment_record(appointment))
+        assert source_digest(restored, RenderOptions()) == source_digest(appointment, RenderOptions())
+
+
+def test_the_render_version_is_bumped_with_what_rendering_writes():
+    """RENDER_VERSION is in every source digest. When this fails, rendering writes something else for the same
+    appointment and options: bump RENDER_VERSION (else a rerun keeps every event as written before), then
+    update both numbers here."""
+    second = dt.datetime(2026, 10, 25, 2, 30, tzinfo=BERLIN).replace(fold=1)
+    cases = [appt(), appt(title=ISSUE_TITLE, location="Hauptstr. 5\r\n50667 Köln", category="Urlaub"),
+             appt(location=KOELN.display(), address=KOELN), appt(start=second, end=second + dt.timedelta(hours=1)),
+             appt(start=dt.date(2026, 3, 2), end=dt.date(2026, 3, 5), all_day=True, category="Krank")]
+    options = [RenderOptions(), RenderOptions(web_url="https://app.oh.de", category_map={"Urlaub": "Frei"},
+                                              reminder_minutes=None, map_url=None)]
+    rendered = [(e.fields, e.texts, e.digest, e.comparable_digest)
+                for o in options for a in cases for e in [render(a, "M-1", "s", o)]]
+    assert (RENDER_VERSION, format(zlib.crc32(repr(rendered).encode()), "08x")) == (1, "dd3dc8b6")

@@ -35,6 +35,8 @@ def test_event_keys_round_trip_any_printable_id():
         key = EventKey("openhandwerk:4711", ident, "M|1")
         assert EventKey.parse(str(key)) == key
     assert str(EventKey("s", "T-1", "M-1")) == "s|T-1|M-1"  # keys written before read back unchanged
+    plain = EventKey.parse("s|T-1|M-1")  # nothing to unescape: the common key, read without unescaping
+    assert type(plain) is EventKey and (plain.source, plain.appointment_id, plain.employee_id) == ("s", "T-1", "M-1")
     assert str(EventKey("s", "a|b", "100%")) == "s|a%7Cb|100%25"
 
 
