@@ -68,3 +68,31 @@ def test_json_of_decodes_what_json_does_and_refuses_what_is_not_json_as_a_value_
             json_of(_response(bad))
     assert decoded(_response(b"<html>Bad gateway</html>", 502))["error"]["code"] == "NonJsonResponse"
     assert decoded(_response(b"", 204)) is None
+
+
+def test_proxies_come_from_the_environment_per_origin_and_no_proxy_is_honoured(monkeypatch):
+    from oh_outlook_provider.hooks import http
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.firma.example:3128")
+    monkeypatch.setenv("NO_PROXY", "intern.firma.example")
+    http._environ_proxies.cache_clear()
+    session = make_session(True, 30)
+    with requests_mock.Mocker() as m:
+        m.get("https://graph.example/v1.0/users", json={})
+        m.get("https://intern.firma.example/api", json={})
+        session.get("https://graph.example/v1.0/users")
+        assert m.last_request.proxies.get("https") == "http://proxy.firma.example:3128"
+        session.get("https://intern.firma.example/api")
+        assert not m.last_request.proxies.get("https")
+    http._environ_proxies.cache_clear()
+
+
+def test_a_netrc_entry_never_replaces_the_authorization_header(tmp_path, monkeypatch):
+    netrc = tmp_path / ".netrc"
+    netrc.write_text("machine graph.example login someone password elsewhere\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    with requests_mock.Mocker() as m:
+        m.get("https://graph.example/v1.0/users", json={})
+        make_session(True, 30).get("https://graph.example/v1.0/users", headers={"Authorization": "Bearer t"})
+    assert m.last_request.headers["Authorization"] == "Bearer t"
