@@ -66,7 +66,7 @@ bench-fleet: $(STAMP)
 sandbox: $(STAMP)
 	$(BIN)/python -m devtools.sandbox serve
 
-# The latency regimes side by side (about 8 minutes); --quick for iterations (about a minute).
+# The latency regimes side by side (about 6 minutes); --quick for iterations (about a minute).
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.regimes
 
