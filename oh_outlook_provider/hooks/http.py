@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import functools
+import json
+import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,20 +18,26 @@ POOL_SIZE = 160
 
 
 def make_session(verify: bool | str, timeout: float, headers: dict[str, str] | None = None) -> Any:
-    """A requests.Session whose `verify` really applies.
+    """A requests.Session whose `verify` really applies, reading the environment once, not per request.
 
-    requests lets REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE override `Session.verify` (env beats
-    session), which silently ignores a configured CA file; binding `verify` per request fixes
-    that, and keeps proxies from the environment working.
+    - `verify`: a CA file beats REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE (requests lets the environment
+      override `Session.verify`, which would silently ignore a configured CA file); `True` takes
+      the environment's bundle when one is set, as requests does (e.g. a company's TLS-inspecting
+      proxy), else certifi's; `False` checks nothing.
+    - Proxies (HTTPS_PROXY, HTTP_PROXY, ALL_PROXY, NO_PROXY) are looked up once per origin of this
+      session; requests itself walks the whole environment on every call (4 % of a rerun's CPU,
+      issue 25). A caller's `proxies=` entries beat the environment's per scheme, as in requests.
+    - `trust_env` is off, so no ~/.netrc entry can replace our Authorization header (requests
+      applies a netrc login only while it is on). A redirect keeps the proxy of the first origin.
+    - `timeout`: seconds to read; connecting waits at most 10 s.
     """
     import requests
     from requests.adapters import HTTPAdapter
 
+    if verify is True:
+        verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
     session = requests.Session()
     session.verify = verify
-    # Proxies from the environment (HTTPS_PROXY, NO_PROXY, ...) are looked up once per origin, not by requests
-    # for every call (it walks the whole environment each time: 4 % of a rerun's CPU); and no ~/.netrc entry
-    # can replace our Authorization header (requests applies one only while trust_env is on).
     session.trust_env = False
     # Up to 32 mailboxes x 4 requests in flight: keep that many connections, so none is
     # thrown away and re-handshaken (TLS) under load.
@@ -39,23 +47,24 @@ def make_session(verify: bool | str, timeout: float, headers: dict[str, str] | N
     session.headers.update({"User-Agent": f"oh-outlook-provider/{__version__}", "Accept": "application/json",
                             **(headers or {})})
     send = functools.partial(session.request, verify=verify, timeout=(min(10.0, timeout), timeout))
+    by_origin: dict[str, dict[str, str]] = {}
 
     def request(method: str, url: str, **kwargs: Any) -> Any:
-        kwargs.setdefault("proxies", _environ_proxies(_origin(url)))
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        found = by_origin.get(origin)
+        if found is None:
+            found = by_origin[origin] = environ_proxies(origin)
+        kwargs["proxies"] = {**found, **(kwargs.get("proxies") or {})}
         return send(method, url, **kwargs)
 
     session.request = request
     return session
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-@functools.lru_cache(maxsize=64)
-def _environ_proxies(origin: str) -> dict[str, str]:
-    """The proxies the environment names for one origin (NO_PROXY honoured), as requests would find them."""
+def environ_proxies(origin: str) -> dict[str, str]:
+    """The proxies the environment names for one origin (`scheme://host[:port]`), NO_PROXY honoured,
+    as requests finds them (`requests.utils.get_environ_proxies`): {"https": "http://proxy:3128", ...}."""
     from requests.utils import get_environ_proxies
 
     return get_environ_proxies(origin + "/")
@@ -63,14 +72,21 @@ def _environ_proxies(origin: str) -> dict[str, str]:
 
 def json_of(response: Any) -> Any:
     """A response body's JSON value (dicts, lists, str, int, float, bool, None). Raises ValueError when
-    the body is not JSON in UTF-8 (RFC 8259 section 8.1: JSON between systems is UTF-8).
+    the body is not JSON.
 
     Decoded with msgspec (Airflow's Task SDK already depends on it): half the CPU of `response.json()`
     on a page of 500 Graph events, and JSON decoding is a seventh of a rerun's client CPU (issue 25).
+    What msgspec refuses and the standard library reads (a byte-order mark, UTF-16, a lone surrogate
+    escape such as a text cut in the middle of an emoji; RFC 8259 sections 8.1 and 8.2) is decoded by
+    the standard library, as `response.json()` did.
     """
     try:
         return msgspec.json.decode(response.content)
-    except msgspec.DecodeError as exc:
+    except msgspec.DecodeError:
+        pass
+    try:
+        return json.loads(response.content)
+    except (ValueError, UnicodeDecodeError) as exc:
         raise ValueError(f"not JSON: {exc}") from None
 
 

@@ -68,7 +68,7 @@ def categories_note(permission: str) -> str:
              "...).").format(permission=permission, app=APP_NAME)
 
 
-_collector = {"runs": 0, "was_enabled": False}  # runs under way, and whether the first found it on
+_collector = {"runs": 0, "was_enabled": False, "frozen_before": 0}  # runs under way; the first one's findings
 _collector_lock = threading.Lock()
 
 
@@ -81,11 +81,16 @@ def collector_paused() -> Iterator[None]:
     A run builds about ten small containers per event (Graph's JSON, records, rendered events) that
     live until its end and form no reference cycle; the collector would traverse them again and again
     as they pile up: a fifth of a rerun's CPU for 200 mailboxes (measured with benchmarks.regimes'
-    fleet). Memory is freed by reference counting as before; only cycles wait for the run's end.
+    fleet). When the last run ends, what was allocated meanwhile goes to the oldest generation
+    (`gc.freeze`, then `gc.unfreeze`), so the next young pass does not walk it all once more (~1 ms
+    a mailbox); cycles made during the run wait for a full collection. Skipped when something else
+    froze objects before (Airflow's LocalExecutor and Celery freeze before forking workers): unfreezing
+    would hand their shared pages to the collector.
     """
     with _collector_lock:
         if _collector["runs"] == 0:
             _collector["was_enabled"] = gc.isenabled()
+            _collector["frozen_before"] = gc.get_freeze_count()
             gc.disable()
         _collector["runs"] += 1
     try:
@@ -94,12 +99,12 @@ def collector_paused() -> Iterator[None]:
         with _collector_lock:
             _collector["runs"] -= 1
             if _collector["runs"] == 0 and _collector["was_enabled"]:
-                # What the run allocated goes straight to the oldest generation (freeze, then unfreeze):
-                # re-enabled as it was, the collector's next pass would traverse all of it once more
-                # (~1 ms per mailbox); the oldest generation is what it scans least often.
-                gc.freeze()
+                promote = not _collector["frozen_before"]
+                if promote:
+                    gc.freeze()
                 gc.enable()
-                gc.unfreeze()
+                if promote:
+                    gc.unfreeze()
 
 
 @dataclass(frozen=True)

@@ -58,6 +58,11 @@ class RenderOptions:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "category_map", casefolded(self.category_map))
+        if self.map_url:  # checked here: an event's text is rendered only when it is written (issue 25)
+            try:
+                self.map_url.format(query="x")
+            except (KeyError, IndexError, ValueError):
+                raise ValueError(f"map_url {self.map_url[:80]!r} may hold only the placeholder {{query}}") from None
 
     @cached_property
     def digest(self) -> str:
@@ -339,7 +344,8 @@ def render_each(appointment: Appointment, employee_ids: Sequence[str], source: s
                 start_utc: dt.datetime | None = None) -> list[DesiredEvent]:
     """The desired event of each employee, in order; the appointment's source digest is worked out once
     for all of them, and its texts' digests on first use, also once (they name no employee). Raises
-    ValueError as `render` does."""
+    ValueError as `render` does, here and not later: what is worked out on first use cannot fail for an
+    appointment that passed these checks (options are checked when RenderOptions is made)."""
     if appointment.all_day and (isinstance(appointment.start, dt.datetime) or isinstance(appointment.end, dt.datetime)):
         raise ValueError("all-day appointment with times of day")
     names = category_names(appointment, options)

@@ -63,6 +63,11 @@ def test_json_of_decodes_what_json_does_and_refuses_what_is_not_json_as_a_value_
             "@odata.nextLink": "https://graph.example/v1.0/users?$skiptoken=X"}
     assert json_of(_response(json.dumps(body).encode())) == body
     assert json_of(_response(json.dumps(body, ensure_ascii=False).encode())) == body
+    # What msgspec refuses and response.json() read (review of issue 25): a byte-order mark, UTF-16, a lone
+    # surrogate escape (an openHandwerk text cut in the middle of an emoji)
+    assert json_of(_response(b"\xef\xbb\xbf" + json.dumps(body).encode())) == body
+    assert json_of(_response(json.dumps(body).encode("utf-16"))) == body
+    assert json_of(_response(b'{"subject": "Baustelle \\ud83d"}')) == {"subject": "Baustelle \ud83d"}
     for bad in (b"<html>Bad gateway</html>", b'{"a": 1', "Stra\u00dfe".encode("latin-1")):
         with pytest.raises(ValueError):
             json_of(_response(bad))
@@ -71,11 +76,8 @@ def test_json_of_decodes_what_json_does_and_refuses_what_is_not_json_as_a_value_
 
 
 def test_proxies_come_from_the_environment_per_origin_and_no_proxy_is_honoured(monkeypatch):
-    from oh_outlook_provider.hooks import http
-
     monkeypatch.setenv("HTTPS_PROXY", "http://proxy.firma.example:3128")
     monkeypatch.setenv("NO_PROXY", "intern.firma.example")
-    http._environ_proxies.cache_clear()
     session = make_session(True, 30)
     with requests_mock.Mocker() as m:
         m.get("https://graph.example/v1.0/users", json={})
@@ -84,7 +86,27 @@ def test_proxies_come_from_the_environment_per_origin_and_no_proxy_is_honoured(m
         assert m.last_request.proxies.get("https") == "http://proxy.firma.example:3128"
         session.get("https://intern.firma.example/api")
         assert not m.last_request.proxies.get("https")
-    http._environ_proxies.cache_clear()
+        session.get("https://graph.example/v1.0/users", proxies={"https": "http://other.example:8080"})
+        assert m.last_request.proxies["https"] == "http://other.example:8080"  # the caller's beats the environment's
+        session.get("https://graph.example/v1.0/users", proxies=None)
+        assert m.last_request.proxies["https"] == "http://proxy.firma.example:3128"
+
+
+def test_verify_true_takes_the_environments_ca_bundle_as_requests_does_and_a_configured_file_beats_it(monkeypatch):
+    """Review of issue 25: with trust_env off, REQUESTS_CA_BUNDLE (a TLS-inspecting proxy's CA) was lost."""
+    monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/corp-ca.pem")
+    with requests_mock.Mocker() as m:
+        m.get("https://h.example/", json={})
+        make_session(True, 30).get("https://h.example/")
+        assert m.last_request.verify == "/etc/ssl/corp-ca.pem"
+        make_session("/srv/airflow/company-ca.pem", 30).get("https://h.example/")
+        assert m.last_request.verify == "/srv/airflow/company-ca.pem"
+        make_session(False, 30).get("https://h.example/")
+        assert m.last_request.verify is False
+        monkeypatch.delenv("REQUESTS_CA_BUNDLE")
+        make_session(True, 30).get("https://h.example/")
+        assert m.last_request.verify is True
 
 
 def test_a_netrc_entry_never_replaces_the_authorization_header(tmp_path, monkeypatch):

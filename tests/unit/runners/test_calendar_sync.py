@@ -325,3 +325,15 @@ def test_what_a_run_allocated_is_not_traversed_again_by_the_collectors_next_youn
     young = len(gc.get_objects(generation=0)) + len(gc.get_objects(generation=1))  # what a young pass walks
     assert gc.isenabled() and young < 5_000, young
     assert kept[-1] == [49_999]
+
+
+def test_objects_frozen_before_the_first_run_stay_frozen():
+    """Review of issue 25: Airflow's LocalExecutor and Celery freeze the heap before forking workers."""
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with collector_paused():
+            pass
+        assert gc.isenabled() and gc.get_freeze_count() >= frozen > 0
+    finally:
+        gc.unfreeze()

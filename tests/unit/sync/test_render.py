@@ -291,3 +291,14 @@ def test_the_render_version_is_bumped_with_what_rendering_writes():
     rendered = [(e.fields, e.texts, e.digest, e.comparable_digest)
                 for o in options for a in cases for e in [render(a, "M-1", "s", o)]]
     assert (RENDER_VERSION, format(zlib.crc32(repr(rendered).encode()), "08x")) == (1, "dd3dc8b6")
+
+
+def test_a_map_url_that_cannot_be_filled_in_is_refused_when_the_options_are_made_not_when_an_event_is_written():
+    """Review of issue 25: texts are rendered on first use, inside a `$batch` lane; a bad template there
+    would stop the mailbox's writes instead of failing the run's configuration at once."""
+    import pytest
+
+    for bad in ("https://x.example/?q={query}{", "https://x.example/?q={place}", "https://x.example/{0}"):
+        with pytest.raises(ValueError, match="placeholder"):
+            RenderOptions(map_url=bad)
+    assert RenderOptions(map_url="https://x.example/?q={query}").map_url == "https://x.example/?q={query}"
