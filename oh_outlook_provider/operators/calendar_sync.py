@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from airflow.sdk import BaseOperator
 
 from oh_outlook_provider.exceptions import OhOutlookError
+from oh_outlook_provider.i18n import _
 from oh_outlook_provider.operators.arguments import (
     flag,
     kind_map,
@@ -25,7 +26,7 @@ from oh_outlook_provider.operators.failures import task_failure
 from oh_outlook_provider.runners.log_lines import wrapped
 from oh_outlook_provider.sync.render import MAP_URL
 from oh_outlook_provider.sync.selection import Selection
-from oh_outlook_provider.version_compat import AirflowException
+from oh_outlook_provider.version_compat import AirflowException, AirflowFailException
 
 __all__ = ["Office365CalendarSyncOperator", "mapping_of"]
 
@@ -256,6 +257,11 @@ class Office365CalendarSyncOperator(BaseOperator):
         self.log.info("Calendar sync:\n%s", "\n".join([*wrapped(counts), summary_table(summary)]))
         for note in summary["notes"]:
             self.log.info("Note:\n%s", "\n".join(wrapped(note)))
+        if summary["skipped"] and len(summary["skipped"]) == len(summary["mailboxes"]):
+            # Every mailbox refused (Calendars.Read instead of ReadWrite, a policy that blocks all): nothing was
+            # synced, so the run must not look green; retries cannot help (as the fleet's tenant task).
+            raise AirflowFailException(_("Every mailbox was refused, nothing was synced; first: {error}").format(
+                error=next(iter(summary["skipped"].values()))))
         announce(context, self.outlets, summary["totals"], summary["window"], summary["appointments"])
         if summary["failed"]:
             ti = context.get("ti")

@@ -10,7 +10,7 @@ import pytest
 from oh_outlook_provider.operators.calendar_sync import Office365CalendarSyncOperator, mapping_of
 from oh_outlook_provider.sync.models import Window
 from oh_outlook_provider.sync.tags import KEY_PROP
-from oh_outlook_provider.version_compat import AirflowException
+from oh_outlook_provider.version_compat import AirflowException, AirflowFailException
 from tests.integration.sync_helpers import mapping_for, ours
 
 
@@ -58,6 +58,18 @@ def test_failed_mailbox_fails_the_task_after_the_others(env):
                                       window_end="2026-04-19T00:00:00Z").execute({"ti": ti})
     summary = ti.pushed["summary"]
     assert summary["totals"]["create"] > 0 and list(summary["failed"]) == ["does-not-exist"]
+
+
+def test_a_run_where_every_mailbox_was_refused_fails_without_retries_instead_of_looking_green(env):
+    """An application access policy (or Calendars.Read instead of ReadWrite) refuses every mailbox: nothing
+    was synced, so the task fails with the first reason and announces nothing, as the fleet's tenant task does."""
+    mapping = mapping_for(env)
+    env.state.apps[next(iter(env.state.apps))].policy_user_ids = set()  # the policy blocks every mailbox
+    context = {"ti": FakeTI()}
+    with pytest.raises(AirflowFailException, match="Every mailbox was refused, nothing was synced; first: .*denied"):
+        Office365CalendarSyncOperator(task_id="s", mapping=mapping, window_start="2026-03-13T00:00:00Z",
+                                      window_end="2026-04-19T00:00:00Z").execute(context)
+    assert not ours(env, None)
 
 
 def test_bad_arguments_fail_at_parse_time():
