@@ -479,8 +479,7 @@ class _Shown:
                 and all(k == pid and v is value for (k, v), (pid, value) in zip(known[0], props.items(), strict=True)):
             return known[1]
         shown = self.properties(select)
-        shown = {**shown, "singleValueExtendedProperties": [
-            {"id": pid, "value": value} for pid, value in props.items() if pid in expand_ids]}
+        shown = {**shown, "singleValueExtendedProperties": expanded_properties(props, expand_ids)}
         text = _DUMPS(shown)
         self.expanded[key] = (tuple(props.items()), text)
         return text
@@ -504,6 +503,12 @@ def _shown_in(event: dict, zone: str | None) -> _Shown:
     return shown
 
 
+def expanded_properties(props: dict, expand_ids: set[str] | frozenset[str]) -> list[dict]:
+    """`singleValueExtendedProperties` as `$expand` shows them: those of `expand_ids`, in the stored order
+    (props: id -> value, as the store keeps an event's or calendar's extended properties)."""
+    return [{"id": pid, "value": value} for pid, value in props.items() if pid in expand_ids]
+
+
 def event_shown(event: dict, select: list[str] | None, expand_ids: set[str] | frozenset[str] | None,
                 zone: str | None) -> dict:
     """`event_json`'s answer as a dict to encode with the rest of a page (`encode_json`): a new dict whose nested
@@ -512,8 +517,7 @@ def event_shown(event: dict, select: list[str] | None, expand_ids: set[str] | fr
     shown = _shown_in(event, zone)
     out = dict(shown.properties(tuple(select) if select else None))
     if expand_ids is not None:
-        out["singleValueExtendedProperties"] = [
-            {"id": pid, "value": value} for pid, value in event["_props"].items() if pid in expand_ids]
+        out["singleValueExtendedProperties"] = expanded_properties(event["_props"], expand_ids)
     return out
 
 

@@ -32,6 +32,7 @@ from devtools.sandbox.events import (
     create_digest,
     event_json,
     event_shown,
+    expanded_properties,
     parse_graph_dt,
     select_of,
     store_event,
@@ -471,8 +472,7 @@ def _select_cal(cal: dict, query: dict) -> dict:
     shown = {k: v for k, v in cal.items() if not k.startswith("_") and (not select or k in select or k == "id")}
     expand_ids = _parse_expand(query.get("$expand"))
     if expand_ids:
-        shown["singleValueExtendedProperties"] = [
-            {"id": pid, "value": value} for pid, value in cal.get("_props", {}).items() if pid in expand_ids]
+        shown["singleValueExtendedProperties"] = expanded_properties(cal.get("_props", {}), expand_ids)
     return shown
 
 

@@ -233,7 +233,7 @@ class Office365CalendarSyncOperator(BaseOperator):
         from oh_outlook_provider.hooks.openhandwerk import OpenHandwerkHook
         from oh_outlook_provider.runners.appointments import Snapshot
         from oh_outlook_provider.runners.calendar_sync import CalendarSync
-        from oh_outlook_provider.runners.report import failed_mailboxes, summary_table
+        from oh_outlook_provider.runners.report import every_mailbox_refused, failed_mailboxes, summary_table
 
         graph = Office365Hook(self.office365_conn_id)
         openhandwerk = OpenHandwerkHook(self.openhandwerk_conn_id)
@@ -257,11 +257,10 @@ class Office365CalendarSyncOperator(BaseOperator):
         self.log.info("Calendar sync:\n%s", "\n".join([*wrapped(counts), summary_table(summary)]))
         for note in summary["notes"]:
             self.log.info("Note:\n%s", "\n".join(wrapped(note)))
-        if summary["skipped"] and len(summary["skipped"]) == len(summary["mailboxes"]):
-            # Every mailbox refused (Calendars.Read instead of ReadWrite, a policy that blocks all): nothing was
-            # synced, so the run must not look green; retries cannot help (as the fleet's tenant task).
+        refused = every_mailbox_refused(summary)
+        if refused is not None:  # nothing was synced: the run must not look green; retries cannot help
             raise AirflowFailException(_("Every mailbox was refused, nothing was synced; first: {error}").format(
-                error=next(iter(summary["skipped"].values()))))
+                error=refused))
         announce(context, self.outlets, summary["totals"], summary["window"], summary["appointments"])
         if summary["failed"]:
             ti = context.get("ti")

@@ -145,7 +145,7 @@ def sync_shard(prepared: Mapping[str, Any], number: int, context: Mapping[str, A
     from oh_outlook_provider.hooks.openhandwerk import OpenHandwerkHook
     from oh_outlook_provider.runners.appointments import Snapshot
     from oh_outlook_provider.runners.calendar_sync import CalendarSync
-    from oh_outlook_provider.runners.report import failed_mailboxes, summary_table
+    from oh_outlook_provider.runners.report import every_mailbox_refused, failed_mailboxes, summary_table
 
     tenant = Tenant.from_dict(prepared["tenant"])
     mailboxes = prepared["shards"][number - 1]
@@ -163,11 +163,10 @@ def sync_shard(prepared: Mapping[str, Any], number: int, context: Mapping[str, A
     except OhOutlookError as exc:
         raise task_failure(exc) from None
     log.info("%s\n%s", _("Calendar sync:"), summary_table(summary))
-    if summary["skipped"] and len(summary["skipped"]) == len(summary["mailboxes"]):
-        # Every mailbox refused (a missing permission, a policy that blocks all): the tenant is not synced.
-        first = next(iter(summary["skipped"].values()))
+    refused = every_mailbox_refused(summary)
+    if refused is not None:  # the tenant is not synced
         raise AirflowFailException(_("Tenant {tenant}: every mailbox was refused, first: {error}").format(
-            tenant=tenant.label, error=first))
+            tenant=tenant.label, error=refused))
     if summary["failed"]:
         context["ti"].xcom_push(key="summary", value=summary)
         raise AirflowFailException(_("Tenant {tenant}: {count} mailbox(es) failed after all others were synced: "

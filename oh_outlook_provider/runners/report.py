@@ -135,6 +135,15 @@ def failed_mailboxes(summary: Mapping[str, Any]) -> str:
     return "; ".join(f"{summary['mailboxes'][m]['upn'] or m}: {err}" for m, err in summary["failed"].items())
 
 
+def every_mailbox_refused(summary: Mapping[str, Any]) -> str | None:
+    """The first mailbox's reason when Exchange refused every mailbox of the run (all "skipped": a missing
+    permission, a policy that blocks all), so nothing was synced; None when any mailbox was synced or failed."""
+    skipped = summary["skipped"]
+    if skipped and len(skipped) == len(summary["mailboxes"]):
+        return next(iter(skipped.values()))
+    return None
+
+
 def summary_table(summary: Mapping[str, Any]) -> str:
     """A table for the task log, at most WIDTH characters a line; the rejected lines below add up to
     the total in the table (records rejected on reading belong to no mailbox: their own row)."""
