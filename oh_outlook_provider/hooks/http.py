@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import json
 import os
+import ssl
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,6 +30,9 @@ def make_session(verify: bool | str, timeout: float, headers: dict[str, str] | N
       issue 25). A caller's `proxies=` entries beat the environment's per scheme, as in requests.
     - `trust_env` is off, so no ~/.netrc entry can replace our Authorization header (requests
       applies a netrc login only while it is on). A redirect keeps the proxy of the first origin.
+    - Every TLS connection shares one SSLContext per CA source (`tls_context`): requests and urllib3
+      build a context and parse the CA bundle again for each new connection, 29 ms of CPU with
+      certifi's bundle (`verify=True`), which a run pays for each of its ~30 connections.
     - `timeout`: seconds to read; connecting waits at most 10 s.
     """
     import requests
@@ -41,7 +45,9 @@ def make_session(verify: bool | str, timeout: float, headers: dict[str, str] | N
     session.trust_env = False
     # Up to 32 mailboxes x 4 requests in flight: keep that many connections, so none is
     # thrown away and re-handshaken (TLS) under load.
-    adapter = HTTPAdapter(pool_connections=8, pool_maxsize=POOL_SIZE)
+    context = tls_context(verify)
+    adapter = (HTTPAdapter(pool_connections=8, pool_maxsize=POOL_SIZE) if context is None
+               else _shared_context_adapter(context))
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers.update({"User-Agent": f"oh-outlook-provider/{__version__}", "Accept": "application/json",
@@ -60,6 +66,69 @@ def make_session(verify: bool | str, timeout: float, headers: dict[str, str] | N
 
     session.request = request
     return session
+
+
+_CONTEXTS: dict[tuple, ssl.SSLContext] = {}
+_CONTEXTS_LOCK = threading.Lock()
+
+
+def tls_context(verify: bool | str) -> ssl.SSLContext | None:
+    """The SSLContext every connection of this process checks servers with for `verify` (True: certifi's
+    bundle, as requests uses; a path: that CA file or directory; False: no check), its CA certificates
+    loaded once. Remembered per path, size and modification time, so a renewed CA file is read again.
+    None when the CA source cannot be read: the session then leaves it to requests, which raises its
+    own error at the first request, as before.
+    """
+    from requests.utils import DEFAULT_CA_BUNDLE_PATH
+    from urllib3.util.ssl_ import create_urllib3_context
+
+    location = DEFAULT_CA_BUNDLE_PATH if verify is True else verify
+    try:
+        found = os.stat(location) if isinstance(location, str) else None
+    except OSError:
+        return None
+    key = (location, found.st_size, found.st_mtime_ns) if found is not None else (False,)
+    with _CONTEXTS_LOCK:
+        context = _CONTEXTS.get(key)
+        if context is None:
+            if verify is False:
+                context = create_urllib3_context(cert_reqs=ssl.CERT_NONE)
+            else:
+                context = create_urllib3_context(cert_reqs=ssl.CERT_REQUIRED)
+                try:
+                    if os.path.isdir(location):
+                        context.load_verify_locations(capath=location)
+                    else:
+                        context.load_verify_locations(cafile=location)
+                except (OSError, ssl.SSLError):
+                    return None
+            _CONTEXTS[key] = context
+        return context
+
+
+def _shared_context_adapter(context: ssl.SSLContext) -> Any:
+    """An HTTPAdapter (POOL_SIZE connections) whose TLS connections all use `context`, not a context and a
+    CA bundle read per connection. requests' own checks stay (its `cert_verify` still runs)."""
+    from requests.adapters import HTTPAdapter
+
+    class SharedContextAdapter(HTTPAdapter):
+        def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
+            super().init_poolmanager(connections, maxsize, block, ssl_context=context, **pool_kwargs)
+
+        def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+            return super().proxy_manager_for(proxy, ssl_context=context, **proxy_kwargs)
+
+        def build_connection_pool_key_attributes(self, request: Any, verify: Any, cert: Any = None) -> Any:
+            host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+            pool_kwargs.pop("ca_certs", None)  # in `context` already: urllib3 would read the file again
+            pool_kwargs.pop("ca_cert_dir", None)
+            return host_params, pool_kwargs
+
+        def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+            super().cert_verify(conn, url, verify, cert)
+            conn.ca_certs = conn.ca_cert_dir = None  # likewise
+
+    return SharedContextAdapter(pool_connections=8, pool_maxsize=POOL_SIZE)
 
 
 def environ_proxies(origin: str) -> dict[str, str]:
