@@ -131,8 +131,11 @@ def registered(application: dict) -> list[Registered]:
     return found
 
 
+ADMIN_ZONE = "Europe/Berlin"  # the day the Entra admin center shows an expiry on, for a German admin
+
+
 def expiry_in_entra(credentials: list[Registered], secret: str | None, thumbprint: str | None,
-                    zone: str = "Europe/Berlin") -> tuple[dt.date | None, str]:
+                    zone: str = ADMIN_ZONE) -> tuple[dt.date | None, str]:
     """The expiry of the credential the connection uses, as the admin center shows it (a day in `zone`),
     and which entries it was read from. Secrets are told apart by their hint (Entra keeps only the
     first three characters), certificates by thumbprint; where several secrets share a hint the

@@ -334,15 +334,18 @@ class Office365Hook(GraphBatchMixin, BaseHook):
 
     # ------------------------------------------------------------------ expiry, test
     def credential_valid_until(self) -> dt.date | None:
-        """Expiry of the credential: the connection's date, or the certificate's notAfter."""
+        """Expiry of the credential: the connection's date, or the day of the certificate's notAfter in
+        Berlin (the day Entra's admin center shows, as `expiry_in_entra` reads Entra's own date)."""
         s = self.settings
         if s.valid_until:
             return s.valid_until
         if s.certificate_private_key:
-            from oh_outlook_provider.graph.credentials import certificate_not_after
+            from zoneinfo import ZoneInfo
+
+            from oh_outlook_provider.graph.credentials import ADMIN_ZONE, certificate_not_after
 
             not_after = certificate_not_after(s.certificate_private_key)
-            return not_after.date() if not_after else None
+            return not_after.astimezone(ZoneInfo(ADMIN_ZONE)).date() if not_after else None
         return None
 
     def watched_expiry(self) -> WatchedExpiry:

@@ -357,3 +357,19 @@ def test_a_refused_link_is_explained_in_german_when_the_setting_says_so(monkeypa
         m.get(f"{GRAPH}/users", json={"value": [], "@odata.nextLink": "https://evil.example.com/v1.0/users?x=1"})
         with pytest.raises(errors.GraphError, match="Einem Link zu https://evil.example.com wird nicht gefolgt"):
             list(make_hook().paginate("/users"))
+
+
+@pytest.mark.parametrize(("not_after", "day"), [
+    (dt.datetime(2027, 6, 18, 22, 30, tzinfo=dt.UTC), dt.date(2027, 6, 19)),  # 00:30 in Berlin (summer time)
+    (dt.datetime(2027, 1, 18, 22, 30, tzinfo=dt.UTC), dt.date(2027, 1, 18)),  # 23:30 in Berlin
+])
+def test_a_certificates_expiry_is_the_day_entra_shows_in_berlin_not_the_utc_day(monkeypatch, not_after, day):
+    """Bug: the certificate's notAfter counted as its UTC day, Entra's date (`expiry_in_entra`) as its Berlin
+    day, so between 22:00 and midnight UTC the two disagreed by one day and the check reported a wrong date
+    typed on the connection (a test failed only in those hours)."""
+    from oh_outlook_provider.graph import credentials
+
+    monkeypatch.setattr(credentials, "certificate_not_after", lambda pem: not_after)
+    hook = make_hook(certificate_private_key="-----BEGIN PRIVATE KEY-----", certificate_thumbprint="AB" * 20)
+    hook._settings = type(hook.settings)(**{**hook.settings.__dict__, "client_secret": None, "valid_until": None})
+    assert hook.credential_valid_until() == day
