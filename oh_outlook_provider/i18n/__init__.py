@@ -4,6 +4,15 @@
 when the message is built (so a changed setting counts from the next message on).
 """
 
-from oh_outlook_provider.i18n.language import DEFAULT_LANGUAGE, LANGUAGES, _, carried, current_language, speaking, translator
+from oh_outlook_provider.i18n.language import (
+    DEFAULT_LANGUAGE,
+    LANGUAGES,
+    _,
+    carried,
+    current_language,
+    pgettext,
+    speaking,
+    translator,
+)
 
-__all__ = ["_", "carried", "current_language", "speaking", "translator", "DEFAULT_LANGUAGE", "LANGUAGES"]
+__all__ = ["_", "pgettext", "carried", "current_language", "speaking", "translator", "DEFAULT_LANGUAGE", "LANGUAGES"]

@@ -87,3 +87,10 @@ def _(message: str) -> str:
     """`message` (an English msgid, with ``{name}`` placeholders filled in by ``.format`` afterwards)
     in the language of the setting."""
     return translator(current_language()).gettext(message)
+
+
+def pgettext(context: str, message: str) -> str:
+    """`message` in the language of the setting, as meant in `context` (gettext's msgctxt; Babel extracts
+    it by default): one English word ("employee") may need two translations (a column's "Mitarb.", a
+    record's "Mitarbeiter")."""
+    return translator(current_language()).pgettext(context, message)

@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from oh_outlook_provider.i18n import _, pgettext
 from oh_outlook_provider.openhandwerk.spellings import spellings
 from oh_outlook_provider.sync.models import Appointment, Employee, PostalAddress, Rejected
 
@@ -86,28 +87,36 @@ def record_id(record: Any, names: Iterable[str]) -> str:
 MAX_ID = 200  # our event key (source|appointment|employee) stays well inside an extended property
 
 
+def _kind(kind: str) -> str:
+    """The name of a kind of record in the admin's language ("appointment": "Termin")."""
+    return {"appointment": pgettext("record", "appointment"), "employee": pgettext("record", "employee")}.get(kind, kind)
+
+
 def _id_problem(record: Mapping[str, Any], names: Iterable[str], kind: str,
                 every: Iterable[str] | None = None) -> str | None:
-    """Why the record's id could not be looked up, or None when it can. `every`: all spellings of the
-    id, named in the reason (default `names`; `names` may be those the record holds)."""
+    """Why the record's id could not be looked up (in the admin's language), or None when it can.
+    `kind`: "appointment", "employee" or a label already in that language; `every`: all spellings of
+    the id, named in the reason (default `names`; `names` may be those the record holds)."""
     value = first(record, names)
+    kind = _kind(kind)
     if value is None:
-        return f"{kind} without an id (expected one of {', '.join(every or names)})"
+        return _("{kind} without an id (expected one of {names})").format(kind=kind, names=", ".join(every or names))
     if isinstance(value, bool) or not isinstance(value, str | int):
-        return f"{kind} id is {_shown(value)}, expected a text or a whole number"
+        return _("{kind} id is {value}, expected a text or a whole number").format(kind=kind, value=_shown(value))
     text = str(value)
     if not text.strip():
-        return f"{kind} id is blank"
+        return _("{kind} id is blank").format(kind=kind)
     if len(text) > MAX_ID:
-        return f"{kind} id is longer than {MAX_ID} characters"
+        return _("{kind} id is longer than {limit} characters").format(kind=kind, limit=MAX_ID)
     if not text.isprintable():
-        return f"{kind} id {text[:40]!r} holds control characters"
+        return _("{kind} id {id} holds control characters").format(kind=kind, id=repr(text[:40]))
     return None
 
 
 def parse_employee(record: Any) -> Employee | Rejected:
     if not isinstance(record, Mapping):
-        return Rejected("?", f"employee record is a {type(record).__name__}, not an object", "employee")
+        return Rejected("?", _("employee record is a {type}, not an object").format(type=type(record).__name__),
+                        "employee")
     problem = _id_problem(record, EMPLOYEE_ID, "employee")
     if problem:  # not `record_id(...) == "?"`: "?" is an id a record may really have
         return Rejected("?", problem, "employee")
@@ -115,7 +124,7 @@ def parse_employee(record: Any) -> Employee | Rejected:
     try:
         return _employee(record, emp_id)
     except Exception as exc:  # noqa: BLE001 - a shape nobody foresaw rejects this record only
-        return Rejected(emp_id, f"unreadable record ({type(exc).__name__}: {str(exc)[:80]})", "employee")
+        return Rejected(emp_id, _unreadable(exc), "employee")
 
 
 def _employee(record: Mapping[str, Any], emp_id: str) -> Employee:
@@ -187,22 +196,23 @@ def _employee_ids(value: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
     if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
         value = [v for v in str(value).split(",") if v.strip()]
     if not isinstance(value, (list, tuple)):
-        raise ValueError(f"employees is {_shown(value)}, expected a list of employee ids")
+        raise ValueError(_("employees is {value}, expected a list of employee ids").format(value=_shown(value)))
     if all(type(item) is str for item in value):  # the common list of ids: each stripped, blanks and repeats left out
         return tuple(dict.fromkeys(filter(None, map(str.strip, value)))), ()
     ids: list[str] = []
     dropped: list[str] = []
     for n, item in enumerate(value, 1):
+        entry = _("employees entry {n}").format(n=n)
         if isinstance(item, Mapping):
-            problem = _id_problem(item, EMPLOYEE_ID, "employee")
+            problem = _id_problem(item, EMPLOYEE_ID, entry)
             ident = "" if problem else record_id(item, EMPLOYEE_ID)
         elif isinstance(item, str) or (isinstance(item, int) and not isinstance(item, bool)):
             problem, ident = None, _text(item)
         else:
-            problem, ident = f"is {_shown(item)}, expected an employee id", ""
+            problem, ident = _("{entry} is {value}, expected an employee id").format(entry=entry, value=_shown(item)), ""
         if problem:
-            dropped.append(f"employees entry {n} {problem.removeprefix('employee ')}: left out, "
-                           "the appointment is synced for the other employees")
+            dropped.append(_("{problem}: left out, the appointment is synced for the other employees").format(
+                problem=problem))
         elif ident and ident not in ids:
             ids.append(ident)
     return tuple(ids), tuple(dropped)
@@ -211,7 +221,18 @@ def _employee_ids(value: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
 def _shown(value: Any) -> str:
     """A value's type and a short excerpt, for rejection reasons."""
     text = repr(value)
-    return f"a {type(value).__name__} ({text[:40]}{'...' if len(text) > 40 else ''})"
+    return _("a {type} ({excerpt})").format(type=type(value).__name__,
+                                            excerpt=f"{text[:40]}{'...' if len(text) > 40 else ''}")
+
+
+def _unreadable(exc: Exception) -> str:
+    """The reason for a record of a shape nobody foresaw."""
+    return _("unreadable record ({error})").format(error=f"{type(exc).__name__}: {str(exc)[:80]}")
+
+
+def _what(what: str) -> str:
+    """"start" or "end" in the admin's language."""
+    return {"start": _("start"), "end": _("end")}.get(what, what)
 
 
 # Outlook stores times as Windows FILETIMEs (from 1601) and uses 4501-01-01 as its "no date"
@@ -228,13 +249,15 @@ def _parse_raw(value: Any, what: str) -> dt.datetime | dt.date:
         try:
             parsed = _iso(value)
         except ValueError:
-            raise ValueError(f"{what} '{_text(value)[:40]}' is not an ISO date or date-time") from None
+            raise ValueError(_("{what} '{value}' is not an ISO date or date-time").format(
+                what=_what(what), value=_text(value)[:40])) from None
     else:
-        raise ValueError(f"{what} is {_shown(value)}, expected an ISO date or date-time text")
+        raise ValueError(_("{what} is {value}, expected an ISO date or date-time text").format(
+            what=_what(what), value=_shown(value)))
     day = parsed.date() if isinstance(parsed, dt.datetime) else parsed
     if not EARLIEST <= day <= LATEST:
-        raise ValueError(f"{what} {day.isoformat()} is outside the dates Outlook can store "
-                         f"({EARLIEST.isoformat()} to {LATEST.isoformat()})")
+        raise ValueError(_("{what} {day} is outside the dates Outlook can store ({earliest} to {latest})").format(
+            what=_what(what), day=day.isoformat(), earliest=EARLIEST.isoformat(), latest=LATEST.isoformat()))
     return parsed
 
 
@@ -275,7 +298,7 @@ def parse_appointment(record: Any, timezone: str = "Europe/Berlin") -> Appointme
     (a fuzz test over arbitrary JSON holds this), so one bad record never stops the others.
     """
     if not isinstance(record, Mapping):
-        return Rejected("?", f"appointment record is a {type(record).__name__}, not an object")
+        return Rejected("?", _("appointment record is a {type}, not an object").format(type=type(record).__name__))
     held = spellings(record)
     problem = _id_problem(record, held[APPOINTMENT_ID], "appointment", APPOINTMENT_ID)
     if problem:  # not `record_id(...) == "?"`: "?" is an id a record may really have
@@ -286,7 +309,7 @@ def parse_appointment(record: Any, timezone: str = "Europe/Berlin") -> Appointme
     except ValueError as exc:
         return Rejected(app_id, str(exc))
     except Exception as exc:  # noqa: BLE001 - a shape nobody foresaw rejects this record only
-        return Rejected(app_id, f"unreadable record ({type(exc).__name__}: {str(exc)[:80]})")
+        return Rejected(app_id, _unreadable(exc))
 
 
 def _zone(record: Mapping[str, Any], default: str) -> ZoneInfo:
@@ -296,7 +319,8 @@ def _zone(record: Mapping[str, Any], default: str) -> ZoneInfo:
     try:
         return ZoneInfo(str(name))
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone '{_text(name)[:40]}' (expected an IANA name such as Europe/Berlin)") from None
+        raise ValueError(_("unknown time zone '{zone}' (expected an IANA name such as Europe/Berlin)").format(
+            zone=_text(name)[:40])) from None
 
 
 def _appointment(record: Mapping[str, Any], app_id: str, timezone: str,
@@ -304,7 +328,7 @@ def _appointment(record: Mapping[str, Any], app_id: str, timezone: str,
     zone = _zone(record, timezone)
     raw_start, raw_end = first(record, held[APPOINTMENT_START]), first(record, held[APPOINTMENT_END])
     if raw_start is None:
-        raise ValueError("no start date")
+        raise ValueError(_("no start date"))
     start_raw = _parse_raw(raw_start, "start")
     end_raw = _parse_raw(raw_end, "end") if raw_end is not None else None
     all_day_flag = first(record, held[APPOINTMENT_ALL_DAY])
@@ -323,9 +347,9 @@ def _appointment(record: Mapping[str, Any], app_id: str, timezone: str,
             end = _day(end_raw) + dt.timedelta(days=1)
     else:
         if not isinstance(start_raw, dt.datetime):
-            raise ValueError("start has no time of day but the appointment is not all-day")
+            raise ValueError(_("start has no time of day but the appointment is not all-day"))
         if end_raw is None:
-            raise ValueError("no end time")
+            raise ValueError(_("no end time"))
         start = _wall(start_raw, zone)
         end = _wall(end_raw if isinstance(end_raw, dt.datetime) else dt.datetime.combine(end_raw, dt.time()), zone)
         if end < start and start_raw.tzinfo is None and start.replace(tzinfo=None) != start_raw:
@@ -333,7 +357,7 @@ def _appointment(record: Mapping[str, Any], app_id: str, timezone: str,
             # unless the moved start passed it: then the appointment keeps its length on the wall clock.
             end = start + (end_raw.replace(tzinfo=None) - start_raw) if isinstance(end_raw, dt.datetime) else start
     if end < start:  # type: ignore[operator]  # end == start: a zero-length appointment, which Outlook keeps
-        raise ValueError(f"end {end.isoformat()} is before start {start.isoformat()}")
+        raise ValueError(_("end {end} is before start {start}").format(end=end.isoformat(), start=start.isoformat()))
     status = _text(first(record, held[APPOINTMENT_STATUS]))
     employee_ids, dropped = _employee_ids(first(record, held[APPOINTMENT_EMPLOYEES]))
     location, address = _address(record, held)
@@ -371,4 +395,4 @@ def unwrap_page(payload: Any) -> list:
         for key in ("items", "data", "results", "records", "appointments", "employees", "termine"):
             if isinstance(payload.get(key), list):
                 return payload[key]
-    raise ValueError(f"expected a list of records, got {type(payload).__name__}")
+    raise ValueError(_("expected a list of records, got {type}").format(type=type(payload).__name__))

@@ -17,17 +17,23 @@ from oh_outlook_provider.i18n.language import DOMAIN, LOCALE_DIR, _, current_lan
 PACKAGE = Path(language.__file__).resolve().parents[1]
 DAGS = PACKAGE.parent / "dags"  # the example DAGs' descriptions and docs, shown in the UI
 # `N_` marks a message in sync/ (pure, no i18n import) that the runner translates where it shows it.
-KEYWORDS = {"_": None, "N_": None}
+KEYWORDS = {"_": None, "N_": None, "pgettext": ((1, "c"), 2)}
 PO = LOCALE_DIR / "de" / "LC_MESSAGES" / f"{DOMAIN}.po"
 POT = LOCALE_DIR / f"{DOMAIN}.pot"  # the template `pybabel update` merges into each language
 MO = PO.with_suffix(".mo")
 FIELD = re.compile(r"\{(\w*)\}")
 
 
-def source_messages() -> set[str]:
-    """Every `_("...")` and `N_("...")` of the package and the example DAGs, as Babel's extraction finds it."""
-    return {found[2] for root in (PACKAGE, DAGS) for found in extract_from_dir(str(root), keywords=KEYWORDS)
-            if found[2]}
+def source_messages() -> set[tuple[str | None, str]]:
+    """(context, message) of every `_("...")`, `N_("...")` and `pgettext("context", "...")` of the package and
+    the example DAGs, as Babel's extraction finds it (context None but for pgettext)."""
+    return {(found[4], found[2]) for root in (PACKAGE, DAGS)
+            for found in extract_from_dir(str(root), keywords=KEYWORDS) if found[2]}
+
+
+def german_of(context: str | None, message: str) -> str:
+    german = translator("de")
+    return german.pgettext(context, message) if context else german.gettext(message)
 
 
 @pytest.mark.parametrize(("setting", "expected"), [
@@ -52,8 +58,7 @@ def test_a_message_follows_the_setting_from_the_next_message_on(monkeypatch):
 
 def test_every_message_in_the_source_has_a_german_translation():
     """Fails when a new `_("...")` has no German text: run the extract/update/compile steps of the README."""
-    german = translator("de")
-    untranslated = sorted(m for m in source_messages() if german.gettext(m) == m and not _same_in_german(m))
+    untranslated = sorted(m for c, m in source_messages() if german_of(c, m) == m and not _same_in_german(m))
     assert untranslated == [], "messages without a German text:\n" + "\n".join(untranslated)
 
 
@@ -67,7 +72,7 @@ def _same_in_german(message: str) -> bool:
 
 def test_the_catalog_has_no_stale_or_fuzzy_entry_and_keeps_every_placeholder():
     catalog = read_po(PO.open("rb"))
-    entries = {m.id: m for m in catalog if m.id}
+    entries = {(m.context, m.id): m for m in catalog if m.id}
     assert set(entries) == source_messages(), "the .po differs from the source: extract and update again"
     for message in entries.values():
         assert message.string and not message.fuzzy, message.id
@@ -89,7 +94,7 @@ def test_the_shipped_mo_is_compiled_from_the_po():
 
 def test_the_microsoft_admin_center_names_are_the_german_ones(monkeypatch):
     monkeypatch.setenv("AIRFLOW__OH_OUTLOOK__LANGUAGE", "de")
-    texts = " ".join(translator("de").gettext(m) for m in source_messages())
+    texts = " ".join(german_of(c, m) for c, m in source_messages())
     for name in ("App-Registrierungen", "API-Berechtigungen", "Zertifikate & Geheimnisse",
                  "Administratorzustimmung für <Ihre Firma> erteilen", "Anwendungsberechtigungen", "Übersicht"):
         assert name in texts
@@ -99,7 +104,7 @@ def test_the_microsoft_admin_center_names_are_the_german_ones(monkeypatch):
 def test_the_template_holds_exactly_the_messages_of_the_source():
     """The .pot is what the README's `pybabel update` merges into a language: a stale one would drop or
     miss messages there (it had fallen 82 messages behind the .po once)."""
-    template = {m.id for m in read_po(POT.open("rb")) if m.id}
+    template = {(m.context, m.id) for m in read_po(POT.open("rb")) if m.id}
     assert template == source_messages(), "extract the template again (the README's pybabel extract)"
 
 

@@ -223,3 +223,41 @@ def test_a_record_whose_id_is_a_question_mark_is_read_not_rejected_without_reaso
     assert result.record_id == "?" and result.reason and "start" in result.reason.lower()
     employee = parse_employee({"id": "?", "email": "a@example.com", "firstName": "A", "lastName": "B"})
     assert getattr(employee, "id", None) == "?" or employee.reason
+
+
+@pytest.mark.parametrize(("record", "german"), [
+    ({"title": "x"}, "Termin: keine ID (erwartet wird eines dieser Felder: id, appointmentId, idTermin, terminId)"),
+    ({"id": "T1", "title": "x"}, "kein Beginn (Startdatum fehlt)"),
+    ({"id": "T2", "start": "2026-03-01T10:00", "end": "2026-03-01T09:00"},
+     "das Ende 2026-03-01T09:00:00+01:00 liegt vor dem Beginn 2026-03-01T10:00:00+01:00"),
+    ({"id": "T3", "start": "morgen"}, "Beginn 'morgen' ist kein Datum und keine Uhrzeit im ISO-Format"),
+    ({"id": "T4", "start": "2026-03-01T10:00", "end": "2026-03-01T11:00", "employees": 1.5},
+     "die Mitarbeiterliste (employees) ist vom Typ float (1.5), erwartet wird eine Liste von Mitarbeiter-IDs"),
+    ([1], "der Termindatensatz ist vom Typ list, kein Objekt"),
+])
+def test_a_rejected_appointment_gives_its_reason_in_the_admins_language(record, german):
+    from oh_outlook_provider.i18n import speaking
+
+    with speaking("de"):
+        assert parse_appointment(record).reason == german
+    assert parse_appointment(record).reason != german  # the tests' setting (English) counts again
+
+
+def test_an_employee_entry_left_out_says_why_in_german_and_english_alike():
+    from oh_outlook_provider.i18n import speaking
+
+    record = {"id": "T5", "start": "2026-03-01T10:00", "end": "2026-03-01T11:00", "employees": [None, "M1", {"name": "x"}]}
+    with speaking("de"):
+        german = parse_appointment(record).dropped
+    english = parse_appointment(record).dropped
+    assert german == ("Eintrag 1 der Mitarbeiterliste: ist vom Typ NoneType (None), erwartet wird eine Mitarbeiter-ID: "
+                      "weggelassen, der Termin wird für die übrigen Mitarbeiter synchronisiert",
+                      "Eintrag 3 der Mitarbeiterliste: keine ID (erwartet wird eines dieser Felder: id, employeeId, "
+                      "idMitarbeiter, mitarbeiterId): weggelassen, der Termin wird für die übrigen Mitarbeiter "
+                      "synchronisiert")
+    assert english == ("employees entry 1 is a NoneType (None), expected an employee id: left out, the appointment is "
+                       "synced for the other employees",
+                       "employees entry 3 without an id (expected one of id, employeeId, idMitarbeiter, mitarbeiterId): "
+                       "left out, the appointment is synced for the other employees")
+    with speaking("de"):
+        assert parse_employee({"name": "x"}).reason.startswith("Mitarbeiter: keine ID")
