@@ -119,7 +119,9 @@ def print_sync(title: str, summary: dict) -> None:
         counts = info.get("counts") or {}
         line = f"   {info.get('upn') or '?':40} {info['status']:8} created {counts.get('create', 0):3}  " \
                f"updated {counts.get('update', 0):3}  unchanged {counts.get('unchanged', 0):3}"
-        print(line + (f"  ({info['error'][:70]}...)" if info.get("error") else ""))
+        print(line)
+        if info.get("error"):  # the whole reason, on its own line: it tells the admin what to do
+            print(f"{'':46}{info['error']}")
     for r in summary["rejected"]:
         print(f"   rejected appointment {r['record_id']}: {r['reason']}")
     if totals.get("categories_added"):
