@@ -30,6 +30,7 @@ from dataclasses import asdict, dataclass, field
 from benchmarks.competent import competent_sync
 from benchmarks.naive import naive_sync
 from benchmarks.run import ROOT, Sandbox, baseline, measure, ours
+from benchmarks.tls import print_tls, run_tls
 from oh_outlook_provider.runners.user_mapping import run_user_mapping
 
 CORES_BOUND = 0.9  # client + emulator CPU over wall from which this 2-core machine, not Graph, sets the pace
@@ -150,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
                                                              "a 40 x 50 fleet: about a minute")
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--skip-fleet", action="store_true")
+    parser.add_argument("--skip-tls", action="store_true", help="leave out the table of a certifi-sized CA bundle")
     parser.add_argument("--regimes", default=None, help="comma-separated names to run, e.g. '400 ms'")
     args = parser.parse_args(argv)
     setup = Setup()
@@ -168,24 +170,30 @@ def main(argv: list[str] | None = None) -> int:
           f"{load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores", flush=True)
     sandbox = Sandbox(regimes[0].latency_ms, regimes[0].jitter_ms)
     rows: list[dict] = []
+    tls: list[dict] = []
     try:
         for regime in regimes:
             rows.extend(run_regime(sandbox, regime, setup, naive=setup.naive and regime.latency_ms <= 30
                                    and not regime.faults))
         if setup.fleet:
             rows.extend(run_fleet(sandbox, *setup.fleet, setup))
+        if not args.skip_tls and not args.quick:
+            tls = run_tls(sandbox)
     finally:
         sandbox.close()
     annotate(rows)
     print()
     print_table(rows)
+    if tls:
+        print()
+        print_tls(tls)
     load = os.getloadavg()
     print(f"\nload average at end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; the whole run took "
           f"{time.perf_counter() - started:.0f} s")
     out = ROOT / ".bench"
     out.mkdir(exist_ok=True)
     path = out / f"regimes-{dt.datetime.now():%Y%m%d-%H%M%S}.json"
-    path.write_text(json.dumps({"setup": asdict(setup), "regimes": [asdict(r) for r in regimes], "rows": rows},
+    path.write_text(json.dumps({"setup": asdict(setup), "regimes": [asdict(r) for r in regimes], "rows": rows, "tls": tls},
                                indent=2, default=str))
     print(f"JSON: {path}")
     return 0
