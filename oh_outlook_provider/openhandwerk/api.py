@@ -98,19 +98,20 @@ def _id_problem(record: Mapping[str, Any], names: Iterable[str], kind: str,
     `kind`: "appointment", "employee" or a label already in that language; `every`: all spellings of
     the id, named in the reason (default `names`; `names` may be those the record holds)."""
     value = first(record, names)
-    kind = _kind(kind)
     if value is None:
-        return _("{kind} without an id (expected one of {names})").format(kind=kind, names=", ".join(every or names))
+        return _("{kind} without an id (expected one of {names})").format(kind=_kind(kind),
+                                                                          names=", ".join(every or names))
     if isinstance(value, bool) or not isinstance(value, str | int):
-        return _("{kind} id is {value}, expected a text or a whole number").format(kind=kind, value=_shown(value))
+        return _("{kind} id is {value}, expected a text or a whole number").format(kind=_kind(kind),
+                                                                                   value=_shown(value))
     text = str(value)
     if not text.strip():
-        return _("{kind} id is blank").format(kind=kind)
+        return _("{kind} id is blank").format(kind=_kind(kind))
     if len(text) > MAX_ID:
-        return _("{kind} id is longer than {limit} characters").format(kind=kind, limit=MAX_ID)
+        return _("{kind} id is longer than {limit} characters").format(kind=_kind(kind), limit=MAX_ID)
     if not text.isprintable():
-        return _("{kind} id {id} holds control characters").format(kind=kind, id=repr(text[:40]))
-    return None
+        return _("{kind} id {id} holds control characters").format(kind=_kind(kind), id=repr(text[:40]))
+    return None  # every record: nothing translated (each message reads the language setting)
 
 
 def parse_employee(record: Any) -> Employee | Rejected:
@@ -202,14 +203,17 @@ def _employee_ids(value: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
     ids: list[str] = []
     dropped: list[str] = []
     for n, item in enumerate(value, 1):
-        entry = _("employees entry {n}").format(n=n)
         if isinstance(item, Mapping):
-            problem = _id_problem(item, EMPLOYEE_ID, entry)
+            problem = _id_problem(item, EMPLOYEE_ID, "employee")
+            if problem:  # named after its place in the list (worked out only here: every message reads the setting)
+                problem = _id_problem(item, EMPLOYEE_ID, _("employees entry {n}").format(n=n))
             ident = "" if problem else record_id(item, EMPLOYEE_ID)
         elif isinstance(item, str) or (isinstance(item, int) and not isinstance(item, bool)):
             problem, ident = None, _text(item)
         else:
-            problem, ident = _("{entry} is {value}, expected an employee id").format(entry=entry, value=_shown(item)), ""
+            problem = _("{entry} is {value}, expected an employee id").format(
+                entry=_("employees entry {n}").format(n=n), value=_shown(item))
+            ident = ""
         if problem:
             dropped.append(_("{problem}: left out, the appointment is synced for the other employees").format(
                 problem=problem))

@@ -261,3 +261,18 @@ def test_an_employee_entry_left_out_says_why_in_german_and_english_alike():
                        "left out, the appointment is synced for the other employees")
     with speaking("de"):
         assert parse_employee({"name": "x"}).reason.startswith("Mitarbeiter: keine ID")
+
+
+def test_a_valid_record_is_read_without_asking_for_the_language(monkeypatch):
+    """Messages are translated only for a record that has a problem: each reads the language setting
+    (Airflow's configuration), which 100,000 valid appointments a run must not pay for."""
+    from oh_outlook_provider.i18n import language
+
+    def asked() -> str:
+        raise AssertionError("the language was asked for a valid record")
+
+    monkeypatch.setattr(language, "current_language", asked)
+    record = {"id": "T1", "title": "Wartung", "start": "2026-03-02T08:00", "end": "2026-03-02T09:00",
+              "employees": [{"id": "M1"}, "M2"], "address": {"street": "Hauptstraße", "zip": "50667", "city": "Köln"}}
+    assert isinstance(parse_appointment(record), Appointment)
+    assert parse_employee({"id": "M1", "name": "Jan"}).id == "M1"
