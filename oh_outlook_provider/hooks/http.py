@@ -7,6 +7,7 @@ import json
 import os
 import ssl
 import threading
+import types
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,7 +48,7 @@ def make_session(verify: bool | str, timeout: float, headers: dict[str, str] | N
     # thrown away and re-handshaken (TLS) under load.
     context = tls_context(verify)
     adapter = (HTTPAdapter(pool_connections=8, pool_maxsize=POOL_SIZE) if context is None
-               else _shared_context_adapter(context))
+               else _adapter_class()(verify, pool_connections=8, pool_maxsize=POOL_SIZE))
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers.update({"User-Agent": f"oh-outlook-provider/{__version__}", "Accept": "application/json",
@@ -76,18 +77,23 @@ def tls_context(verify: bool | str) -> ssl.SSLContext | None:
     """The SSLContext every connection of this process checks servers with for `verify` (True: certifi's
     bundle, as requests uses; a path: that CA file or directory; False: no check), its CA certificates
     loaded once. Remembered per path, size and modification time, so a renewed CA file is read again.
-    None when the CA source cannot be read: the session then leaves it to requests, which raises its
-    own error at the first request, as before.
+    None when the CA source cannot be read, or is not a str (e.g. a Path): the session then leaves it to
+    requests, which raises its own error at the first request, as before.
     """
     from requests.utils import DEFAULT_CA_BUNDLE_PATH
     from urllib3.util.ssl_ import create_urllib3_context
 
-    location = DEFAULT_CA_BUNDLE_PATH if verify is True else verify
-    try:
-        found = os.stat(location) if isinstance(location, str) else None
-    except OSError:
-        return None
-    key = (location, found.st_size, found.st_mtime_ns) if found is not None else (False,)
+    if verify is False:
+        key: tuple = (False,)
+    else:
+        location = DEFAULT_CA_BUNDLE_PATH if verify is True else verify
+        if not isinstance(location, str):  # requests' own handling, never the (False,) context
+            return None
+        try:
+            found = os.stat(location)
+        except OSError:
+            return None
+        key = (location, found.st_size, found.st_mtime_ns)
     with _CONTEXTS_LOCK:
         context = _CONTEXTS.get(key)
         if context is None:
@@ -106,29 +112,72 @@ def tls_context(verify: bool | str) -> ssl.SSLContext | None:
         return context
 
 
-def _shared_context_adapter(context: ssl.SSLContext) -> Any:
-    """An HTTPAdapter (POOL_SIZE connections) whose TLS connections all use `context`, not a context and a
-    CA bundle read per connection. requests' own checks stay (its `cert_verify` still runs)."""
+def _shared_context_adapter_class() -> type:
+    """SharedContextAdapter's class, built on first use (requests is imported lazily)."""
     from requests.adapters import HTTPAdapter
 
-    class SharedContextAdapter(HTTPAdapter):
-        def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
-            super().init_poolmanager(connections, maxsize, block, ssl_context=context, **pool_kwargs)
+    class Adapter(HTTPAdapter):
+        """An HTTPAdapter whose TLS connections made with the session's own `verify` (https, no client
+        certificate) use `tls_context(verify)`, not a context and a CA bundle read per connection. A request
+        with another `verify`, or a client certificate, gets requests' own pools and checks, so neither is
+        ever put into the process-wide context. The TLS of an https:// proxy is checked with the same context,
+        as requests checks it with the same CA file. requests' own checks stay (`cert_verify` still runs)."""
+
+        __attrs__ = [*HTTPAdapter.__attrs__, "verify"]
+
+        def __init__(self, verify: bool | str, **kwargs: Any) -> None:
+            self.verify = verify
+            self.context = tls_context(verify)
+            super().__init__(**kwargs)
+
+        def __setstate__(self, state: dict[str, Any]) -> None:
+            super().__setstate__(state)
+            self.context = tls_context(self.verify)
+
+        def shares(self, url: str, verify: Any, cert: Any) -> bool:
+            """Whether a request to `url` with this `verify` and client `cert` uses the shared context."""
+            return (self.context is not None and url.lower().startswith("https:") and not cert
+                    and type(verify) is type(self.verify) and verify == self.verify)
 
         def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-            return super().proxy_manager_for(proxy, ssl_context=context, **proxy_kwargs)
+            if self.context is not None and proxy.lower().startswith("https:"):
+                proxy_kwargs.setdefault("proxy_ssl_context", self.context)
+            return super().proxy_manager_for(proxy, **proxy_kwargs)
 
         def build_connection_pool_key_attributes(self, request: Any, verify: Any, cert: Any = None) -> Any:
             host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
-            pool_kwargs.pop("ca_certs", None)  # in `context` already: urllib3 would read the file again
-            pool_kwargs.pop("ca_cert_dir", None)
+            if self.shares(request.url, verify, cert):
+                pool_kwargs.pop("ca_certs", None)  # in the context already: urllib3 would read the file again
+                pool_kwargs.pop("ca_cert_dir", None)
+                pool_kwargs["ssl_context"] = self.context
             return host_params, pool_kwargs
 
         def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
-            super().cert_verify(conn, url, verify, cert)
-            conn.ca_certs = conn.ca_cert_dir = None  # likewise
+            if self.context is None or getattr(conn, "conn_kw", {}).get("ssl_context") is not self.context:
+                return super().cert_verify(conn, url, verify, cert)
+            # A pool of the shared context: requests' checks (its OSError for a missing CA file) on a stand-in,
+            # so the pool, which other threads open connections from meanwhile, never names the CA file.
+            checked = types.SimpleNamespace()
+            super().cert_verify(checked, url, verify, cert)
+            conn.cert_reqs = checked.cert_reqs
 
-    return SharedContextAdapter(pool_connections=8, pool_maxsize=POOL_SIZE)
+    return Adapter
+
+
+@functools.cache
+def _adapter_class() -> type:
+    """The class SharedContextAdapter, made once; module-level by name (PEP 562 `__getattr__`), so a session
+    holding one pickles as a plain requests session does."""
+    adapter = _shared_context_adapter_class()
+    adapter.__name__ = adapter.__qualname__ = "SharedContextAdapter"
+    return adapter
+
+
+def __getattr__(name: str) -> Any:
+    """`SharedContextAdapter` (its class imports requests, which this module does only when used)."""
+    if name == "SharedContextAdapter":
+        return _adapter_class()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def environ_proxies(origin: str) -> dict[str, str]:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pickle
 import socket
 import ssl
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
+import certifi
 import pytest
 import requests
 
@@ -98,3 +101,82 @@ def test_a_renewed_ca_file_is_read_again_and_a_missing_one_fails_as_requests_fai
     assert len(loads) == 2
     with pytest.raises(OSError, match="Could not find a suitable TLS CA certificate bundle"):
         make_session(str(tmp_path / "missing.pem"), 10).get(url)
+
+
+@pytest.fixture
+def tls_proxy(tmp_path) -> Iterator[tuple[str, str, list[str]]]:
+    """An https:// proxy on 127.0.0.1 that tunnels CONNECT, its certificate from its own CA:
+    (its URL, that CA's file, the request lines it received)."""
+    ca, cert, key = make_tls_files(tmp_path / "proxy")
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: list[str] = []
+
+    def pump(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+
+    def tunnel(conn: socket.socket) -> None:
+        with contextlib.suppress(OSError), context.wrap_socket(conn, server_side=True) as tls:
+            head = b""
+            while b"\r\n\r\n" not in head and (data := tls.recv(4096)):
+                head += data
+            seen.append(head.split(b"\r\n")[0].decode())
+            host, port = seen[-1].split(" ")[1].rsplit(":", 1)
+            with socket.create_connection((host, int(port))) as upstream:
+                tls.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                threading.Thread(target=pump, args=(upstream, tls), daemon=True).start()
+                pump(tls, upstream)
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                threading.Thread(target=tunnel, args=(listener.accept()[0],), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    yield f"https://127.0.0.1:{listener.getsockname()[1]}", str(ca), seen
+    listener.close()
+
+
+def test_an_https_proxy_is_checked_with_the_configured_ca_file_read_once(shared_sandbox, tls_proxy, loads, tmp_path):
+    """Bug: the proxy's own certificate was checked against the system's CA store, not the configured CA
+    file requests checks it with (ProxyError for a company proxy whose CA is only in that file)."""
+    proxy, proxy_ca, seen = tls_proxy
+    bundle = tmp_path / "company-bundle.pem"  # the sandbox's CA and the proxy's, as a company bundle holds both
+    bundle.write_text(open(shared_sandbox.ca_path).read() + open(proxy_ca).read())
+    url = f"{shared_sandbox.base_url}/_sandbox/fleet"
+    for _ in range(2):
+        with make_session(str(bundle), 10) as session:
+            assert session.get(url, proxies={"https": proxy}).status_code == 200
+    assert len(seen) == 2 and seen[0].startswith("CONNECT 127.0.0.1:")
+    assert len(loads) == 1
+    with pytest.raises(requests.exceptions.ProxyError):  # a proxy the CA file does not vouch for
+        make_session(shared_sandbox.ca_path, 10).get(url, proxies={"https": proxy})
+
+
+def test_a_request_given_its_own_verify_is_checked_with_that(shared_sandbox, loads, tmp_path):
+    """Bug: a request's own `verify=` was ignored for the session's shared context: another CA file was not
+    applied (a server it does not vouch for was accepted) and `verify=False` raised ValueError."""
+    other_ca, _, _ = make_tls_files(tmp_path, ("127.0.0.1",))
+    url = f"{shared_sandbox.base_url}/_sandbox/fleet"
+    with pytest.raises(requests.exceptions.SSLError):
+        make_session(shared_sandbox.ca_path, 10).get(url, verify=str(other_ca))
+    assert make_session(str(other_ca), 10).get(url, verify=shared_sandbox.ca_path).status_code == 200
+    assert make_session(shared_sandbox.ca_path, 10).get(url, verify=False).status_code == 200
+
+
+def test_a_session_pickles_and_still_checks_servers(shared_sandbox, tmp_path):
+    """Bug: the adapter's class was local to a function, so a session no longer pickled as requests' does."""
+    other_ca, _, _ = make_tls_files(tmp_path, ("127.0.0.1",))
+    url = f"{shared_sandbox.base_url}/_sandbox/fleet"
+    assert pickle.loads(pickle.dumps(make_session(shared_sandbox.ca_path, 10))).get(url).status_code == 200
+    with pytest.raises(requests.exceptions.SSLError):
+        pickle.loads(pickle.dumps(make_session(str(other_ca), 10))).get(url)
+
+
+def test_a_ca_path_given_as_a_path_object_never_gets_the_unchecking_context():
+    """Bug: every CA source that is not a str shared the key of verify=False."""
+    assert http.tls_context(Path(certifi.where())) is None
+    assert http.tls_context(False).verify_mode == ssl.CERT_NONE
