@@ -15,7 +15,8 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from oh_outlook_provider.i18n import _, pgettext
+from oh_outlook_provider.i18n import _
+from oh_outlook_provider.openhandwerk.reasons import kind_name, moment_name, shown, unreadable
 from oh_outlook_provider.openhandwerk.spellings import spellings
 from oh_outlook_provider.sync.models import Appointment, Employee, PostalAddress, Rejected
 
@@ -87,11 +88,6 @@ def record_id(record: Any, names: Iterable[str]) -> str:
 MAX_ID = 200  # our event key (source|appointment|employee) stays well inside an extended property
 
 
-def _kind(kind: str) -> str:
-    """The name of a kind of record in the admin's language ("appointment": "Termin")."""
-    return {"appointment": pgettext("record", "appointment"), "employee": pgettext("record", "employee")}.get(kind, kind)
-
-
 def _id_problem(record: Mapping[str, Any], names: Iterable[str], kind: str,
                 every: Iterable[str] | None = None) -> str | None:
     """Why the record's id could not be looked up (in the admin's language), or None when it can.
@@ -99,18 +95,18 @@ def _id_problem(record: Mapping[str, Any], names: Iterable[str], kind: str,
     the id, named in the reason (default `names`; `names` may be those the record holds)."""
     value = first(record, names)
     if value is None:
-        return _("{kind} without an id (expected one of {names})").format(kind=_kind(kind),
+        return _("{kind} without an id (expected one of {names})").format(kind=kind_name(kind),
                                                                           names=", ".join(every or names))
     if isinstance(value, bool) or not isinstance(value, str | int):
-        return _("{kind} id is {value}, expected a text or a whole number").format(kind=_kind(kind),
-                                                                                   value=_shown(value))
+        return _("{kind} id is {value}, expected a text or a whole number").format(kind=kind_name(kind),
+                                                                                   value=shown(value))
     text = str(value)
     if not text.strip():
-        return _("{kind} id is blank").format(kind=_kind(kind))
+        return _("{kind} id is blank").format(kind=kind_name(kind))
     if len(text) > MAX_ID:
-        return _("{kind} id is longer than {limit} characters").format(kind=_kind(kind), limit=MAX_ID)
+        return _("{kind} id is longer than {limit} characters").format(kind=kind_name(kind), limit=MAX_ID)
     if not text.isprintable():
-        return _("{kind} id {id} holds control characters").format(kind=_kind(kind), id=repr(text[:40]))
+        return _("{kind} id {id} holds control characters").format(kind=kind_name(kind), id=repr(text[:40]))
     return None  # every record: nothing translated (each message reads the language setting)
 
 
@@ -125,7 +121,7 @@ def parse_employee(record: Any) -> Employee | Rejected:
     try:
         return _employee(record, emp_id)
     except Exception as exc:  # noqa: BLE001 - a shape nobody foresaw rejects this record only
-        return Rejected(emp_id, _unreadable(exc), "employee")
+        return Rejected(emp_id, unreadable(exc), "employee")
 
 
 def _employee(record: Mapping[str, Any], emp_id: str) -> Employee:
@@ -197,7 +193,7 @@ def _employee_ids(value: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
     if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
         value = [v for v in str(value).split(",") if v.strip()]
     if not isinstance(value, (list, tuple)):
-        raise ValueError(_("employees is {value}, expected a list of employee ids").format(value=_shown(value)))
+        raise ValueError(_("employees is {value}, expected a list of employee ids").format(value=shown(value)))
     if all(type(item) is str for item in value):  # the common list of ids: each stripped, blanks and repeats left out
         return tuple(dict.fromkeys(filter(None, map(str.strip, value)))), ()
     ids: list[str] = []
@@ -212,7 +208,7 @@ def _employee_ids(value: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
             problem, ident = None, _text(item)
         else:
             problem = _("{entry} is {value}, expected an employee id").format(
-                entry=_("employees entry {n}").format(n=n), value=_shown(item))
+                entry=_("employees entry {n}").format(n=n), value=shown(item))
             ident = ""
         if problem:
             dropped.append(_("{problem}: left out, the appointment is synced for the other employees").format(
@@ -220,23 +216,6 @@ def _employee_ids(value: Any) -> tuple[tuple[str, ...], tuple[str, ...]]:
         elif ident and ident not in ids:
             ids.append(ident)
     return tuple(ids), tuple(dropped)
-
-
-def _shown(value: Any) -> str:
-    """A value's type and a short excerpt, for rejection reasons."""
-    text = repr(value)
-    return _("a {type} ({excerpt})").format(type=type(value).__name__,
-                                            excerpt=f"{text[:40]}{'...' if len(text) > 40 else ''}")
-
-
-def _unreadable(exc: Exception) -> str:
-    """The reason for a record of a shape nobody foresaw."""
-    return _("unreadable record ({error})").format(error=f"{type(exc).__name__}: {str(exc)[:80]}")
-
-
-def _what(what: str) -> str:
-    """"start" or "end" in the admin's language."""
-    return {"start": _("start"), "end": _("end")}.get(what, what)
 
 
 # Outlook stores times as Windows FILETIMEs (from 1601) and uses 4501-01-01 as its "no date"
@@ -254,14 +233,14 @@ def _parse_raw(value: Any, what: str) -> dt.datetime | dt.date:
             parsed = _iso(value)
         except ValueError:
             raise ValueError(_("{what} '{value}' is not an ISO date or date-time").format(
-                what=_what(what), value=_text(value)[:40])) from None
+                what=moment_name(what), value=_text(value)[:40])) from None
     else:
         raise ValueError(_("{what} is {value}, expected an ISO date or date-time text").format(
-            what=_what(what), value=_shown(value)))
+            what=moment_name(what), value=shown(value)))
     day = parsed.date() if isinstance(parsed, dt.datetime) else parsed
     if not EARLIEST <= day <= LATEST:
         raise ValueError(_("{what} {day} is outside the dates Outlook can store ({earliest} to {latest})").format(
-            what=_what(what), day=day.isoformat(), earliest=EARLIEST.isoformat(), latest=LATEST.isoformat()))
+            what=moment_name(what), day=day.isoformat(), earliest=EARLIEST.isoformat(), latest=LATEST.isoformat()))
     return parsed
 
 
@@ -313,7 +292,7 @@ def parse_appointment(record: Any, timezone: str = "Europe/Berlin") -> Appointme
     except ValueError as exc:
         return Rejected(app_id, str(exc))
     except Exception as exc:  # noqa: BLE001 - a shape nobody foresaw rejects this record only
-        return Rejected(app_id, _unreadable(exc))
+        return Rejected(app_id, unreadable(exc))
 
 
 def _zone(record: Mapping[str, Any], default: str) -> ZoneInfo:
