@@ -19,6 +19,8 @@ import uuid
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from devtools.sandbox.jsontext import RawJSON, encode
+
 # Microsoft's and CLDR's facts, not the client's choices: the schema is derived from Graph's CSDL, the zones from CLDR.
 from oh_outlook_provider.graph.schema import enum_members, properties_of, schema
 from oh_outlook_provider.graph.timezones import MAPPED_IANA_NAMES, WINDOWS_NAMES, iana_of
@@ -232,9 +234,10 @@ def kept_text(state: SandboxState, name: str, value: Any) -> Any:
     if not isinstance(value, str):
         return value
     behaviour = state.behaviour
-    if behaviour.line_breaks != "keep":
+    if behaviour.line_breaks != "keep" and ("\n" in value or "\r" in value or "\t" in value):
         value = _BREAK.sub("" if behaviour.line_breaks == "drop" else " ", value)
-    if len(value.encode("utf-16-le")) <= 2 * MAX_TEXT_UNITS:
+    # A character is at most two UTF-16 units: a short text is not encoded to count them
+    if len(value) <= MAX_TEXT_UNITS // 2 or len(value.encode("utf-16-le")) <= 2 * MAX_TEXT_UNITS:
         return value
     if behaviour.long_text == "refuse":
         raise GraphFault(400, "ErrorPropertyValidationFailure", f"The value of '{name}' exceeds the maximum length of "
@@ -362,34 +365,30 @@ def _json_copy(value: Any) -> Any:
 
 
 _ALWAYS_SHOWN = ("id", "@odata.etag")
-# Starlette's JSON (JSONResponse.render); a stored value never holds itself, so no check for cycles (a fifth of the cost)
+# Starlette's JSON (JSONResponse.render); a stored value never holds itself, so no check for cycles (a fifth of the
+# cost). What msgspec writes in its place where it writes the same bytes (jsontext.encode).
 _DUMPS = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"), check_circular=False).encode
-_MARK = f"\x00raw-{uuid.uuid4().hex}"  # a string no stored value holds: where `encode_json` splices a RawJSON
+_MARK = f"\x00raw-{uuid.uuid4().hex}"  # a string no stored value holds: where `_spliced` puts a RawJSON
 _MARK_JSON = _DUMPS(_MARK)
 
 
-class RawJSON:
-    """A JSON value encoded already (`text`, as Starlette's JSONResponse writes it): `encode_json` puts it
-    into an answer as is, so an event's text is made once and spliced into every answer that shows it."""
-
-    __slots__ = ("text",)
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def value(self) -> Any:
-        """The decoded value: a fresh dict (or list) each call."""
-        return json.loads(self.text)
+def _text_of(value: Any) -> bytes:
+    """The UTF-8 JSON of a value as Starlette's JSONResponse writes it (`_DUMPS`), by the standard library."""
+    return _DUMPS(value).encode()
 
 
-def encode_json(value: Any) -> bytes:
-    """UTF-8 JSON of an answer, as Starlette's JSONResponse writes it (compact, no NaN, non-ASCII as is), with
-    every `RawJSON` inside (at any depth) written as its text. TypeError for a value JSON cannot hold."""
+def _json_text(value: Any) -> bytes:
+    """`_text_of(value)`, written by msgspec where it writes the same bytes (jsontext.encode)."""
+    return encode(value, _text_of)
+
+
+def _spliced(value: Any) -> bytes:
+    """`encode_json` by the standard library: every RawJSON written as a marker, then replaced by its text."""
     raws: list[str] = []
 
     def splice(obj: Any) -> str:
         if type(obj) is RawJSON:
-            raws.append(obj.text)
+            raws.append(obj.text if isinstance(obj.text, str) else obj.text.decode())
             return _MARK
         raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
 
@@ -403,6 +402,13 @@ def encode_json(value: Any) -> bytes:
             pieces.append(part)
         text = "".join(pieces)
     return text.encode()
+
+
+def encode_json(value: Any) -> bytes:
+    """UTF-8 JSON of an answer, as Starlette's JSONResponse writes it (compact, no NaN, non-ASCII as is), with
+    every `RawJSON` inside (at any depth) written as its text. TypeError for a value JSON cannot hold, ValueError
+    for a float that is not finite. Written by msgspec where it writes the same bytes (jsontext.encode)."""
+    return encode(value, _spliced)
 
 
 @functools.lru_cache(maxsize=256)
@@ -422,19 +428,19 @@ class _Shown:
         self.event, self.values, self.zone = event, values, zone
         self.props: dict | None = None
         self.preview: str | None = None
-        self.texts: dict[tuple[str, ...] | None, str] = {}
+        self.texts: dict[tuple[str, ...] | None, bytes] = {}
         # (select, expanded ids) -> (the extended properties it was made from, in order; the text)
-        self.expanded: dict[tuple, tuple[tuple, str]] = {}
+        self.expanded: dict[tuple, tuple[tuple, bytes]] = {}
 
     def _moment(self, name: str) -> dict:
         """`start` or `end` in the zone (UTC without one); an all-day event's as stored."""
         event, zone = self.event, self.zone
         if event["isAllDay"]:
-            shown = parse_graph_dt(event[name]["dateTime"])
+            text = fmt_graph_dt(parse_graph_dt(event[name]["dateTime"]))
         else:
             utc_value = event["_start_utc"] if name == "start" else event["_end_utc"]
-            shown = utc_value.astimezone(zone_of(zone)) if zone else utc_value
-        return {"dateTime": fmt_graph_dt(shown), "timeZone": zone or "UTC"}
+            text = _time_text(utc_value, utc_value.tzinfo, zone)
+        return {"dateTime": text, "timeZone": zone or "UTC"}
 
     def _all(self) -> dict:
         if self.props is None:
@@ -462,14 +468,14 @@ class _Shown:
             shown = {**shown, "bodyPreview": self.preview}
         return shown
 
-    def text(self, select: tuple[str, ...] | None) -> str:
+    def text(self, select: tuple[str, ...] | None) -> bytes:
         """The event's JSON with the properties `select` shows (None: all)."""
         text = self.texts.get(select)
         if text is None:
-            text = self.texts[select] = _DUMPS(self.properties(select))
+            text = self.texts[select] = _json_text(self.properties(select))
         return text
 
-    def expanded_text(self, select: tuple[str, ...] | None, expand_ids: frozenset[str]) -> str:
+    def expanded_text(self, select: tuple[str, ...] | None, expand_ids: frozenset[str]) -> bytes:
         """`text(select)` with the extended properties of `expand_ids` last, as Graph expands them. Made again
         whenever the event's extended properties differ from those it was made from (a PATCH changes them in place)."""
         key = (select, expand_ids)
@@ -480,9 +486,17 @@ class _Shown:
             return known[1]
         shown = self.properties(select)
         shown = {**shown, "singleValueExtendedProperties": expanded_properties(props, expand_ids)}
-        text = _DUMPS(shown)
+        text = _json_text(shown)
         self.expanded[key] = (tuple(props.items()), text)
         return text
+
+
+@functools.lru_cache(maxsize=65536)
+def _time_text(value: dt.datetime, tzinfo: dt.tzinfo | None, zone: str | None) -> str:
+    """Graph's dateTime text of `value` in `zone` (None: as it is), made once per (time, zone): a sync's events
+    share their start and end times, and converting and writing each event's again was a fifth of the first
+    read of an event in a zone (issue 25). `tzinfo` is `value`'s: times in other zones can compare equal."""
+    return fmt_graph_dt(value.astimezone(zone_of(zone)) if zone else value)
 
 
 # (id of a stored event, zone) -> how it is shown there; see event_json
@@ -511,9 +525,10 @@ def expanded_properties(props: dict, expand_ids: set[str] | frozenset[str]) -> l
 
 def event_shown(event: dict, select: list[str] | None, expand_ids: set[str] | frozenset[str] | None,
                 zone: str | None) -> dict:
-    """`event_json`'s answer as a dict to encode with the rest of a page (`encode_json`): a new dict whose nested
-    values are the store's (encode it, never change it). For the events of a page, read once per `$select` in a
-    sync: one encoding of the whole page is cheaper than a text per event that no later read asks for."""
+    """`event_json`'s answer as a dict to encode with the rest of an answer (`encode_json`): a new dict whose
+    nested values are the store's (encode it, never change it). Pages splice `event_json`'s texts instead: with
+    msgspec an event's text costs what its share of a page's encoding did, and every later read of the same
+    `$select` (each rerun of a sync) uses it again (issue 25)."""
     shown = _shown_in(event, zone)
     out = dict(shown.properties(tuple(select) if select else None))
     if expand_ids is not None:

@@ -31,7 +31,6 @@ from devtools.sandbox.events import (
     check_select,
     create_digest,
     event_json,
-    event_shown,
     expanded_properties,
     parse_graph_dt,
     select_of,
@@ -537,7 +536,7 @@ def _list_events(state, user_id, cal, query, zone, base_url, calendar_id) -> Res
         events = [e for e in state.events.get(user_id, {}).values() if e["_calendar"] == cal["id"]]
         chosen = sorted((e for e in events if _matches(e, clauses)), key=lambda e: (e["_start_utc"], e["id"]))
         path = f"/users/{user_id}/calendars/{calendar_id}/events" if calendar_id else f"/users/{user_id}/events"
-        return _page(chosen, query, base_url, path, 10, 1000, lambda e: event_shown(e, select, expand, zone))
+        return _page(chosen, query, base_url, path, 10, 1000, lambda e: event_json(e, select, expand, zone))
 
 
 def _calendar_view(state, user_id, calendar_id, query, zone, base_url, rest) -> dict:
@@ -558,7 +557,7 @@ def _calendar_view(state, user_id, calendar_id, query, zone, base_url, rest) -> 
                   if e["_calendar"] == calendar_id and e["_start_utc"] < end and e["_end_utc"] > start]
         chosen = sorted(events, key=lambda e: (e["_start_utc"], e["id"]))
         return _page(chosen, query, base_url, f"/users/{user_id}/calendarView", 10, None,
-                     lambda e: event_shown(e, select, None, zone), opaque=True)
+                     lambda e: event_json(e, select, None, zone), opaque=True)
 
 
 # ---------------------------------------------------------------------- $batch

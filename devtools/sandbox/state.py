@@ -248,8 +248,9 @@ class SandboxState:
         self.transactions: dict[tuple[str, str], tuple[str, dict]] = {}  # (user, transactionId) -> (event id, body)
         self.appointments = {a[oh_fields.APPOINTMENT_ID]: copy.deepcopy(a) for a in self.data.appointments}
         self.employees = {e[oh_fields.EMPLOYEE_ID]: copy.deepcopy(e) for e in self.data.employees}
-        # (from, to) -> (records, their starts, the records in the window): openhandwerk._window's memory
-        self.oh_windows: dict[tuple[dt.datetime, dt.datetime], tuple[list, list, list]] = {}
+        # (from, to) -> (records, their starts, the records in the window, their indices in the records): the memory
+        # of openhandwerk._window
+        self.oh_windows: dict[tuple[dt.datetime, dt.datetime], tuple[list, list, list, list]] = {}
         self.counters = Counters()
         self.budget: dict[str, tuple[float, int]] = {}  # mailbox -> (window start, count)
         self._sequence = itertools.count(1)  # next() is atomic: ids are drawn without the lock

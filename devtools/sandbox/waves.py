@@ -18,38 +18,32 @@ _POOL = ThreadPoolExecutor(max_workers=1024, thread_name_prefix="batch-sub")
 
 def run_wave(run: Callable[[str], None], keys: Sequence[str], width: int) -> None:
     """`run(key)` for every key, at most `width` at once, started in the order given; blocks until all
-    are done, then raises the exception of the first key (in order) whose run raised one."""
+    are done, then raises the exception of the first key (in order) whose run raised one.
+
+    `width` lanes take the next key as each finishes its last, the calling thread one of them: a thread
+    handed each sub-request (and the caller only waiting) was a wake-up of an idle thread per sub-request
+    in the emulator's CPU (issue 25)."""
     keys = list(keys)
     if not keys:
         return
+    taken = iter(range(len(keys)))  # next() under `lock`: each key is run once, in order
     lock = threading.Lock()
-    done = threading.Event()
     errors: dict[int, BaseException] = {}
-    position = {"next": 0, "left": len(keys)}
 
-    def start_next() -> None:
-        with lock:
-            index = position["next"]
-            if index >= len(keys):
+    def lane() -> None:
+        while True:
+            with lock:
+                index = next(taken, None)
+            if index is None:
                 return
-            position["next"] = index + 1
-        _POOL.submit(task, index)
+            try:
+                run(keys[index])
+            except BaseException as exc:  # noqa: BLE001 - handed to the caller, as Executor.map does
+                errors[index] = exc
 
-    def task(index: int) -> None:
-        try:
-            run(keys[index])
-        except BaseException as exc:  # noqa: BLE001 - handed to the caller, as Executor.map does
-            errors[index] = exc
-        with lock:
-            position["left"] -= 1
-            finished = position["left"] == 0
-        if finished:
-            done.set()
-        else:
-            start_next()
-
-    for _ in range(min(width, len(keys))):
-        start_next()
-    done.wait()
+    others = [_POOL.submit(lane) for _ in range(min(width, len(keys)) - 1)]
+    lane()
+    for other in others:
+        other.result()
     if errors:
         raise errors[min(errors)]

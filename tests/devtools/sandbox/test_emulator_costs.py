@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import threading
 import time
@@ -65,6 +66,17 @@ def test_select_leaves_properties_out_in_the_stored_order_and_answers_are_separa
                                                           "subject": "Wartung"}
 
 
+def test_a_time_is_shown_for_its_own_instant_and_zone_where_equal_instants_were_shown_before(state):
+    event, other = _stored(state), _stored(state)
+    assert render_event(event, ["start"], None, None)["start"]["dateTime"] == "2026-03-02T07:00:00.0000000"
+    assert render_event(event, ["start"], None, TZ)["start"]["dateTime"] == "2026-03-02T08:00:00.0000000"
+    # the same instant kept with another offset (as no write of the emulator keeps it): shown as it is kept
+    other["_start_utc"] = event["_start_utc"].astimezone(dt.timezone(dt.timedelta(hours=2)))
+    assert render_event(other, ["start"], None, None)["start"]["dateTime"] == "2026-03-02T09:00:00.0000000"
+    assert render_event(other, ["start"], None, "Pacific Standard Time")["start"] == {
+        "dateTime": "2026-03-01T23:00:00.0000000", "timeZone": "Pacific Standard Time"}
+
+
 def _window_ids(state: SandboxState, headers: dict) -> list[str]:
     window = {oh_fields.RANGE_FROM: "2031-01-06T00:00:00", oh_fields.RANGE_TO: "2031-01-07T00:00:00",
               oh_fields.LIMIT: "500"}
@@ -88,6 +100,41 @@ def test_a_window_read_again_sees_records_moved_added_and_removed_since():
     assert _window_ids(state, headers) == ["T-COST-1", "T-COST-2"]
     del state.appointments["T-COST-1"]
     assert _window_ids(state, headers) == ["T-COST-2"]
+
+
+def _page_ids(state: SandboxState, headers: dict, page: int) -> list[str]:
+    window = {oh_fields.RANGE_FROM: "2031-01-06T00:00:00", oh_fields.RANGE_TO: "2031-01-07T00:00:00",
+              oh_fields.PAGE: str(page), oh_fields.LIMIT: "2"}
+    status, body = handle(state, "GET", "/appointments", window, headers, None)
+    assert status == 200
+    return [a["id"] for a in body["response"]]
+
+
+def test_each_page_of_a_window_read_sees_the_records_changed_before_its_end_since_an_earlier_page():
+    state = SandboxState(seed=5, employees=3, appointments_per_employee=4)
+    del state.appointments["T-BAD-1"]  # without a start: in every window
+    _, login = handle(state, "POST", "/auth/login", {}, {},
+                      {"idKn": state.oh_id_kn, "employee": state.oh_employee, "password": state.oh_password})
+    headers = {"authorization": "Bearer " + login["response"][oh_fields.TOKEN]}
+    for n in range(1, 8):
+        control.oh_change(state, "new", record={"id": f"T-P{n}", "title": "x", "start": "2031-01-06T08:00:00",
+                                                "end": "2031-01-06T09:00:00"})
+    assert [_page_ids(state, headers, page) for page in (1, 2, 3, 4)] == [
+        ["T-P1", "T-P2"], ["T-P3", "T-P4"], ["T-P5", "T-P6"], ["T-P7"]]
+    state.appointments["T-P6"]["start"] = "2031-02-06T08:00:00"  # after page 2's end: page 2 as before
+    assert _page_ids(state, headers, 2) == ["T-P3", "T-P4"]
+    assert _page_ids(state, headers, 3) == ["T-P5", "T-P7"]
+    state.appointments["T-P2"]["start"] = "2031-02-06T08:00:00"  # on page 1, moved in place: every later page shifts
+    assert _page_ids(state, headers, 2) == ["T-P4", "T-P5"]
+    state.appointments["T-P2"] = {**state.appointments["T-P2"], "start": "2031-01-06T08:00:00"}  # replaced, back
+    assert _page_ids(state, headers, 2) == ["T-P3", "T-P4"]
+    assert _page_ids(state, headers, 3) == ["T-P5", "T-P7"]
+    del state.appointments["T-P7"]  # the last page: every record decides it
+    assert _page_ids(state, headers, 3) == ["T-P5"]
+    state.appointments["T-P8"] = {"id": "T-P8", "title": "x", "start": "2031-01-06T08:00:00"}
+    assert _page_ids(state, headers, 3) == ["T-P5", "T-P8"]
+    del state.appointments["T-P1"]
+    assert [_page_ids(state, headers, page) for page in (2, 1)] == [["T-P4", "T-P5"], ["T-P2", "T-P3"]]
 
 
 def test_a_wave_runs_at_most_width_at_once_in_order_and_raises_after_all_ran():
