@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import time
 
+import pendulum
 import pytest
 
 from tests.stack.conftest import (
@@ -99,7 +100,10 @@ def test_the_expiry_sensor_waits_in_the_triggerer_and_resumes_after_rotation(api
     extra = json.loads(conn["extra"])
 
     def valid_until(days: int) -> None:
-        changed = {**extra, "credential_valid_until": (dt.date.today() + dt.timedelta(days=days)).isoformat()}
+        # Days from today in Germany, as the sensor counts them (runners/secret_expiry.py): the machine's own
+        # date (UTC here) is a day behind from 22:00 or 23:00 UTC, and the log then said "9 days left".
+        today = pendulum.today("Europe/Berlin").date()
+        changed = {**extra, "credential_valid_until": (today + dt.timedelta(days=days)).isoformat()}
         api.patch("connections/office365_default", {"connection_id": "office365_default", "conn_type": "office365",
                                                     "extra": json.dumps(changed)}, update_mask="extra")
 
