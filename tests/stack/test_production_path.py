@@ -59,8 +59,10 @@ def test_the_dag_processor_parses_the_four_dags(api):
 
 def test_the_scheduler_runs_shards_on_both_workers_within_the_graph_pool(api, stack, tenant):
     # Shards of several seconds each: the scheduler hands queued tasks to the workers a loop (1-3 s)
-    # apart, so shorter shards (800 ms latency: about 1.2 s each) were done before the third started.
-    _slow(tenant, 2500)
+    # apart, so shorter shards (800 ms latency: about 1.2 s each) were done before the third started;
+    # 2500 ms (about 3.5 s each) still was once, with the rest of `make test` beside it (the third shard
+    # queued 3.6 s after the first two): 5000 ms, about 6 s each.
+    _slow(tenant, 5000)
     foreign = foreign_events(tenant.state)
     # 3 pool slots < 4 worker slots (2 workers x 2), and more than one worker holds: so the pool is the
     # limit, and 3 shards running at once means both workers run shards.
