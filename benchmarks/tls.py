@@ -3,7 +3,7 @@ source (hooks/http.tls_context) against a context and a bundle read per connecti
 
 The sandbox's CA file holds one certificate, so every other figure of `make bench` leaves out what Graph's
 real certificate check costs: with `verify=True` requests reads certifi's bundle (~150 CA certificates,
-~29 ms of CPU) for every new TLS connection, and a run opens one per mailbox read at once plus the token's
+30-40 ms of CPU) for every new TLS connection, and a run opens one per mailbox read at once plus the token's
 and openHandwerk's. Here the hooks trust a bundle of certifi's certificates plus the sandbox's CA, so the
 handshakes succeed and the load costs what it costs in production. Each run starts with no context
 remembered, as a task's fresh process does. Both ways run in this process, one after the other.

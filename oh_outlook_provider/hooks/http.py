@@ -32,7 +32,7 @@ def make_session(verify: bool | str, timeout: float, headers: dict[str, str] | N
     - `trust_env` is off, so no ~/.netrc entry can replace our Authorization header (requests
       applies a netrc login only while it is on). A redirect keeps the proxy of the first origin.
     - Every TLS connection shares one SSLContext per CA source (`tls_context`): requests and urllib3
-      build a context and parse the CA bundle again for each new connection, 29 ms of CPU with
+      build a context and parse the CA bundle again for each new connection, 30-40 ms of CPU with
       certifi's bundle (`verify=True`), which a run pays for each of its ~30 connections.
     - `timeout`: seconds to read; connecting waits at most 10 s.
     """

@@ -15,6 +15,8 @@ import datetime as dt
 import re
 from typing import Any
 
+import pendulum
+
 from oh_outlook_provider.exceptions import (
     ConfigurationError,
     GraphError,
@@ -25,7 +27,7 @@ from oh_outlook_provider.exceptions import (
 )
 from oh_outlook_provider.graph import paths
 from oh_outlook_provider.graph import permissions as p
-from oh_outlook_provider.graph.credentials import expiry_in_entra, reconcile, registered
+from oh_outlook_provider.graph.credentials import ADMIN_ZONE, expiry_in_entra, reconcile, registered
 from oh_outlook_provider.graph.errors import APP_NAME
 from oh_outlook_provider.i18n import _
 from oh_outlook_provider.runners.checklist import FAILED, NOT_CHECKED, OK, OPTIONAL, WARNING, Checklist, Step, values_step
@@ -53,7 +55,7 @@ def office365_checklist(hook: Any, today: dt.date | None = None) -> Checklist:
         s = hook.settings
     except ConfigurationError as exc:  # a wrong or missing value: the same lines as a task's error
         return Checklist("Office 365 / Microsoft Entra ID", (values_step(exc, "Office 365"),))
-    today = today or dt.date.today()
+    today = today or pendulum.today(ADMIN_ZONE).date()  # the day in Germany, as the expiry's day and the sensor's
     register, secret_sec, perm_sec = _("Register the application"), _("Create the client secret"), _("Grant permissions")
     line: dict[str, Step] = {}
 

@@ -39,7 +39,7 @@ def loads(monkeypatch) -> list[tuple]:
 
 
 def test_the_ca_file_is_read_once_however_many_sessions_and_connections(shared_sandbox, loads):
-    """Bug: requests and urllib3 built an SSLContext and read the CA bundle for every new connection: 29 ms
+    """Bug: requests and urllib3 built an SSLContext and read the CA bundle for every new connection: 30-40 ms
     of CPU each with certifi's bundle, ~30 connections a run (issue 25)."""
     url = f"{shared_sandbox.base_url}/_sandbox/fleet"
     for _ in range(4):  # a new session: new connections, as every hook of a task makes

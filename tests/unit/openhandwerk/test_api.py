@@ -230,7 +230,7 @@ def test_a_record_whose_id_is_a_question_mark_is_read_not_rejected_without_reaso
     ({"id": "T1", "title": "x"}, "kein Beginn (Startdatum fehlt)"),
     ({"id": "T2", "start": "2026-03-01T10:00", "end": "2026-03-01T09:00"},
      "das Ende 2026-03-01T09:00:00+01:00 liegt vor dem Beginn 2026-03-01T10:00:00+01:00"),
-    ({"id": "T3", "start": "morgen"}, "Beginn 'morgen' ist kein Datum und keine Uhrzeit im ISO-Format"),
+    ({"id": "T3", "start": "morgen"}, "Beginn 'morgen' ist weder ein Datum noch ein Datum mit Uhrzeit im ISO-Format"),
     ({"id": "T4", "start": "2026-03-01T10:00", "end": "2026-03-01T11:00", "employees": 1.5},
      "die Mitarbeiterliste (employees) ist vom Typ float (1.5), erwartet wird eine Liste von Mitarbeiter-IDs"),
     ([1], "der Termindatensatz ist vom Typ list, kein Objekt"),
@@ -250,10 +250,10 @@ def test_an_employee_entry_left_out_says_why_in_german_and_english_alike():
     with speaking("de"):
         german = parse_appointment(record).dropped
     english = parse_appointment(record).dropped
-    assert german == ("Eintrag 1 der Mitarbeiterliste: ist vom Typ NoneType (None), erwartet wird eine Mitarbeiter-ID: "
-                      "weggelassen, der Termin wird für die übrigen Mitarbeiter synchronisiert",
+    assert german == ("Eintrag 1 der Mitarbeiterliste ist vom Typ NoneType (None), erwartet wird eine Mitarbeiter-ID "
+                      "– weggelassen; der Termin wird für die übrigen Mitarbeiter synchronisiert",
                       "Eintrag 3 der Mitarbeiterliste: keine ID (erwartet wird eines dieser Felder: id, employeeId, "
-                      "idMitarbeiter, mitarbeiterId): weggelassen, der Termin wird für die übrigen Mitarbeiter "
+                      "idMitarbeiter, mitarbeiterId) – weggelassen; der Termin wird für die übrigen Mitarbeiter "
                       "synchronisiert")
     assert english == ("employees entry 1 is a NoneType (None), expected an employee id: left out, the appointment is "
                        "synced for the other employees",

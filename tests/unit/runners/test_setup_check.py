@@ -239,3 +239,14 @@ def test_wrong_connection_values_are_line_one_with_one_table_line_per_field(capl
     assert timeout and cloud and timeout[0] != cloud[0], table
     with pytest.raises(AirflowFailException, match="Connection values"):
         log_checklist(checklist, logging.getLogger("setup-check-test"))
+
+
+def test_days_left_count_from_today_in_germany_as_the_expiry_sensor_counts():
+    """Bug: the checklist counted from the machine's date (UTC in a container) and the expiry sensor from
+    today in Germany, so from 22:00/23:00 UTC the Test button showed one day more than the sensor."""
+    import pendulum
+
+    with pendulum.travel_to(pendulum.datetime(2027, 1, 30, 23, 30, tz="UTC"), freeze=True):  # 31 January in Berlin
+        checklist = sc.office365_checklist(Hook(valid_until=dt.date(2027, 3, 2)))
+    expiry = next(s for s in checklist.steps if s.key == "expiry")
+    assert "(30 days left" in expiry.detail, expiry.detail
