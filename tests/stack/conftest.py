@@ -103,13 +103,21 @@ def wait_run(api: AirflowApi, dag_id: str, run_id: str, timeout: float = 240) ->
 def settle(api: AirflowApi, dag_id: str, since: dt.datetime, timeout: float = 300) -> list[dict]:
     """Wait until no run of the DAG is queued or running, then pause it, so that no scheduled run
     (the scheduler starts the last cron tick on unpausing, when it is recent) writes during the next
-    scenario. Returns the runs created since `since`."""
+    scenario. Returns the runs created since `since`.
+
+    The scheduler may create a cron tick's run between the last look and the pause (a fleet test crossing
+    23:45 UTC left one queued, and it ran with the next scenario's registry when that unpaused the DAG):
+    so the runs are looked at again once paused, and a run found then is let run to its end first."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         runs = api.get(f"dags/{dag_id}/dagRuns", limit=100)["dag_runs"]
         if not [r for r in runs if r["state"] in ("queued", "running")]:
             api.patch(f"dags/{dag_id}", {"is_paused": True})
-            return [r for r in runs if r["queued_at"] and dt.datetime.fromisoformat(r["queued_at"]) >= since]
+            time.sleep(1)
+            runs = api.get(f"dags/{dag_id}/dagRuns", limit=100)["dag_runs"]
+            if not [r for r in runs if r["state"] in ("queued", "running")]:
+                return [r for r in runs if r["queued_at"] and dt.datetime.fromisoformat(r["queued_at"]) >= since]
+            api.patch(f"dags/{dag_id}", {"is_paused": False})  # created meanwhile: it runs now, not later
         time.sleep(1)
     raise AssertionError(f"runs of {dag_id} still active after {timeout:.0f}s")
 
