@@ -37,7 +37,6 @@ def make_session(verify: bool | str, timeout: float, headers: dict[str, str] | N
     - `timeout`: seconds to read; connecting waits at most 10 s.
     """
     import requests
-    from requests.adapters import HTTPAdapter
 
     if verify is True:
         verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
@@ -46,9 +45,8 @@ def make_session(verify: bool | str, timeout: float, headers: dict[str, str] | N
     session.trust_env = False
     # Up to 32 mailboxes x 4 requests in flight: keep that many connections, so none is
     # thrown away and re-handshaken (TLS) under load.
-    context = tls_context(verify)
-    adapter = (HTTPAdapter(pool_connections=8, pool_maxsize=POOL_SIZE) if context is None
-               else _adapter_class()(verify, pool_connections=8, pool_maxsize=POOL_SIZE))
+    # Without a context for `verify` (tls_context None) the adapter is requests' own in every request.
+    adapter = _adapter_class()(verify, pool_connections=8, pool_maxsize=POOL_SIZE)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers.update({"User-Agent": f"oh-outlook-provider/{__version__}", "Accept": "application/json",

@@ -14,7 +14,7 @@ from typing import Any
 import pendulum
 
 from oh_outlook_provider.exceptions import ConfigurationError, OhOutlookError, SecretExpiredError
-from oh_outlook_provider.graph.credentials import Assessment, assess
+from oh_outlook_provider.graph.credentials import ADMIN_ZONE, Assessment, assess
 from oh_outlook_provider.hooks.settings import office365_settings
 
 
@@ -40,7 +40,7 @@ def check_credential(conn_id: str, min_valid_for: dt.timedelta, check_token: boo
             expired = True
         except OhOutlookError as exc:
             token_error = str(exc)
-    today = today or pendulum.today("Europe/Berlin").date()
+    today = today or pendulum.today(ADMIN_ZONE).date()
     result = assess(valid_until, today, min_valid_for, conn_id, "certificate" if kind == "certificate" else
                     "client secret", token_error, expired)
     return replace(result, note=note or result.note, source=source if valid_until else None)
