@@ -136,9 +136,8 @@ def create_app(state: SandboxState | Fleet) -> FastAPI:
         state.counters.http_requests += 1
         path = _sent_path(request, "/v1.0", path)
         target = "/" + path + (f"?{request.url.query}" if request.url.query else "")
-        status, headers, out = await run_in_threadpool(
-            graph.dispatch, state, request.method, target, dict(request.headers), body, base(request) + "/v1.0"
-        )
+        status, headers, out = await graph.dispatch(state, request.method, target, dict(request.headers), body,
+                                                    base(request) + "/v1.0")
         return _graph_answer(status, out, headers)
 
     app.add_route("/v1.0/{path:path}", graph_api, methods=ALL, include_in_schema=False)

@@ -38,7 +38,7 @@ def seed_categories(state: SandboxState, user_id: str, extra: tuple[tuple[str, s
             found[category_id] = {"id": category_id, "displayName": name, "color": color}
 
 
-def categories_route(state: SandboxState, user_id: str, method: str, rest: list[str], body: Any) -> tuple[int, Any]:
+def categories_route(state: SandboxState, user_id: str, method: str, rest: tuple[str, ...], body: Any) -> tuple[int, Any]:
     """`rest` is the path after /outlook/masterCategories."""
     with state.lock:
         found = state.master_categories.setdefault(user_id, {})

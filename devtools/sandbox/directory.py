@@ -59,7 +59,7 @@ def application_object(app: App) -> dict:
             "requiredResourceAccess": required_resource_access({k: v for k, v in added.items() if k in IDS})}
 
 
-def get_application(state: SandboxState, segments: list[str], query: dict, roles: set[str]) -> dict:
+def get_application(state: SandboxState, segments: tuple[str, ...], query: dict, roles: set[str]) -> dict:
     """`/applications(appId='{appId}')` or `/applications/{id}`, with `$select`."""
     if not roles & READERS:
         raise GraphFault(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation.")

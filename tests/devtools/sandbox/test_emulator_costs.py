@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
-import threading
-import time
 
 import pytest
 
@@ -138,23 +137,21 @@ def test_each_page_of_a_window_read_sees_the_records_changed_before_its_end_sinc
 
 
 def test_a_wave_runs_at_most_width_at_once_in_order_and_raises_after_all_ran():
-    started, running, peak, lock = [], [0], [0], threading.Lock()
+    started, running, peak = [], [0], [0]
 
-    def run(key: str) -> None:
-        with lock:
-            started.append(key)
-            running[0] += 1
-            peak[0] = max(peak[0], running[0])
-        time.sleep(0.01)
-        with lock:
-            running[0] -= 1
+    async def run(key: str) -> None:
+        started.append(key)
+        running[0] += 1
+        peak[0] = max(peak[0], running[0])
+        await asyncio.sleep(0.01)
+        running[0] -= 1
         if key in ("k3", "k7"):
             raise ValueError(key)
 
     keys = [f"k{i}" for i in range(12)]
     with pytest.raises(ValueError, match="k3"):
-        run_wave(run, keys, 4)
-    assert sorted(started) == sorted(keys) and set(started[:4]) == set(keys[:4]) and peak[0] == 4
+        asyncio.run(run_wave(run, keys, 4))
+    assert sorted(started) == sorted(keys) and started[:4] == keys[:4] and peak[0] == 4
 
 
 def test_an_expanded_read_after_a_patch_of_extended_properties_shows_the_patch(state):
