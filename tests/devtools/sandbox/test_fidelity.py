@@ -125,6 +125,19 @@ def test_b5_parallel_batch_execution_setting(sandbox):
         assert sorted(statuses) == [200] * 4 + [429] * 4
 
 
+def test_b5_sub_requests_run_at_once_are_in_flight_at_once_without_latency(sandbox):
+    """A request takes time even at 0 ms: each waits one turn of the emulator's event loop, so the sub-requests
+    of one wave are in flight together whatever the latency (with a thread per sub-request, how many
+    overlapped at 0 ms was up to the scheduler)."""
+    sandbox.state.reload(latency_ms=0, behaviour=sandbox.state.behaviour)
+    raw, user = Raw(sandbox), user_id(sandbox)
+    statuses = [r["status"] for r in raw.batch(gets(user, 8)).json()["responses"]]
+    if sandbox.state.behaviour.batch_execution == "four_at_a_time":
+        assert statuses == [200] * 8 and sandbox.state.stats()["max_in_flight"] == 4
+    else:
+        assert sorted(statuses) == [200] * 4 + [429] * 4
+
+
 # ---------------------------------------------------------------------- R1: Retry-After
 def test_r1_retry_after_is_whole_seconds_at_least_one(sandbox):
     sandbox.state.reload(faults=Faults(p429=1.0, retry_after=0.2), behaviour=sandbox.state.behaviour)
