@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from devtools.sandbox import control, oh_fields
+from devtools.sandbox import SandboxServer, control, oh_fields
 from devtools.sandbox.events import (
     RawJSON,
     encode_json,
@@ -21,6 +24,7 @@ from devtools.sandbox.events import (
 from devtools.sandbox.openhandwerk import handle
 from devtools.sandbox.state import SandboxState
 from devtools.sandbox.waves import run_wave
+from tests.conftest import graph_hook
 
 TZ = "W. Europe Standard Time"
 
@@ -204,3 +208,37 @@ def test_an_answer_with_event_texts_spliced_in_is_the_json_of_the_same_values():
     assert sent == json.dumps(plain, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
     with pytest.raises(TypeError):
         encode_json({"when": object()})
+
+
+def _threads_in_graph() -> int:
+    """Threads with a frame of the emulated Graph's module on their stack right now."""
+    return sum(any("devtools/sandbox/graph.py" in f.f_code.co_filename.replace("\\", "/")
+                   for f in _frames(frame)) for frame in sys._current_frames().values())
+
+
+def _frames(frame):
+    while frame is not None:
+        yield frame
+        frame = frame.f_back
+
+
+def test_requests_waiting_out_their_latency_hold_no_thread():
+    """Graph requests wait their latency on the server's event loop: with 6 batches of 4 sub-requests in flight
+    (6 mailboxes), no thread sits in the emulated Graph. A thread per request and one per sub-request, each
+    asleep and woken to take the GIL back, were a quarter to a half of the emulator's CPU (issue 25)."""
+    state = SandboxState(seed=5, employees=10, appointments_per_employee=1, latency_ms=1500)
+    with SandboxServer(state) as server:
+        raw = graph_hook(server)
+        users = [u.id for u in state.users.values() if u.has_mailbox][:6]
+        assert len(users) == 6
+        raw.get_token()
+        batches = [[{"id": str(i), "method": "GET", "url": f"/users/{user}/events?$top=1"} for i in range(4)]
+                   for user in users]
+        with ThreadPoolExecutor(len(batches)) as pool:
+            answers = [pool.submit(raw.batch, batch) for batch in batches]
+            time.sleep(0.6)  # every batch sent (a TLS handshake each), every sub-request waiting out its 1.5 s
+            in_graph = _threads_in_graph()
+            in_flight = sum(state.counters.in_flight.values())
+            results = [a.result() for a in answers]
+    assert in_flight == 24 and in_graph <= 1  # at most the loop's own thread, between two timers
+    assert all(r.status == 200 for result in results for r in result.values())
