@@ -32,6 +32,7 @@ from devtools.sandbox.events import (
     check_properties,
     check_select,
     create_digest,
+    created_json,
     event_json,
     expanded_properties,
     parse_graph_dt,
@@ -56,6 +57,7 @@ ANY_RE = re.compile(
 )
 CMP_RE = re.compile(r"^(start|end)/dateTime (ge|gt|le|lt|eq) '([^']*)'$", re.IGNORECASE)
 EXPAND_RE = re.compile(r"^singleValueExtendedProperties\(\$filter=(.+)\)$", re.IGNORECASE)
+PREFER_ZONE_RE = re.compile(r'outlook\.timezone="([^"]+)"')
 EXPAND_ID_RE = re.compile(r"^id eq '((?:[^']|'')*)'$", re.IGNORECASE)
 PAGE_CAP = 1000  # calendarView pages hold at most this many (fidelity row Q3)
 SERIAL_MESSAGE = "Batch should be either fully sequential or fully parallel"
@@ -331,19 +333,23 @@ _IDS = random.Random()
 
 def _guid() -> str:
     """A random version-4 GUID as Graph's request ids are, without a system call per id (uuid4 reads
-    os.urandom: twice per sub-request it was a visible share of the emulator's CPU)."""
-    n = _IDS.getrandbits(128) & ~(0xC000 << 48 | 0xF000 << 64) | 0x8000 << 48 | 4 << 76  # uuid.UUID(version=4)'s bits
-    h = f"{n:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    os.urandom: twice per sub-request it was a visible share of the emulator's CPU): 16 random bytes in hex,
+    the version digit 4, the variant digit's top bits 10, as uuid.UUID(version=4) sets them."""
+    h = _IDS.randbytes(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+
+
+_VARIANT = {d: "89ab"[int(d, 16) & 3] for d in "0123456789abcdef"}  # a hex digit with its top two bits 10
 
 
 def _stamp(result: Result, request_headers: dict) -> Result:
     """`request-id` / `client-request-id` on every answer and in every error's innerError (row E1)."""
     status, headers, body = result
-    ids = {"request-id": _guid(), "client-request-id": request_headers.get("client-request-id") or _guid()}
+    request_id = _guid()
+    client_id = request_headers.get("client-request-id") or _guid()
     if isinstance(body, dict) and isinstance(body.get("error"), dict):
-        body["error"].setdefault("innerError", {}).update(ids)
-    return status, {**headers, **ids}, body
+        body["error"].setdefault("innerError", {}).update({"request-id": request_id, "client-request-id": client_id})
+    return status, {**headers, "request-id": request_id, "client-request-id": client_id}, body
 
 
 def _asks_immutable_id(headers: dict) -> bool:
@@ -421,7 +427,7 @@ def _calendar(state: SandboxState, user_id: str, calendar_id: str | None) -> dic
 def _mailbox_route(state, user, method, rest, query, headers, body, base_url) -> Result:
     zone = None
     prefer = headers.get("prefer", "")
-    match = re.search(r'outlook\.timezone="([^"]+)"', prefer)
+    match = PREFER_ZONE_RE.search(prefer)
     if match:
         zone = match.group(1)
         zone_of(zone)
@@ -550,7 +556,7 @@ def _create(state: SandboxState, user_id: str, calendar_id: str, body: Any, zone
         if existing is not None:
             return ok(201, event_json(existing, None, None, zone))
     event = store_event(state, user_id, calendar_id, body, checked=True)  # checked above
-    return ok(201, event_json(event, None, None, zone))
+    return ok(201, created_json(event, zone))
 
 
 def _list_events(state, user_id, cal, query, zone, base_url, calendar_id) -> Result:
@@ -612,6 +618,13 @@ def batch_shape(requests: list[dict]) -> str | None:
     return "serial" if len(chain) == len(deps) else None
 
 
+def _has_content_type(headers: Any) -> bool:
+    """Does a sub-request's `headers` name Content-Type, in any case? Its usual spellings looked up first."""
+    if type(headers) is dict and ("Content-Type" in headers or "content-type" in headers):
+        return True
+    return any(k.lower() == "content-type" for k in headers)
+
+
 def _validate_batch(requests: Any) -> Result | None:
     """The envelope's rules (row B1), checked before anything runs."""
     if not isinstance(requests, list) or not requests:
@@ -620,11 +633,11 @@ def _validate_batch(requests: Any) -> Result | None:
         return error(400, "BadRequest", "The number of batch requests exceeds the limit of 20.")
     if any(not isinstance(r, dict) or not r.get("id") or not r.get("method") or not r.get("url") for r in requests):
         return error(400, "BadRequest", "Each batch request needs an id, a method and a url.")
-    ids = [str(r["id"]).casefold() for r in requests]  # Graph compares ids case-insensitively
-    if len(set(ids)) != len(ids):
+    ids = {str(r["id"]).casefold() for r in requests}  # Graph compares ids case-insensitively
+    if len(ids) != len(requests):
         return error(400, "BadRequest", "Batch request ids must be unique.")
     for r in requests:
-        if r.get("body") is not None and not any(k.lower() == "content-type" for k in (r.get("headers") or {})):
+        if r.get("body") is not None and not _has_content_type(r.get("headers") or {}):
             return error(400, "BadRequest", "Content-Type header must be specified for a request with a body.")
         if str(r["url"]).lower().startswith(("http://", "https://")):
             return error(400, "BadRequest", "Batch request urls must be relative to the version segment.")
@@ -659,17 +672,19 @@ async def run_batch(state: SandboxState, headers: dict, body: Any, base_url: str
 
     async def run(key: str) -> None:
         req = by_id[key]
-        if any(not 200 <= results[d]["status"] < 300 for d in needs[key]):
-            results[key] = {"id": req["id"], "status": 424, "headers": {},
-                            "body": error(424, "FailedDependency", "A dependency failed.")[2]}
-            return
+        for d in needs[key]:
+            if not 200 <= results[d]["status"] < 300:
+                results[key] = {"id": req["id"], "status": 424, "headers": {},
+                                "body": error(424, "FailedDependency", "A dependency failed.")[2]}
+                return
         # Only the envelope's token carries over; every other header counts on the request that
         # carries it, so Prefer is not inherited from the envelope (row B4).
         sub_headers = {"authorization": headers.get("authorization", ""),
                        **{k.lower(): v for k, v in (req.get("headers") or {}).items()}}
         url = str(req["url"])
-        status, out_headers, out_body = await dispatch(state, req["method"], url if url.startswith("/") else "/" + url,
-                                                 sub_headers, req.get("body"), base_url)
+        # `dispatch` with the headers lowered once
+        status, out_headers, out_body = _stamp(await _dispatch(state, req["method"].upper(), url if url.startswith(
+            "/") else "/" + url, sub_headers, req.get("body"), base_url), sub_headers)
         results[key] = {"id": req["id"], "status": status, "headers": out_headers, "body": out_body}
 
     # Ready sub-requests run in waves; how many at once is the execution setting (row B5).
@@ -686,8 +701,10 @@ async def run_batch(state: SandboxState, headers: dict, body: Any, base_url: str
         else:
             await run_wave(run, ready, width)
         # Next: the sub-requests whose last dependency just ran, in the batch's order.
-        ready = sorted({k for done in ready for k in dependents.get(done, ())
-                        if k not in results and all(d in results for d in needs[k])}, key=place.__getitem__)
+        ready = [k for done in ready for k in dependents.get(done, ())
+                 if k not in results and all(d in results for d in needs[k])]
+        if len(ready) > 1:  # a chain's next is one: nothing to sort
+            ready = sorted(set(ready), key=place.__getitem__)
     order = list(by_id)
     state.rng.shuffle(order)  # responses may come in any order (row B3)
     return ok(200, {"responses": [results[k] for k in order]})
