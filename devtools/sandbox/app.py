@@ -11,10 +11,10 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from devtools.sandbox import control, entra, graph, jsontext, openhandwerk
+from devtools.sandbox import answers, control, entra, graph, jsontext, openhandwerk
 from devtools.sandbox import oh_fields as f
-from devtools.sandbox.events import encode_json
 from devtools.sandbox.fleet import Fleet
+from devtools.sandbox.shown import encode_json
 from devtools.sandbox.state import Behaviour, Faults, SandboxState
 
 ALL = ["GET", "POST", "PATCH", "DELETE", "PUT"]
@@ -29,7 +29,7 @@ def _json(status: int, body: Any, headers: dict | None = None) -> Response:
 
 
 def _graph_answer(status: int, body: Any, headers: dict) -> Response:
-    """A Graph answer: its body encoded as `_json` would, with every event's JSON text (events.RawJSON) spliced in."""
+    """A Graph answer: its body encoded as `_json` would, with every event's JSON text (jsontext.RawJSON) spliced in."""
     if status == 204 or body is None:
         return _json(status, body, headers)
     return Response(encode_json(body), status_code=status, media_type="application/json",
@@ -130,7 +130,7 @@ def create_app(state: SandboxState | Fleet) -> FastAPI:
         path = request.path_params["path"]
         body = await _body(request)
         if isinstance(body, dict) and body.get("__invalid__"):
-            status, headers, out = graph.error(400, "BadRequest", "Unable to read JSON request payload.")
+            status, headers, out = answers.error(400, "BadRequest", "Unable to read JSON request payload.")
             return _json(status, out, headers)
         state = graph_tenant(fleet, request.headers.get("authorization", ""))
         state.counters.http_requests += 1

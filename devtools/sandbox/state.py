@@ -178,7 +178,7 @@ class Counters:
 
 
 class SandboxState:
-    """All mutable state, guarded by one lock; latencies are waited out outside it (graph.mailbox_call)."""
+    """All mutable state, guarded by one lock; latencies are waited out outside it (throttling.mailbox_call)."""
 
     def __init__(
         self,

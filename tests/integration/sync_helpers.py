@@ -7,7 +7,7 @@ import threading
 import uuid
 from collections import Counter
 
-from devtools.sandbox.events import render_event
+from devtools.sandbox.shown import render_event
 from oh_outlook_provider.openhandwerk.api import parse_appointment
 from oh_outlook_provider.runners.calendar_sync import CalendarSync, SyncOptions
 from oh_outlook_provider.runners.user_mapping import run_user_mapping

@@ -12,16 +12,10 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from devtools.sandbox import SandboxServer, control, oh_fields
-from devtools.sandbox.events import (
-    RawJSON,
-    encode_json,
-    event_json,
-    event_shown,
-    render_event,
-    store_event,
-    update_event,
-)
+from devtools.sandbox.events import store_event, update_event
+from devtools.sandbox.jsontext import RawJSON
 from devtools.sandbox.openhandwerk import handle
+from devtools.sandbox.shown import encode_json, event_json, event_shown, render_event
 from devtools.sandbox.state import SandboxState
 from devtools.sandbox.waves import run_wave
 from tests.conftest import graph_hook
@@ -210,9 +204,12 @@ def test_an_answer_with_event_texts_spliced_in_is_the_json_of_the_same_values():
         encode_json({"when": object()})
 
 
+_GRAPH_MODULES = tuple(f"devtools/sandbox/{name}.py" for name in ("graph", "throttling", "batch"))
+
+
 def _threads_in_graph() -> int:
-    """Threads with a frame of the emulated Graph's module on their stack right now."""
-    return sum(any("devtools/sandbox/graph.py" in f.f_code.co_filename.replace("\\", "/")
+    """Threads with a frame of the emulated Graph's modules (routing, throttling, `$batch`) on their stack right now."""
+    return sum(any(f.f_code.co_filename.replace("\\", "/").endswith(_GRAPH_MODULES)
                    for f in _frames(frame)) for frame in sys._current_frames().values())
 
 

@@ -14,10 +14,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devtools.sandbox import events, graph
+from devtools.sandbox import answers, batch, events, shown
 from devtools.sandbox.events import (
     GraphFault,
-    event_json,
     fmt_graph_dt,
     kept_text,
     parse_graph_dt,
@@ -26,6 +25,7 @@ from devtools.sandbox.events import (
     validate_event,
     zone_of,
 )
+from devtools.sandbox.shown import event_json
 from devtools.sandbox.state import SandboxState
 
 TZ = "W. Europe Standard Time"
@@ -66,8 +66,8 @@ def test_a_text_bodys_preview_known_from_its_text_is_the_preview_of_the_stored_h
     stored, preview = events._store_body(body)
     made_from_text = (content_type or "text").lower() == "text"
     assert (preview is not None) == made_from_text  # a text's preview, known from the text
-    assert (preview if made_from_text else events.preview_of(stored["content"])) == _slow_preview(stored["content"])
-    assert events.preview_of(stored["content"]) == _slow_preview(stored["content"])
+    assert (preview if made_from_text else shown.preview_of(stored["content"])) == _slow_preview(stored["content"])
+    assert shown.preview_of(stored["content"]) == _slow_preview(stored["content"])
 
 
 def _state(line_breaks: str, long_text: str, time_precision: str, categories: str) -> SandboxState:
@@ -102,13 +102,13 @@ def test_a_create_and_later_reads_answer_what_the_slow_path_wrote(text, content_
     assert event["location"]["displayName"] == kept_text(state, "location.displayName", place)
     assert event["location"]["address"] == {"city": place} and event["location"] is not sent["location"]
     if first == "created":  # the create's answer, as Graph's create gives it
-        assert events.created_json(event, zones[0]).text == _slow_answer(event, None, zones[0])
+        assert shown.created_json(event, zones[0]).text == _slow_answer(event, None, zones[0])
     reads = [(select, zone) for zone in zones for select in selects]
     if first == "answered":  # every property in UTC first; or a read before anything else (a seeded event's)
         reads.insert(0, (None, None))
     for select, zone in reads + reads:
         assert event_json(event, list(select) if select else None, None, zone).text == _slow_answer(event, select, zone)
-    assert events.created_json(event, zones[-1]).text == _slow_answer(event, None, zones[-1])
+    assert shown.created_json(event, zones[-1]).text == _slow_answer(event, None, zones[-1])
 
 
 def test_a_moments_instant_worked_out_once_is_the_instant_worked_out_again():
@@ -142,7 +142,7 @@ def test_the_time_stamp_of_a_write_is_the_time_now_to_the_microsecond():
 
 
 def test_a_request_id_is_a_random_version_4_guid():
-    ids = {graph._guid() for _ in range(2000)}
+    ids = {answers._guid() for _ in range(2000)}
     assert len(ids) == 2000
     for text in ids:
         value = uuid.UUID(text)
@@ -156,9 +156,9 @@ def test_a_request_id_is_a_random_version_4_guid():
     ("content-type", True)])
 def test_a_sub_request_with_a_body_names_its_content_type_in_any_case(headers, refused):
     requests = [{"id": "1", "method": "POST", "url": "/users/x/events", "body": {}, "headers": headers}]
-    answer = graph._validate_batch(requests)
+    answer = batch._validate_batch(requests)
     assert (answer is not None and "Content-Type header must be specified" in answer[2]["error"]["message"]) == refused
-    assert graph._validate_batch(requests + [{**requests[0], "id": "1"}]) is not None  # ids unique, in any case
+    assert batch._validate_batch(requests + [{**requests[0], "id": "1"}]) is not None  # ids unique, in any case
 
 
 @given(first=TEXT, then=TEXT, kinds=st.lists(st.sampled_from(["text", "html"]), min_size=1, max_size=3))

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from devtools.sandbox.events import encode_json
 from devtools.sandbox.jsontext import JSONFloat, RawJSON, decode, encode
 from devtools.sandbox.openhandwerk import encode as oh_encode
+from devtools.sandbox.shown import encode_json
 
 
 def _stdlib(value: object) -> bytes:
