@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from devtools.sandbox import SandboxServer, control, oh_fields
+from devtools.sandbox.app import GraphFirst
 from devtools.sandbox.events import store_event, update_event
 from devtools.sandbox.jsontext import RawJSON
 from devtools.sandbox.openhandwerk import handle
@@ -239,3 +240,21 @@ def test_requests_waiting_out_their_latency_hold_no_thread():
             results = [a.result() for a in answers]
     assert in_flight == 24 and in_graph <= 1  # at most the loop's own thread, between two timers
     assert all(r.status == 200 for result in results for r in result.values())
+
+
+def test_graph_requests_skip_the_web_frameworks_layers_and_answer_as_before():
+    """A Graph request goes straight to its route (app.GraphFirst); a method Graph's route does not take and every
+    other path still go through FastAPI: 405 and the redirect to the slash as Starlette answers them."""
+    state = SandboxState(seed=5, employees=3, appointments_per_employee=1)
+    with SandboxServer(state) as server:
+        assert isinstance(server._server.config.app, GraphFirst)
+        hook = graph_hook(server)
+        token = hook.get_token()
+        user = next(u.id for u in state.users.values() if u.has_mailbox)
+        ok_answer = hook.session.get(f"{server.base_url}/v1.0/users/{user}/events?$top=1",
+                                     headers={"Authorization": f"Bearer {token}"})
+        assert ok_answer.status_code == 200 and ok_answer.headers["content-type"] == "application/json"
+        assert ok_answer.headers["request-id"] and ok_answer.json()["value"] == []
+        assert hook.session.options(f"{server.base_url}/v1.0/users").status_code == 405
+        assert hook.session.get(f"{server.base_url}/v1.0", allow_redirects=False).status_code == 307  # to /v1.0/
+        assert state.counters.http_requests == 1  # only the Graph request was Graph's
