@@ -1,5 +1,6 @@
-"""Graph's answers as the emulator's handlers return them: (status, headers, body), Graph's error shape, and the
-request ids stamped on every answer (fidelity row E1).
+"""Graph's answers as the emulator's handlers return them: (status, headers, body), Graph's error shape (and
+`GraphFault`, an error answer raised from deep inside a handler), and the request ids stamped on every answer
+(fidelity row E1).
 
 Kept apart from the routing (`graph.py`) so that throttling (`throttling.py`) and `$batch` (`batch.py`) answer
 in the same shapes without importing it.
@@ -12,6 +13,14 @@ import random
 from typing import Any
 
 Result = tuple[int, dict, Any]  # (HTTP status, headers, body: a JSON value with RawJSON texts in it, or None)
+
+
+class GraphFault(Exception):
+    """A Graph error answer raised from deep inside a handler."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
+        super().__init__(message)
+        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
 
 
 def error(status: int, code: str, message: str, headers: dict | None = None) -> Result:

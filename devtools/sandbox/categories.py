@@ -14,7 +14,8 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from devtools.sandbox.events import GraphFault, check_shape
+from devtools.sandbox.answers import GraphFault
+from devtools.sandbox.events import check_shape
 
 if TYPE_CHECKING:
     from devtools.sandbox.state import SandboxState

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from cryptography import x509
 
-from devtools.sandbox.events import GraphFault
+from devtools.sandbox.answers import GraphFault
 from devtools.sandbox.shown import select_of
 from oh_outlook_provider.graph.permissions import IDS, required_resource_access  # Graph's published ids
 from oh_outlook_provider.graph.schema import properties_of  # Microsoft's fact: derived from Graph's CSDL

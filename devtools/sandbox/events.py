@@ -19,6 +19,8 @@ import time
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from devtools.sandbox.answers import GraphFault
+
 # Microsoft's and CLDR's facts, not the client's choices: the schema is derived from Graph's CSDL, the zones from CLDR.
 from oh_outlook_provider.graph.schema import enum_members, properties_of, schema
 from oh_outlook_provider.graph.timezones import MAPPED_IANA_NAMES, WINDOWS_NAMES, iana_of
@@ -38,14 +40,6 @@ EVENT_READ_ONLY = frozenset({
 EVENT_WRITABLE = EVENT_PROPERTIES - EVENT_READ_ONLY
 ENUM_NAMES = frozenset(schema()["enums"])
 WRAP = '<html><head>\r\n<meta http-equiv="Content-Type" content="text/html; charset=utf-8">\r\n</head><body>{}</body></html>'
-
-
-class GraphFault(Exception):
-    """A Graph error answer raised from deep inside a handler."""
-
-    def __init__(self, status: int, code: str, message: str, headers: dict | None = None):
-        super().__init__(message)
-        self.status, self.code, self.message, self.headers = status, code, message, headers or {}
 
 
 # ---------------------------------------------------------------------- time

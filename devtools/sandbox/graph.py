@@ -15,12 +15,11 @@ import time
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from devtools.sandbox.answers import Result, error, ok, stamp
+from devtools.sandbox.answers import GraphFault, Result, error, ok, stamp
 from devtools.sandbox.batch import run_batch
 from devtools.sandbox.categories import categories_route
 from devtools.sandbox.directory import get_application
 from devtools.sandbox.events import (
-    GraphFault,
     check_properties,
     create_digest,
     parse_graph_dt,

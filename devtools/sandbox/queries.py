@@ -14,7 +14,8 @@ import operator
 import re
 from urllib.parse import urlencode
 
-from devtools.sandbox.events import GraphFault, parse_graph_dt
+from devtools.sandbox.answers import GraphFault
+from devtools.sandbox.events import parse_graph_dt
 
 ANY_RE = re.compile(
     r"singleValueExtendedProperties/Any\(\s*(\w+)\s*:\s*\1/id eq '((?:[^']|'')*)'\s+and\s+\1/value eq "

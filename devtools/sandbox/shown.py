@@ -16,7 +16,8 @@ import re
 import uuid
 from typing import Any
 
-from devtools.sandbox.events import EVENT_PROPERTIES, GraphFault, fmt_graph_dt, parse_graph_dt, zone_of
+from devtools.sandbox.answers import GraphFault
+from devtools.sandbox.events import EVENT_PROPERTIES, fmt_graph_dt, parse_graph_dt, zone_of
 from devtools.sandbox.jsontext import RawJSON, encode
 
 _ALWAYS_SHOWN = ("id", "@odata.etag")

@@ -12,8 +12,7 @@ import math
 import time
 from collections.abc import Callable
 
-from devtools.sandbox.answers import Result, error
-from devtools.sandbox.events import GraphFault
+from devtools.sandbox.answers import GraphFault, Result, error
 from devtools.sandbox.state import SandboxState
 
 

@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from devtools.sandbox import answers, batch, events, shown
+from devtools.sandbox.answers import GraphFault
 from devtools.sandbox.events import (
-    GraphFault,
     fmt_graph_dt,
     kept_text,
     parse_graph_dt,

@@ -342,7 +342,7 @@ def test_e7_a_long_text_is_cut_per_setting(setting, subject):
 
 
 def test_e7_a_long_text_is_refused_per_setting(sandbox):
-    from devtools.sandbox.events import GraphFault
+    from devtools.sandbox.answers import GraphFault
 
     with pytest.raises(GraphFault) as refused:
         keeps(long_text="refuse")(event(subject=LONG))
