@@ -145,7 +145,7 @@ def create_app(state: SandboxState | Fleet) -> GraphFirst:
 
     # The two routes every client request takes are Starlette's own (FastAPI's parameter solving per request
     # was a visible share of the emulator's CPU, issue 25); the others stay FastAPI's, with their docs. Graph's
-    # also skips the middleware and the router (`GraphFirst`), and its body is read without Starlette's stream.
+    # also skips the middleware and the router (`GraphFirst`).
     async def graph_api(request: Request) -> Response:
         path = request.path_params["path"]
         body = await _body(request)

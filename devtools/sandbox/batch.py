@@ -1,8 +1,8 @@
 """Graph's `$batch`: the envelope's rules, the dependency shapes Graph accepts, and the sub-requests run in
 waves on the server's event loop, each answered as a direct request would be (rows B1-B5, F3).
 
-A sub-request goes through the routing's own `route` (`graph._dispatch`, handed in by `graph`), so it is
-validated, authorised and throttled exactly like a direct one.
+A sub-request goes through the routing's own `route` (`graph._answered`, handed in by `graph`), so it is
+validated, authorised, throttled and answered exactly like a direct one.
 """
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from typing import Any
 
 import jwt
 
-from devtools.sandbox.answers import Result, error, ok, stamp
+from devtools.sandbox.answers import Result, error, ok
 from devtools.sandbox.state import SandboxState
 from devtools.sandbox.waves import run_wave
 
 SERIAL_MESSAGE = "Batch should be either fully sequential or fully parallel"
-# A request (state, method upper-cased, target after /v1.0, headers lowered, body, base URL) answered without
-# request ids: `graph._dispatch`.
+# A request (state, method, target after /v1.0, headers with lower-case names, body, base URL) answered with its
+# request ids: `graph._answered`.
 Route = Callable[[SandboxState, str, str, dict, Any, str], Awaitable[Result]]
 
 
@@ -114,9 +114,8 @@ async def run_batch(state: SandboxState, headers: dict, body: Any, base_url: str
         sub_headers = {"authorization": headers.get("authorization", ""),
                        **{k.lower(): v for k, v in (req.get("headers") or {}).items()}}
         url = str(req["url"])
-        # `graph.dispatch` with the headers lowered once
-        status, out_headers, out_body = stamp(await route(state, req["method"].upper(), url if url.startswith(
-            "/") else "/" + url, sub_headers, req.get("body"), base_url), sub_headers)
+        status, out_headers, out_body = await route(state, req["method"], url if url.startswith("/") else "/" + url,
+                                                    sub_headers, req.get("body"), base_url)
         results[key] = {"id": req["id"], "status": status, "headers": out_headers, "body": out_body}
 
     # Ready sub-requests run in waves; how many at once is the execution setting (row B5).

@@ -115,12 +115,6 @@ def _utc_of(local: dt.datetime, zone: str) -> dt.datetime:
 
 
 # ---------------------------------------------------------------------- validation
-def _check_enum(name: str, value: Any, enum: str) -> None:
-    if value is not None and (not isinstance(value, str) or value not in _members(enum)):  # members are strings
-        raise GraphFault(400, "RequestBodyRead", f"Cannot convert the literal '{value}' to the expected type "
-                         f"'microsoft.graph.{enum}'.")
-
-
 @functools.cache
 def _members(enum: str) -> frozenset[str]:
     """`enum_members` as a set, made once per enum."""
@@ -148,11 +142,12 @@ def check_shape(name: str, value: Any, type_name: str) -> None:
         shape = nested.get(key)
         if shape is None or inner is None:
             continue
-        members = shape[1]
+        inner_type, members = shape
         if members is None:
-            check_shape(f"{name}.{key}", inner, shape[0])
-        elif not isinstance(inner, str) or inner not in members:  # `_check_enum`, its set looked up once
-            _check_enum(f"{name}.{key}", inner, shape[0])
+            check_shape(f"{name}.{key}", inner, inner_type)
+        elif not isinstance(inner, str) or inner not in members:  # an enum's members are strings
+            raise GraphFault(400, "RequestBodyRead", f"Cannot convert the literal '{inner}' to the expected type "
+                             f"'microsoft.graph.{inner_type}'.")
 
 
 @functools.cache

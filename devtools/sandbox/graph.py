@@ -1,8 +1,8 @@
 """Microsoft Graph v1.0 subset: users, calendars, events, calendarView, $batch.
 
-`dispatch()` is plain Python over `SandboxState`; the web layer and `$batch` (`batch.py`) both call
-it, so a sub-request is validated, authorised and throttled (`throttling.py`) exactly like a direct
-one. Each behaviour names its row in docs/sandbox-fidelity.md, where the Microsoft source is given.
+`dispatch()` is plain Python over `SandboxState`; the web layer calls it, and `$batch` (`batch.py`) the
+same for each sub-request, so a sub-request is validated, authorised and throttled (`throttling.py`)
+exactly like a direct one. Each behaviour names its row in docs/sandbox-fidelity.md, where the Microsoft source is given.
 """
 
 from __future__ import annotations
@@ -43,7 +43,12 @@ PREFER_ZONE_RE = re.compile(r'outlook\.timezone="([^"]+)"')
 async def dispatch(state: SandboxState, method: str, target: str, headers: dict, body: Any, base_url: str) -> Result:
     """Handle one Graph request; `target` is the path after /v1.0 with its query string. Runs on the server's
     event loop: the handlers are plain Python, only the latency is waited for (`mailbox_call`)."""
-    headers = {k.lower(): v for k, v in headers.items()}
+    return await _answered(state, method, target, {k.lower(): v for k, v in headers.items()}, body, base_url)
+
+
+async def _answered(state: SandboxState, method: str, target: str, headers: dict, body: Any, base_url: str) -> Result:
+    """`dispatch` of a request whose header names are lower case already (a `$batch` sub-request's): the answer
+    with its request ids (row E1)."""
     return stamp(await _dispatch(state, method.upper(), target, headers, body, base_url), headers)
 
 
@@ -64,7 +69,7 @@ async def _dispatch(state: SandboxState, method: str, target: str, headers: dict
     try:
         claims = _claims(state, headers.get("authorization", ""))
         if is_batch and method == "POST":
-            return await run_batch(state, headers, body, base_url, _dispatch)
+            return await run_batch(state, headers, body, base_url, _answered)
         return await _route(state, method, segments, query, headers, body, claims, base_url)
     except TokenInvalid as exc:
         return error(401, "InvalidAuthenticationToken", str(exc))
