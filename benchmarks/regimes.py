@@ -28,6 +28,7 @@ import time
 from dataclasses import asdict, dataclass, field
 
 from benchmarks.competent import competent_sync
+from benchmarks.floor import request_floor
 from benchmarks.naive import naive_sync
 from benchmarks.run import ROOT, Sandbox, baseline, measure, ours
 from benchmarks.tls import print_tls, run_tls
@@ -145,6 +146,23 @@ def print_table(rows: list[dict]) -> None:
               f"{'  <- the 2 cores set the pace' if (r['cores'] or 0) >= CORES_BOUND else ''}")
 
 
+def print_floor(rows: list[dict]) -> None:
+    """Our initial sync's HTTP requests beside the floor of Graph's rules and the depth rule (benchmarks/floor.py)
+    and a fifteenth of the competent client's (issue 25's target)."""
+    competent = next((r for r in rows if r["client"] == "competent" and r["phase"] == "initial"
+                      and r["throttled_429"] == 0), None)
+    mine = [r["http_requests"] for r in rows if r["client"].startswith("ours") and r["phase"] == "initial"
+            and r["throttled_429"] == 0 and not r["regime"].startswith("fleet")]
+    if competent is None or not mine:
+        return
+    floor = request_floor(competent["per_mailbox_writes"])
+    theirs = competent["http_requests"]
+    print(f"\nHTTP requests, initial sync: ours {min(mine)}-{max(mine)} (1/{theirs / max(mine):.1f}); the floor with "
+          f"no lane deeper than ceil(n/4), each mailbox's calls its own: {floor['own']} (1/{theirs / floor['own']:.1f}); "
+          f"with calls shared between mailboxes: {floor['shared']} (1/{theirs / floor['shared']:.1f}); a fifteenth of "
+          f"the competent client's {theirs}: {theirs / 15:.0f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.regimes")
     parser.add_argument("--quick", action="store_true", help="5 mailboxes x 60, 150 ms and the faults only, no naive, "
@@ -184,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     annotate(rows)
     print()
     print_table(rows)
+    print_floor(rows)
     if tls:
         print()
         print_tls(tls)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import selectors
 import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,6 +19,7 @@ from devtools.sandbox.jsontext import RawJSON
 from devtools.sandbox.openhandwerk import handle
 from devtools.sandbox.shown import encode_json, event_json, event_shown, render_event
 from devtools.sandbox.state import SandboxState
+from devtools.sandbox.throttling import TICK_SHARE, mailbox_call, on_tick
 from devtools.sandbox.waves import run_wave
 from tests.conftest import graph_hook
 
@@ -258,3 +260,45 @@ def test_graph_requests_skip_the_web_frameworks_layers_and_answer_as_before():
         assert hook.session.options(f"{server.base_url}/v1.0/users").status_code == 405
         assert hook.session.get(f"{server.base_url}/v1.0", allow_redirects=False).status_code == 307  # to /v1.0/
         assert state.counters.http_requests == 1  # only the Graph request was Graph's
+
+
+def test_latencies_end_on_the_loops_ticks_and_keep_their_mean():
+    """`throttling.on_tick`: the nearest tick, never before the start, at most half a tick off, the same mean over
+    starts spread across a tick; no tick: the latency as drawn."""
+    tick, delay = 0.04, 0.437
+    ends = [on_tick(1000 + k * tick / 400, delay, tick) for k in range(400)]
+    offsets = [end - (1000 + k * tick / 400 + delay) for k, end in enumerate(ends)]
+    assert all(abs(round(end / tick) * tick - end) < 1e-9 for end in ends)  # on the grid
+    assert max(abs(o) for o in offsets) <= tick / 2 + 1e-9
+    assert abs(sum(offsets) / len(offsets)) < tick / 100
+    assert on_tick(5.0, 0.001, 1.0) == 5.0  # the nearest tick lies before the start: never earlier than now
+    assert on_tick(5.0, 0.437, 0) == 5.437
+
+
+class _CountingSelector(selectors.DefaultSelector):
+    """The loop's selector, counting the times the loop waited (a wake of the process each)."""
+
+    waits = 0
+
+    def select(self, timeout=None):
+        if timeout is None or timeout > 0:
+            self.waits += 1
+        return super().select(timeout)
+
+
+def test_requests_ending_close_together_run_in_one_wake_of_the_loop():
+    """40 requests sent at once, their latencies spread over 100 ms by the jitter: with ticks of a tenth of the
+    100 ms latency they end on at most 11 ticks, so the loop waits about 11 times, not about 30 (a wake of an
+    idle CPU each, which cost the emulator more than the requests' own work at 400 ms; issue 25)."""
+    state = SandboxState(seed=5, employees=12, appointments_per_employee=1, latency_ms=100, jitter_ms=100)
+    mailboxes = [u.id for u in state.users.values()][:10]
+    selector = _CountingSelector()
+
+    async def main() -> None:
+        await asyncio.gather(*(mailbox_call(state, m, "read", lambda: None) for m in mailboxes for _ in range(4)))
+
+    with asyncio.Runner(loop_factory=lambda: asyncio.SelectorEventLoop(selector)) as runner:
+        runner.run(main())
+    assert sum(state.counters.requests.values()) == 40
+    assert 0.1 * TICK_SHARE == pytest.approx(0.01)
+    assert selector.waits <= 15
