@@ -14,7 +14,9 @@ The plan that is right and fast under both (`plan_calls`):
   `per_mailbox` lanes that run at once. The lanes are balanced by *depth* (sub-requests one
   after another): none deeper than ceil(n/4), the bound Outlook's concurrency limit sets, and
   with the fewest calls that depth allows (4 x ceil(ceil(n/4)/20) at most: 12 for 170 writes
-  where capacity alone would give 9 at a depth of 50).
+  where capacity alone would give 9 at a depth of 50);
+- where it saves calls, a large mailbox's first few (`head_size`, at most 16) go before its lanes
+  as parallel calls of 4 (`phases`): 170 writes in 3 + 8 = 11 calls, still 43 deep.
 Mailboxes with at most 4 sub-requests share parallel calls of up to 20 (still at most 4 per
 mailbox). Parallel batches of 4 would need 5x the HTTP requests; parallel batches of 20 to one
 mailbox break under "all at once" (16 of 20 answered 429).
@@ -78,6 +80,48 @@ def _depth_balanced(n: int, lanes: int, size: int) -> list[list[int]]:
         totals[i] = min(caps[i], math.ceil(left / (lanes - rank)))
         left -= totals[i]
     return [_even(t, c) for t, c in zip(totals, counts, strict=True) if t]
+
+
+def _lane_calls(n: int, per_mailbox: int, size: int) -> int:
+    """Calls `plan_calls` makes for one mailbox of `n` (> per_mailbox ** 2) sub-requests."""
+    return sum(len(sizes) for sizes in _depth_balanced(n, min(per_mailbox, n), size))
+
+
+def head_size(n: int, per_mailbox: int = 4, size: int = 20) -> int:
+    """How many of a mailbox's `n` sub-requests go first, in parallel calls of `per_mailbox` one after another,
+    so the rest fills serial lanes with fewer calls, none deeper than ceil(n/4) in all (0: none go first).
+
+    170 writes: 12 first (3 parallel calls), the other 158 in lanes of 40 (2 calls each): 11 calls at a depth
+    of 3 + 40 = 43, where lanes alone need 12 (3 calls each, 43 deep). The fewest calls that depth allows
+    with a mailbox's calls its own (`benchmarks/floor.py` finds no fewer); ties go to fewer calls first, whose
+    parallel calls wait for the slowest of their sub-requests."""
+    if n <= per_mailbox * per_mailbox:
+        return 0
+    depth = math.ceil(n / per_mailbox)
+    best, best_calls = 0, _lane_calls(n, per_mailbox, size)
+    for first_calls in range(1, per_mailbox + 1):  # at most 16 first: parallel calls of 4 (see plan_calls)
+        first = per_mailbox * first_calls
+        rest = n - first
+        if rest <= per_mailbox * per_mailbox or math.ceil(rest / per_mailbox) > depth - first_calls:
+            break
+        calls = first_calls + _lane_calls(rest, per_mailbox, size)
+        if calls < best_calls:
+            best, best_calls = first, calls
+    return best
+
+
+def phases(items: Sequence[dict], mailbox_of: Callable[[str], str | None], per_mailbox: int = 4,
+           size: int = 20) -> list[list[dict]]:
+    """The items in the order of their phases: every mailbox's `head_size` first (parallel calls), then the
+    rest (lanes); one phase when no mailbox has a head. A phase starts when the one before has been answered,
+    so a head's parallel calls never run beside that mailbox's lanes (at most 4 in flight)."""
+    first: list[dict] = []
+    rest: list[dict] = []
+    for group in _by_mailbox(items, mailbox_of).values():
+        count = head_size(len(group), per_mailbox, size) if mailbox_of(group[0]["url"]) is not None else 0
+        first.extend(group[:count])
+        rest.extend(group[count:])
+    return [first, rest] if first else [rest]
 
 
 def plan_calls(items: Sequence[dict], mailbox_of: Callable[[str], str | None], per_mailbox: int = 4,

@@ -21,7 +21,7 @@ from urllib.parse import unquote
 
 from oh_outlook_provider.exceptions import GraphError
 from oh_outlook_provider.graph.errors import translate_graph_error
-from oh_outlook_provider.hooks.batching import Call, LaneQueue, call_body, plan_calls, retry_calls
+from oh_outlook_provider.hooks.batching import Call, LaneQueue, call_body, phases, plan_calls, retry_calls
 from oh_outlook_provider.hooks.http import decoded
 from oh_outlook_provider.hooks.retry import RetryState, retry_after_seconds
 from oh_outlook_provider.i18n import carried
@@ -67,6 +67,7 @@ class GraphBatchMixin:
         `plan_calls` cuts them into calls that Graph accepts and lanes balanced by depth that
         keep at most `max_per_mailbox` requests in flight per mailbox under either way Graph runs
         a batch (see hooks/batching.py); the lanes run at once and share the work (`LaneQueue`).
+        A large mailbox's first few go first in parallel calls when that saves calls (`phases`).
         Throttled, server-failed and dependency-failed (424) sub-requests of a call are sent again,
         and only those: after the call's largest Retry-After (the other lanes keep working
         meanwhile), cut into chains the idle lanes take. A 401 (the token expired during the batch)
@@ -89,10 +90,11 @@ class GraphBatchMixin:
         if not pending:
             return {}
         run = _BatchRun(self, pending)
-        queue = LaneQueue(plan_calls(list(pending.values()), mailbox_of, self.limiter.limit, BATCH_LIMIT))
-        if len(queue) == 1:
-            run.lane(queue, 0)
-        else:
+        for phase in phases(list(pending.values()), mailbox_of, self.limiter.limit, BATCH_LIMIT):
+            queue = LaneQueue(plan_calls(phase, mailbox_of, self.limiter.limit, BATCH_LIMIT))
+            if len(queue) == 1:
+                run.lane(queue, 0)
+                continue
             with ThreadPoolExecutor(max_workers=len(queue), thread_name_prefix="batch-lane", **carried()) as pool:
                 for future in [pool.submit(run.lane, queue, i) for i in range(len(queue))]:
                     future.result()

@@ -9,7 +9,8 @@ The order, as in vdirsyncer's `sync()`:
    calendars that held them before a `calendar_name` change) while openHandwerk is read;
 2. plan every mailbox with the pure core, then one mass-delete guard over the whole run;
 3. apply each mailbox: creates, updates and deletes in one `$batch` (the category list is brought up
-   to date beside it, in a request of its own); read back what was created,
+   to date beside it, in a request of its own); read back what was created (the mailboxes' read-backs
+   sent together once every mailbox under way has asked: runners/read_backs.py),
    so that overlapping runs leave no duplicate behind; then remove the copies in other calendars
    whose event now exists in the target.
 
@@ -32,6 +33,7 @@ from oh_outlook_provider.exceptions import GraphError
 from oh_outlook_provider.graph.errors import APP_NAME
 from oh_outlook_provider.i18n import carried
 from oh_outlook_provider.runners.mailbox import GraphClient, MailboxStore, Reading
+from oh_outlook_provider.runners.read_backs import SharedReadBacks
 from oh_outlook_provider.runners.records import AppointmentLookup, AppointmentSource
 from oh_outlook_provider.runners.report import MailboxResult, SyncReport, build_report
 from oh_outlook_provider.sync.categories import COLOR_DEFAULTS, missing
@@ -148,15 +150,13 @@ class CalendarSync:
     def __init__(self, graph: GraphClient, openhandwerk: AppointmentSource, mapping: Mapping[str, Mapping[str, Any]],
                  options: SyncOptions, appointments: Callable[[], Iterable[Appointment | Rejected]] | None = None,
                  store: MailboxStore | None = None):
-        self.graph = graph
-        self.oh = openhandwerk
-        self.appointments = appointments
-        self.options = options
+        self.graph, self.oh, self.appointments, self.options = graph, openhandwerk, appointments, options
         self.mapping = {emp: str(info["user_id"]) for emp, info in mapping.items() if info and info.get("user_id")}
         self.upn = {str(info["user_id"]): info.get("upn") for info in mapping.values() if info and info.get("user_id")}
         self.store = store or MailboxStore(graph, options.source, options.zone, options.calendar_name,
                                            options.read_page_size, options.dry_run, options.render.categories)
         self.records = AppointmentLookup(openhandwerk)
+        self._read_backs = SharedReadBacks(self.store)  # the mailboxes' read-backs, sent together
         self._lock = threading.Lock()
         self._categories_note: str | None = None  # said once per run when the permission is missing
 
@@ -281,11 +281,12 @@ class CalendarSync:
         """Writes, then a read-back of what was created, then the copies in other calendars."""
         moves = [d for d in plan.deletes if d.reason == MOVED]
         first = [*plan.creates, *plan.updates, *(d for d in plan.deletes if d.reason != MOVED)]
-        failed, errors, created = self._send(mailbox, first, result, reading)
-        # Of the copies of a key an overlapping run may have created meanwhile, the smallest id stays
-        # (the planner's rule): whichever run reads back last sees every copy, and all keep the same.
-        second: list[Action] = duplicates(self.store.read_back(reading, created), {d.key for d in created}) \
-            if created else []
+        with self._read_backs.writing(mailbox):
+            failed, errors, created = self._send(mailbox, first, result, reading)
+            # Of the copies of a key an overlapping run may have created meanwhile, the smallest id stays
+            # (the planner's rule): whichever run reads back last sees every copy, and all keep the same.
+            second: list[Action] = duplicates(self._read_backs.read_back(mailbox, reading, created),
+                                              {d.key for d in created}) if created else []
         # A copy in another calendar goes only once its event exists in the target: never lost on the way.
         second += [d for d in moves if d.key not in failed]
         if second:

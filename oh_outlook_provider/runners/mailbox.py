@@ -16,7 +16,8 @@ JSON batching (learn.microsoft.com/graph/json-batching), outlookCategory
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, NamedTuple, Protocol
 from urllib.parse import quote
@@ -24,6 +25,7 @@ from urllib.parse import quote
 from oh_outlook_provider.exceptions import GraphError, MailboxAccessDeniedError, MailboxNotEnabledError
 from oh_outlook_provider.graph import paths
 from oh_outlook_provider.graph.timezones import graph_timezone
+from oh_outlook_provider.i18n import carried
 from oh_outlook_provider.sync import fingerprint
 from oh_outlook_provider.sync.categories import missing
 from oh_outlook_provider.sync.models import Window
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 
 READ_SELECT = ",".join((*fingerprint.COMPARABLE, "changeKey"))
 DUPLICATE_TRANSACTION = "ErrorDuplicateTransactionId"  # a create whose transactionId Exchange has seen
+SHARED_CALL = 4  # sub-requests of several mailboxes in one call: Graph runs 4 of a batch at a time (row B5)
 
 
 class RequestCounts(Protocol):
@@ -150,18 +153,25 @@ class MailboxStore:
                optional: frozenset[str] = frozenset()) -> dict[str, list[dict] | None]:
         """GETs in one `$batch`, each followed through all its pages (a probe: its first page only);
         an optional one the app may not read (403) gives None instead of failing the mailbox."""
-        responses = self.graph.batch(requests)
+        return self._followed(requests, self.graph.batch(requests), probes, optional)
+
+    def _followed(self, requests: list[dict], responses: Mapping[str, BatchResponse],
+                  probes: frozenset[str] = frozenset(), optional: frozenset[str] = frozenset(),
+                  tag: str = "") -> dict[str, list[dict] | None]:
+        """`_pages` of answers already there; ids are matched to `probes` and `optional` without `tag`, their
+        mailbox's prefix in a `$batch` several mailboxes share, and returned without it."""
         out: dict[str, list[dict] | None] = {}
         for item in requests:
+            name = item["id"][len(tag):]
             response = responses[item["id"]]
-            if not response.ok and item["id"] in optional and response.status == 403:
-                out[item["id"]] = None
+            if not response.ok and name in optional and response.status == 403:
+                out[name] = None
                 continue
             if not response.ok:
                 raise self.graph.batch_error(item, response)
             page = response.body or {}
-            rest = () if item["id"] in probes else self.graph.page_after(page, headers=item.get("headers"))
-            out[item["id"]] = [*page.get("value", []), *rest]
+            rest = () if name in probes else self.graph.page_after(page, headers=item.get("headers"))
+            out[name] = [*page.get("value", []), *rest]
         return out
 
     # ------------------------------------------------------------------ reads
@@ -223,13 +233,36 @@ class MailboxStore:
                     for i, key in enumerate(keys)]
         return [e for events in self._pages(requests).values() for e in self._our_events(events)]
 
-    def read_back(self, reading: Reading, created: Sequence[DesiredEvent]) -> list[ExistingEvent]:
-        """Our events (ids and tags only) starting where this run created some: an overlapping run
-        may have created the same keys meanwhile. Outlook is the store every worker shares."""
+    def _read_back_request(self, reading: Reading, created: Sequence[DesiredEvent], tag: str = "") -> dict:
         start = min(d.start_utc for d in created)
         end = max(d.start_utc for d in created) + dt.timedelta(seconds=1)
         query = self._query(self._in_range(start, end), self.page_size, "id", (SOURCE_PROP, KEY_PROP))
-        return self._our_events(self._pages([self._get("readback", f"{reading.target}?{query}")])["readback"])
+        return self._get(f"{tag}readback", f"{reading.target}?{query}")
+
+    def read_back(self, reading: Reading, created: Sequence[DesiredEvent]) -> list[ExistingEvent]:
+        """Our events (ids and tags only) starting where this run created some: an overlapping run
+        may have created the same keys meanwhile. Outlook is the store every worker shares."""
+        return self._our_events(self._pages([self._read_back_request(reading, created)])["readback"])
+
+    def read_backs(self, asked: Sequence[tuple[Reading, Sequence[DesiredEvent]]], workers: int = 32
+                   ) -> list[list[ExistingEvent] | Exception]:
+        """`read_back` of several mailboxes: one GET each, 4 mailboxes' in a call, the calls at once (Graph runs at
+        most 4 sub-requests of a batch at a time whatever their mailboxes, fidelity row B5, so a call of 20
+        would take 5 round trips), further pages in `workers` threads. Each answer is the mailbox's events or
+        the error that stopped it; when a shared call fails as a whole, its mailboxes are read on their own."""
+        requests = [self._read_back_request(reading, created, f"r{i}.") for i, (reading, created) in enumerate(asked)]
+        calls = [list(range(i, min(i + SHARED_CALL, len(asked)))) for i in range(0, len(asked), SHARED_CALL)]
+        with ThreadPoolExecutor(max(1, min(workers, len(requests))), "read-back", **carried()) as pool:
+            answered = list(pool.map(lambda call: _outcome(self.graph.batch, [requests[i] for i in call]), calls))
+            responses = {k: v for answer in answered if not isinstance(answer, Exception) for k, v in answer.items()}
+
+            def answer(i: int) -> list[ExistingEvent] | Exception:
+                if requests[i]["id"] not in responses:  # its call failed as a whole: this mailbox's on its own
+                    return _outcome(self.read_back, *asked[i])
+                return _outcome(lambda: self._our_events(
+                    self._followed([requests[i]], responses, tag=f"r{i}.")["readback"]))
+
+            return list(pool.map(answer, range(len(asked))))
 
     # ------------------------------------------------------------------ writes
     def write(self, mailbox: str, reading: Reading, actions: Sequence[Action], salt: str) -> list[Written]:
@@ -285,6 +318,14 @@ class MailboxStore:
                              optional=frozenset({"categories"}))["categories"] or []
         still = tuple(b["displayName"] for b in missing(listed, unsure, colors))
         return CategoriesAdded(created, forbidden=False, still_missing=still)
+
+
+def _outcome(function: Callable[..., Any], *args: Any) -> Any:
+    """`function(*args)`, or the exception it raised (a mailbox's error, kept for that mailbox alone)."""
+    try:
+        return function(*args)
+    except Exception as exc:  # noqa: BLE001 - handed to the caller, which reports it per mailbox
+        return exc
 
 
 def _utc(value: dt.datetime) -> str:

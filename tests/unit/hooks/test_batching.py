@@ -11,7 +11,17 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from oh_outlook_provider.hooks.batching import Call, LaneQueue, call_body, lane_depth, plan_calls, retry_calls
+from benchmarks.floor import own_calls
+from oh_outlook_provider.hooks.batching import (
+    Call,
+    LaneQueue,
+    call_body,
+    head_size,
+    lane_depth,
+    phases,
+    plan_calls,
+    retry_calls,
+)
 from oh_outlook_provider.hooks.office365 import mailbox_of
 
 
@@ -181,3 +191,32 @@ def test_every_lane_of_a_mailbox_is_at_most_ceil_n_over_4_deep(n):
     lanes = plan_calls(items("a", n), mailbox_of)
     assert max(lane_depth(lane) for lane in lanes) == math.ceil(n / 4)
     assert sum(len(c.items) for c in flat(lanes)) == n
+
+
+def test_the_issues_170_writes_take_11_calls_12_first_in_parallel_then_lanes_of_40():
+    """Issue 25: lanes alone need 12 calls for 170 (3 each at a depth of 43); 12 first in 3 parallel calls of 4,
+    then 158 in lanes of 40 (2 calls each): 11 calls, 3 + 40 = 43 deep."""
+    assert head_size(170) == 12
+    first, rest = phases(items("a", 170) + items("b", 3), mailbox_of)
+    assert [i["id"] for i in first] == [f"a-{i}" for i in range(12)] and len(rest) == 158 + 3
+    head, lanes = plan_calls(first, mailbox_of), plan_calls(rest, mailbox_of)
+    assert [(c.shape, len(c.items)) for c in flat(head)] == [("parallel", 4)] * 3
+    a_lanes = [lane for lane in lanes if lane[0].mailboxes[0] == "a"]
+    assert [lane_depth(lane) for lane in a_lanes] == [40, 40, 39, 39] and len(flat(a_lanes)) == 8
+
+
+def test_one_phase_when_no_mailbox_saves_calls_by_going_first():
+    assert phases(items("a", 160) + items("b", 15), mailbox_of) == [items("a", 160) + items("b", 15)]
+    assert head_size(16) == head_size(160) == head_size(181) == 0
+
+
+@given(st.integers(min_value=1, max_value=600))
+@settings(max_examples=200, deadline=None)
+def test_the_phases_keep_the_depth_rule_and_make_the_fewest_calls_a_mailboxs_own_calls_allow(n):
+    """The head's calls and the lanes after them, one after another: no deeper than ceil(n/4), and as many
+    calls as `benchmarks/floor.py` finds at the least for a mailbox whose calls are its own."""
+    planned = [plan_calls(phase, mailbox_of) for phase in phases(items("a", n), mailbox_of)]
+    assert sum(max(lane_depth(lane) for lane in lanes) for lanes in planned) <= math.ceil(n / 4)
+    assert sum(len(flat(lanes)) for lanes in planned) == own_calls(n)
+    assert sorted(i["id"] for lanes in planned for c in flat(lanes) for i in c.items) == sorted(
+        i["id"] for i in items("a", n))

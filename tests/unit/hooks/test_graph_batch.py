@@ -70,8 +70,9 @@ def test_batch_sends_only_graphs_three_shapes_and_maps_by_id():
         assert len(mailboxes) == 1 and len(call["requests"]) <= 20
         if batch_shape(call["requests"]) == "parallel":  # at most 4 at once, however Graph runs it
             assert len(call["requests"]) <= 4
-    # 15 per small mailbox: parallel calls of 4 (4 round trips); 90: 4 lanes of 23 deep, two calls each
-    assert len(calls) == 3 * 4 + 8
+    # 15 per small mailbox: parallel calls of 4 (4 round trips); 90: 12 first in 3 parallel calls, then 4 lanes
+    # of 20 (one call each), 23 deep in all (before issue 25's head phase: 4 lanes of 23 deep, two calls each)
+    assert len(calls) == 3 * 4 + 3 + 4
     # lanes run in threads, so calls arrive in any order: look at a call with a body
     posted = next(c["requests"] for c in calls if c["requests"][0]["method"] == "POST")
     assert posted[0]["headers"]["Content-Type"] == "application/json"
@@ -319,3 +320,19 @@ def test_a_refused_call_stops_every_lane_and_raises_instead_of_hanging():
     with pytest.raises(GraphError):
         graph_hook(graph).batch(items)
     assert graph.sent < 12  # the lanes stopped: 200 deletes are 12 calls (4 lanes x 3)
+
+
+def test_a_large_mailboxs_head_is_answered_before_its_lanes_start():
+    """Issue 25: 170 writes go out as 3 parallel calls of 4, one after another, and only then as lanes of 40
+    (8 serial calls of about 20): 11 calls where lanes alone made 12, never more than 4 in flight."""
+    respond, calls = _batch_responder()
+    with requests_mock.Mocker() as m:
+        mock_entra(m)
+        m.post(f"{GRAPH}/$batch", json=respond)
+        items = [{"id": str(i), "method": "POST", "url": "/users/a/events", "body": {"subject": str(i)}}
+                 for i in range(170)]
+        results = make_hook().batch(items)
+    assert sorted(results, key=int) == [str(i) for i in range(170)] and all(r.ok for r in results.values())
+    assert [(batch_shape(c["requests"]), len(c["requests"])) for c in calls[:3]] == [("parallel", 4)] * 3
+    assert [batch_shape(c["requests"]) for c in calls[3:]] == ["serial"] * 8
+    assert [s["id"] for c in calls[:3] for s in c["requests"]] == [str(i) for i in range(12)]

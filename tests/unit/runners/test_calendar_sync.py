@@ -56,6 +56,9 @@ class MemoryStore:
         existing = [e for e in self._existing(mailbox) if e.start_utc and window.contains(e.start_utc)]
         return Reading(mailbox, {}, existing, bool(self.events.get(mailbox)), [], self.categories)
 
+    def read_backs(self, asked) -> list:
+        return [self.read_back(reading, created) for reading, created in asked]
+
     def find(self, reading: Reading, keys) -> list[ExistingEvent]:
         return [e for e in self._existing(reading.target) if e.key in set(keys)]
 

@@ -155,3 +155,17 @@ def test_categories_refused_as_existing_are_read_back_and_the_rest_named():
     assert added.created == 1 and not added.forbidden and added.still_missing == ("Arzt",)
     forbidden = MailboxStore(Graph({"c0": (403, {})}), SOURCE, "Europe/Berlin").add_categories(ANNA, bodies[:1], {})
     assert forbidden.forbidden and forbidden.created == 0
+
+
+BERT = "00000000-0000-0000-0000-00000000000b"
+
+def test_read_backs_of_several_mailboxes_share_one_batch_each_answered_with_its_own():
+    graph = Graph({"r0.readback": (200, {"value": [ours("E1")], "more": [ours("E2", "2")]}),
+                   "r1.readback": (503, {"error": {"code": "ServiceUnavailable"}})})
+    store = MailboxStore(graph, SOURCE, "Europe/Berlin")
+    created = [_desired("1")]
+    answers = store.read_backs([(Reading(f"/users/{m}/events", {}, [], True, [], []), created) for m in (ANNA, BERT)])
+    (requests,) = graph.batches
+    assert [r["id"] for r in requests] == ["r0.readback", "r1.readback"]
+    assert [r["url"].split("?")[0] for r in requests] == [f"/users/{ANNA}/events", f"/users/{BERT}/events"]
+    assert [e.id for e in answers[0]] == ["E1", "E2"] and isinstance(answers[1], GraphError)
