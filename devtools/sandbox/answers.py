@@ -35,13 +35,14 @@ def ok(status: int, body: Any = None, headers: dict | None = None) -> Result:
 
 
 _IDS = random.Random()
+_RANDOM_BITS = _IDS.getrandbits
 
 
 def _guid() -> str:
     """A random version-4 GUID as Graph's request ids are, without a system call per id (uuid4 reads
     os.urandom: twice per sub-request it was a visible share of the emulator's CPU): 16 random bytes in hex,
     the version digit 4, the variant digit's top bits 10, as uuid.UUID(version=4) sets them."""
-    h = _IDS.randbytes(16).hex()
+    h = _RANDOM_BITS(128).to_bytes(16, "little").hex()  # randbytes(16)'s bytes, without its Python-level call
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
 
 

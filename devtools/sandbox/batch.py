@@ -111,8 +111,9 @@ async def run_batch(state: SandboxState, headers: dict, body: Any, base_url: str
                 return
         # Only the envelope's token carries over; every other header counts on the request that
         # carries it, so Prefer is not inherited from the envelope (row B4).
-        sub_headers = {"authorization": headers.get("authorization", ""),
-                       **{k.lower(): v for k, v in (req.get("headers") or {}).items()}}
+        sub_headers = {"authorization": headers.get("authorization", "")}
+        for name, value in (req.get("headers") or {}).items():  # into one dict: a second per sub-request, merged, cost more
+            sub_headers[name.lower()] = value
         url = str(req["url"])
         status, out_headers, out_body = await route(state, req["method"], url if url.startswith("/") else "/" + url,
                                                     sub_headers, req.get("body"), base_url)

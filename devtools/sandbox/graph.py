@@ -12,6 +12,7 @@ import datetime as dt
 import functools
 import re
 import time
+from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
@@ -48,8 +49,24 @@ async def dispatch(state: SandboxState, method: str, target: str, headers: dict,
 
 async def _answered(state: SandboxState, method: str, target: str, headers: dict, body: Any, base_url: str) -> Result:
     """`dispatch` of a request whose header names are lower case already (a `$batch` sub-request's): the answer
-    with its request ids (row E1)."""
-    return stamp(await _dispatch(state, method.upper(), target, headers, body, base_url), headers)
+    with its request ids (row E1). One coroutine, `_route` a plain call returning the mailbox call to wait for: a
+    coroutine per layer, made and resumed through on every sub-request, was a visible share of its CPU (issue 25)."""
+    method = method.upper()
+    segments, pairs, is_batch = _parsed_target(target)
+    query = dict(pairs)
+    try:
+        claims, roles = _claims(state, headers.get("authorization", ""))
+        if is_batch and method == "POST":
+            result = await run_batch(state, headers, body, base_url, _answered)
+        else:
+            result = _route(state, method, segments, query, headers, body, claims, roles, base_url)
+            if type(result) is not tuple:  # the mailbox call (`mailbox_call`), run in its slot
+                result = await result
+    except TokenInvalid as exc:
+        result = error(401, "InvalidAuthenticationToken", str(exc))
+    except GraphFault as fault:
+        result = error(fault.status, fault.code, fault.message, fault.headers)
+    return stamp(result, headers)
 
 
 @functools.lru_cache(maxsize=16384)
@@ -63,47 +80,54 @@ def _parsed_target(target: str) -> tuple[tuple[str, ...], tuple[tuple[str, str],
             unquote(path) == "/$batch")
 
 
-async def _dispatch(state: SandboxState, method: str, target: str, headers: dict, body: Any, base_url: str) -> Result:
-    segments, pairs, is_batch = _parsed_target(target)
-    query = dict(pairs)
-    try:
-        claims = _claims(state, headers.get("authorization", ""))
-        if is_batch and method == "POST":
-            return await run_batch(state, headers, body, base_url, _answered)
-        return await _route(state, method, segments, query, headers, body, claims, base_url)
-    except TokenInvalid as exc:
-        return error(401, "InvalidAuthenticationToken", str(exc))
-    except GraphFault as fault:
-        return error(fault.status, fault.code, fault.message, fault.headers)
+# (signing key, Authorization header) -> (claims, signature checked; the roles claim as a set)
+_VERIFIED: dict[tuple[str, str], tuple[dict, frozenset[str]]] = {}
 
 
-_VERIFIED: dict[tuple[str, str], dict] = {}  # (signing key, Authorization header) -> claims, signature checked
-
-
-def _claims(state: SandboxState, authorization: str) -> dict:
+def _claims(state: SandboxState, authorization: str) -> tuple[dict, frozenset[str]]:
     """`verify_access_token` with the signature and audience checked once per token: its expiry and
-    revocation (row F3: a token revoked while its batch runs) on every request, as Entra's tokens are."""
+    revocation (row F3: a token revoked while its batch runs) on every request, as Entra's tokens are.
+    With the claims, their roles as a set, made once per token (nothing changes a token's claims)."""
     key = (state.signing_key, authorization)
-    claims = _VERIFIED.get(key)
-    if claims is None:
+    known = _VERIFIED.get(key)
+    if known is None:
         claims = verify_access_token(state, authorization)
         if len(_VERIFIED) > 4096:
             _VERIFIED.clear()
-        _VERIFIED[key] = claims
-    elif claims["exp"] <= time.time() or claims.get("jti") in state.revoked_tokens:
+        known = _VERIFIED[key] = (claims, frozenset(claims.get("roles") or []))
+    elif known[0]["exp"] <= time.time() or known[0].get("jti") in state.revoked_tokens:
         raise TokenInvalid("Lifetime validation failed, the token is expired.")
-    return claims
+    return known
 
 
 def _asks_immutable_id(headers: dict) -> bool:
-    return 'idtype="immutableid"' in headers.get("prefer", "").replace(" ", "").lower()
+    prefer = headers.get("prefer", "")
+    return _immutable_asked(prefer) if type(prefer) is str else 'idtype="immutableid"' in prefer.replace(" ", "").lower()
 
 
-async def _route(state, method, segments, query, headers, body, claims, base_url) -> Result:
-    roles = set(claims.get("roles") or [])
-    if segments and segments[0].lower().startswith("applications") and method == "GET":
-        return ok(200, get_application(state, segments, query, roles))  # row K2
-    if not segments or segments[0].lower() != "users":
+@functools.lru_cache(maxsize=256)
+def _immutable_asked(prefer: str) -> bool:
+    """`_asks_immutable_id` of a `Prefer` header's text, worked out once per text."""
+    return 'idtype="immutableid"' in prefer.replace(" ", "").lower()
+
+
+@functools.lru_cache(maxsize=256)
+def _zone_asked(prefer: str) -> str | None:
+    """The zone a `Prefer` header's outlook.timezone names (None: none), worked out once per header text; GraphFault
+    (not remembered) for a zone Graph does not know, each time it is asked."""
+    match = PREFER_ZONE_RE.search(prefer)
+    if match:
+        zone_of(match.group(1))
+        return match.group(1)
+    return None
+
+
+def _route(state, method, segments, query, headers, body, claims, roles, base_url) -> Result | Awaitable[Result]:
+    """The answer, or for a mailbox the call to wait for (`mailbox_call`: its slot, its latency, then the answer)."""
+    head = segments[0].lower() if segments else ""
+    if head.startswith("applications") and method == "GET":
+        return ok(200, get_application(state, segments, query, set(roles)))  # row K2
+    if head != "users":
         return error(400, "BadRequest", f"Resource not found for the segment '{segments[0] if segments else ''}'.")
     if len(segments) == 1:
         if method != "GET":
@@ -138,8 +162,8 @@ async def _route(state, method, segments, query, headers, body, claims, base_url
     if not _asks_immutable_id(headers):
         with state.lock:
             state.counters.without_immutable_id += 1
-    return await mailbox_call(state, user.id, "read" if method == "GET" else "write",
-                              lambda: _mailbox_route(state, user, method, segments[2:], query, headers, body, base_url))
+    return mailbox_call(state, user.id, "read" if method == "GET" else "write",
+                        lambda: _mailbox_route(state, user, method, segments[2:], query, headers, body, base_url))
 
 
 def _list_users(state: SandboxState, query: dict, base_url: str) -> dict:
@@ -168,12 +192,7 @@ def _calendar(state: SandboxState, user_id: str, calendar_id: str | None) -> dic
 
 
 def _mailbox_route(state, user, method, rest, query, headers, body, base_url) -> Result:
-    zone = None
-    prefer = headers.get("prefer", "")
-    match = PREFER_ZONE_RE.search(prefer)
-    if match:
-        zone = match.group(1)
-        zone_of(zone)
+    zone = _zone_asked(headers.get("prefer", ""))
     calendar_id = None
     if len(rest) >= 2 and rest[0].lower() == "outlook" and rest[1].lower() == "mastercategories":
         status, answer = categories_route(state, user.id, method, rest[2:], body)

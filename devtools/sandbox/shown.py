@@ -21,6 +21,8 @@ from devtools.sandbox.events import EVENT_PROPERTIES, fmt_graph_dt, parse_graph_
 from devtools.sandbox.jsontext import RawJSON, encode
 
 _ALWAYS_SHOWN = ("id", "@odata.etag")
+_PRIVATE = ("_calendar", "_start_utc", "_end_utc", "_props", "_preview")  # a stored event's names never shown
+_PUBLIC = EVENT_PROPERTIES | {"@odata.etag"}  # what a stored event shows; no name starts with "_"
 
 
 # ---------------------------------------------------------------------- $select
@@ -125,10 +127,22 @@ class _Shown:
         return {"dateTime": text, "timeZone": zone or "UTC"}
 
     def _all(self) -> dict:
-        """Every property, `bodyPreview` last: what `properties(None)` shows."""
+        """Every property, `bodyPreview` last: what `properties(None)` shows. The stored event copied in C and its
+        private values (`_PRIVATE`, the `_` names a stored event has) taken out, where no other `_` name is left: a
+        loop over every stored value was a tenth of a create's answer (issue 25)."""
         if self.props is None:
-            props = {k: v for k, v in self.event.items() if k[0] != "_"}
-            props["start"], props["end"] = self._moment("start"), self._moment("end")
+            event = self.event
+            props = event.copy()
+            for name in _PRIVATE:
+                props.pop(name, None)
+            if not _PUBLIC.issuperset(props):  # a name starting with "_" besides those: every name looked at
+                props = {k: v for k, v in event.items() if k[0] != "_"}
+            if event["isAllDay"]:
+                props["start"], props["end"] = self._moment("start"), self._moment("end")
+            else:  # `_moment`'s, its calls and look-ups saved
+                zone, start, end = self.zone, event["_start_utc"], event["_end_utc"]
+                props["start"] = {"dateTime": _time_text(start, start.tzinfo, zone), "timeZone": zone or "UTC"}
+                props["end"] = {"dateTime": _time_text(end, end.tzinfo, zone), "timeZone": zone or "UTC"}
             props["bodyPreview"] = self._preview()
             self.props = props
         return self.props
@@ -244,7 +258,7 @@ def created_json(event: dict, zone: str | None) -> RawJSON:
     """`event_json(event, None, None, zone)` of an event just stored, made by the same code but not remembered: a
     create's answer is every property in UTC (the client's Prefer names no zone), which a sync's later reads (a
     `$select`, the mailbox's zone) do not ask for again; remembering it was a thirtieth of a create's CPU (issue 25)."""
-    return RawJSON(_json_text(_Shown(event, (), zone).properties(None)))
+    return RawJSON(_json_text(_Shown(event, (), zone)._all()))  # properties(None)
 
 
 def render_event(event: dict, select: list[str] | None, expand_ids: set[str] | None, zone: str | None) -> dict:

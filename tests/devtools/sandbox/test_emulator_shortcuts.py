@@ -7,6 +7,7 @@ import copy
 import datetime as dt
 import html
 import json
+import random
 import re
 import uuid
 
@@ -14,7 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from devtools.sandbox import answers, batch, events, shown
+from devtools.sandbox import answers, batch, events, graph, shown
 from devtools.sandbox.answers import GraphFault
 from devtools.sandbox.events import (
     fmt_graph_dt,
@@ -68,6 +69,7 @@ def test_a_text_bodys_preview_known_from_its_text_is_the_preview_of_the_stored_h
     assert (preview is not None) == made_from_text  # a text's preview, known from the text
     assert (preview if made_from_text else shown.preview_of(stored["content"])) == _slow_preview(stored["content"])
     assert shown.preview_of(stored["content"]) == _slow_preview(stored["content"])
+    assert stored["content"] == (events.WRAP.format(html.escape(text).replace("\n", "<br>\r\n")) if made_from_text else text)
 
 
 def _state(line_breaks: str, long_text: str, time_precision: str, categories: str) -> SandboxState:
@@ -148,6 +150,15 @@ def test_a_request_id_is_a_random_version_4_guid():
         value = uuid.UUID(text)
         assert str(value) == text and value.version == 4 and value.variant == uuid.RFC_4122
     assert {text[19] for text in ids} == set("89ab") and len({text[15] for text in ids}) == 16
+    state = answers._IDS.getstate()
+    try:  # the ids drawn as from randbytes(16), byte for byte
+        answers._IDS.seed(5)
+        drawn, again = [answers._guid() for _ in range(50)], random.Random(5)
+        for text in drawn:
+            h = again.randbytes(16).hex()
+            assert text == f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{answers._VARIANT[h[16]]}{h[17:20]}-{h[20:]}"
+    finally:
+        answers._IDS.setstate(state)
 
 
 @pytest.mark.parametrize(("headers", "refused"), [
@@ -178,3 +189,175 @@ def test_a_patched_body_shows_the_preview_of_the_body_stored_last(first, then, k
         for select in (("bodyPreview",), None):
             assert event_json(event, list(select) if select else None, None, TZ).text == \
                 _slow_answer(event, select, TZ)
+
+
+# ---------------------------------------------------------------------- the checks and copies of a create (issue 25)
+def _slow_check_shape(name, value, type_name):
+    """`events.check_shape` as it was before it asked `_fine` first: every property of the body looked at in order."""
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise GraphFault(400, "RequestBodyRead", f"'{name}' must be a JSON object of type 'microsoft.graph.{type_name}'.")
+    known, nested = events._shape_of(type_name)
+    for key, inner in value.items():
+        if key not in known:
+            if key.startswith("@odata"):
+                continue
+            raise GraphFault(400, "RequestBodyRead", f"The property '{key}' does not exist on type "
+                             f"'microsoft.graph.{type_name}'. Make sure to only use property names that are defined "
+                             "by the type.")
+        shape = nested.get(key)
+        if shape is None or inner is None:
+            continue
+        inner_type, members = shape
+        if members is None:
+            _slow_check_shape(f"{name}.{key}", inner, inner_type)
+        elif not isinstance(inner, str) or inner not in members:
+            raise GraphFault(400, "RequestBodyRead", f"Cannot convert the literal '{inner}' to the expected type "
+                             f"'microsoft.graph.{inner_type}'.")
+
+
+def _outcome(check, *args):
+    try:
+        check(*args)
+    except GraphFault as fault:
+        return fault.status, fault.code, fault.message
+    return None
+
+
+# Values a body's properties take: well formed ones, wrong enum members, wrong types, unknown and OData names
+LEAF = st.sampled_from(["busy", "free", "oof", "normal", "private", "high", "text", "html", "HTML", "default", "x", 3,
+                        True, None, 1.5, [], ["a"]])
+NAMES = st.sampled_from(["subject", "body", "start", "end", "location", "showAs", "sensitivity", "importance", "type",
+                         "recurrence", "contentType", "content", "dateTime", "timeZone", "displayName", "address",
+                         "street", "city", "locationType", "coordinates", "latitude", "uniqueIdType", "@odata.type",
+                         "unknown", "categories", "pattern", "range"])
+SHAPES = st.recursive(LEAF, lambda inner: st.dictionaries(NAMES, inner, max_size=6), max_leaves=25)
+
+
+@given(body=st.dictionaries(NAMES, SHAPES, max_size=10))
+@settings(max_examples=400, deadline=None)
+def test_a_bodys_shape_is_refused_as_the_slow_check_refused_it(body):
+    assert _outcome(events.check_shape, "event", body, "event") == _outcome(_slow_check_shape, "event", body, "event")
+
+
+JSON = st.recursive(st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), st.text(max_size=5)),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=5), inner, max_size=4),
+                    max_leaves=20)
+
+
+def _containers(value, found):
+    if isinstance(value, (dict, list)):
+        found.append(id(value))
+        for inner in value.values() if isinstance(value, dict) else value:
+            _containers(inner, found)
+    return found
+
+
+@given(value=JSON)
+@settings(max_examples=300, deadline=None)
+def test_a_stored_json_copy_equals_a_deep_copy_and_shares_no_dict_or_list(value):
+    copied = events._json_copy(value)
+    assert copied == copy.deepcopy(value) and json.dumps(copied) == json.dumps(value)
+    assert not set(_containers(copied, [])) & set(_containers(value, []))
+
+
+MOMENTS = st.tuples(st.sampled_from(["2026-03-29T02:30:00", "2026-10-25T02:30:00.1234567Z", "2026-03-02T08:00:00",
+                                     "2026-03-02T08:00:00+01:00", "2026-13-02T08:00:00", "", 20260302, "0001-01-01T00:00:00"]),
+                    st.sampled_from([TZ, "Europe/Berlin", "Tokyo Standard Time", "Mars", "", None]))
+
+
+def _slow_bounds(body):
+    """`validate_event`'s instants and refusals as worked out before moments were remembered."""
+    moments = []
+    for name in ("start", "end"):
+        value = body.get(name)
+        if not isinstance(value, dict) or not value.get("dateTime") or not value.get("timeZone"):
+            raise GraphFault(400, "ErrorInvalidRequest", f"'{name}' requires dateTime and timeZone.")
+        try:
+            local = parse_graph_dt(str(value["dateTime"]))
+        except ValueError:
+            raise GraphFault(400, "ErrorInvalidRequest", f"Cannot convert '{value['dateTime']}' to DateTime.") from None
+        if local.tzinfo is not None:
+            raise GraphFault(400, "ErrorInvalidRequest", f"'{name}.dateTime' must not carry an offset.")
+        moments.append((local, zone_of(value["timeZone"])))
+    return [local.replace(tzinfo=zone).astimezone(dt.UTC) for local, zone in moments]
+
+
+@given(pairs=st.lists(st.tuples(MOMENTS, MOMENTS), min_size=1, max_size=6))
+@settings(max_examples=200, deadline=None)
+def test_remembered_moments_give_the_instants_and_refusals_worked_out_each_time(pairs):
+    for (start, start_zone), (end, end_zone) in pairs + pairs:
+        body = {"start": {"dateTime": start, "timeZone": start_zone}, "end": {"dateTime": end, "timeZone": end_zone}}
+        try:
+            expected = _slow_bounds(body)
+        except (GraphFault, OverflowError) as exc:
+            with pytest.raises(type(exc)) as raised:
+                validate_event(body)
+            assert str(raised.value) == str(exc)
+            continue
+        try:
+            bounds = validate_event(body)
+        except GraphFault as fault:  # the end before the start
+            assert expected[1] < expected[0] and "after its start" in fault.message
+            continue
+        assert [bounds["start_utc"], bounds["end_utc"]] == expected
+
+
+@given(when=st.datetimes(timezones=st.sampled_from([None, dt.UTC, dt.timezone(dt.timedelta(hours=5, minutes=30))])))
+@settings(max_examples=300, deadline=None)
+def test_graphs_date_time_text_is_the_isoformat_text_of_before(when):
+    before = when.replace(tzinfo=None)
+    expected = (before.strftime("%Y-%m-%dT%H:%M:%S.0000000") if when.year < 1000
+                else before.isoformat(timespec="seconds") + ".0000000")
+    assert fmt_graph_dt(when) == expected
+
+
+def test_the_extended_properties_are_refused_as_before():
+    base = {"start": {"dateTime": "2026-03-02T08:00:00", "timeZone": TZ}, "end": {"dateTime": "2026-03-02T09:00:00",
+                                                                                "timeZone": TZ}}
+    for props in ({"id": "x"}, "x", [{"id": "x"}, {"value": 1}], [None], [["id"]]):
+        with pytest.raises(GraphFault, match="singleValueExtendedProperties must be a list"):
+            validate_event({**base, "singleValueExtendedProperties": props})
+    for props in (None, [], [{"id": "x"}], [{"id": "x", "value": None}], ""):
+        validate_event({**base, "singleValueExtendedProperties": props})
+
+
+@pytest.mark.parametrize("extra", [{"_other": 1}, {"zzz": "shown"}, {"": "x"}, {"_calendar": "moved"}])
+def test_a_create_answer_of_an_event_with_other_names_is_the_slow_answer(extra):
+    """The answer copies the stored event and takes the private names out; any other name decides it the slow way."""
+    state = _state("keep", "truncate", "seconds", "as_written")
+    user_id = next(u.id for u in state.users.values() if u.has_mailbox)
+    event = store_event(state, user_id, state.default_calendar(user_id)["id"], {
+        "subject": "x", "body": {"contentType": "text", "content": "a\nb"},
+        "start": {"dateTime": "2026-03-02T08:00:00", "timeZone": TZ}, "end": {"dateTime": "2026-03-02T09:00:00",
+                                                                               "timeZone": TZ}})
+    event.update(extra)
+    if "" in extra:  # the slow way finds no first character of "": neither does the answer
+        with pytest.raises(IndexError):
+            shown.created_json(event, None)
+        return
+    for zone in (None, TZ):
+        assert shown.created_json(event, zone).text == _slow_answer(event, None, zone)
+
+
+@pytest.mark.parametrize("prefer", ['IdType="ImmutableId"', 'idtype = "immutableid", outlook.timezone="UTC"', "", "x",
+                                    'outlook.timezone="Mars"', 5, ["IdType"], None])
+def test_a_prefer_header_worked_out_once_is_read_as_before(prefer):
+    """Whether a Prefer header asks for immutable ids and which zone it names, remembered per text: the same answers,
+    and the same refusals each time, as reading it per request."""
+    def slow_zone():
+        match = graph.PREFER_ZONE_RE.search(prefer)
+        return zone_of(match.group(1)) and match.group(1) if match else None
+
+    for _ in range(2):
+        for ours, slow in ((lambda: graph._asks_immutable_id({"prefer": prefer}),
+                            lambda: 'idtype="immutableid"' in prefer.replace(" ", "").lower()),
+                           (lambda: graph._zone_asked(prefer), slow_zone)):
+            try:
+                expected = slow()
+            except Exception as exc:  # noqa: BLE001 - the same kind of failure, whatever it is
+                with pytest.raises(type(exc)):
+                    ours()
+                continue
+            assert ours() == expected
