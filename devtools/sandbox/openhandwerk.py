@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import itertools
 import json
 import operator
 import time
@@ -37,13 +38,28 @@ def login(state: SandboxState, body: Any) -> tuple[int, dict]:
     return envelope(200, {f.TOKEN: token, f.EXPIRES_IN: state.token_lifetime})
 
 
+# (signing key, Authorization header) -> the token's expiry (seconds since the epoch), its signature checked
+_VERIFIED: dict[tuple[str, str], int] = {}
+
+
 def _authorised(state: SandboxState, authorization: str) -> bool:
+    """Is the header a Bearer token of this tenant's openHandwerk, not expired? The signature is checked once per
+    token (a sync sends the same token with every page: checking it again was a twelfth of a page); the expiry on
+    every request, as PyJWT checks it (expired once the clock reaches `exp`)."""
     if not authorization.lower().startswith("bearer "):
         return False
+    key = (state.signing_key, authorization)
+    exp = _VERIFIED.get(key)
+    if exp is not None:
+        return exp > time.time()
     try:
-        jwt.decode(authorization[7:], state.signing_key + "-oh", algorithms=["HS256"])
+        claims = jwt.decode(authorization[7:], state.signing_key + "-oh", algorithms=["HS256"])
     except jwt.PyJWTError:
         return False
+    if type(claims.get("exp")) is int:  # every token `login` makes; any other is checked each time
+        if len(_VERIFIED) >= 4096:
+            _VERIFIED.clear()
+        _VERIFIED[key] = claims["exp"]
     return True
 
 
@@ -93,20 +109,23 @@ def _window(state: SandboxState, lower: dt.datetime, upper: dt.datetime, through
     in a rerun, issue 25). A record after the page's last one cannot change the page, so a page is checked
     only that far: on average half of the records (checking all for every page of 200 was a fifth of the
     emulator's samples in a rerun of 200 x 100)."""
-    records = list(state.appointments.values())
     cache = state.oh_windows
     known = cache.get((lower, upper))
     if known is not None:
         old_records, old_starts, chosen, positions = known
         if through is not None and 0 < through < len(chosen):
-            # A full page with records in the window after it: the records up to the last it shows decide it.
+            # A full page with records in the window after it: the records up to the last it shows decide it,
+            # and only they are listed (a list of every record per page was a fifth of the check).
             need = positions[through - 1] + 1
-            same = len(records) >= need and old_records[:need] == records[:need]
+            records = list(itertools.islice(state.appointments.values(), need))
+            same = len(records) == need and old_records[:need] == records
         else:
+            records = list(state.appointments.values())
             need = len(records)
             same = old_records == records
-        if same and old_starts[:need] == _starts(records[:need]):
+        if same and old_starts[:need] == _starts(records):
             return chosen
+    records = list(state.appointments.values())
     starts = _starts(records)
     chosen, positions = [], []
     for index, (record, raw) in enumerate(zip(records, starts, strict=True)):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
+import functools
 import hashlib
 import operator
 import re
@@ -33,7 +34,14 @@ def _unq(text: str) -> str:
 
 
 def parse_filter(text: str) -> list:
-    """Our subset of $filter: tag lambdas and start/end comparisons joined by 'and'."""
+    """Our subset of $filter: tag lambdas and start/end comparisons joined by 'and'. Read once per text (a
+    mailbox's reads repeat theirs): a new list of the same clauses each call; GraphFault for a filter refused."""
+    return list(_parsed_filter(text))
+
+
+@functools.lru_cache(maxsize=1024)
+def _parsed_filter(text: str) -> tuple:
+    """`parse_filter`'s clauses, each a tuple of str and datetime (nothing in them can change)."""
     clauses: list = []
     rest = text
     for match in ANY_RE.finditer(text):
@@ -51,18 +59,25 @@ def parse_filter(text: str) -> list:
         except ValueError:
             raise GraphFault(400, "ErrorInvalidUrlQueryFilter", f"Invalid date '{match.group(3)}'.") from None
         clauses.append(("cmp", match.group(1).lower(), match.group(2).lower(), value))
-    return clauses
+    return tuple(clauses)
 
 
 _COMPARE = {"ge": operator.ge, "gt": operator.gt, "le": operator.le, "lt": operator.lt, "eq": operator.eq}
 
 
 def matches(event: dict, clauses: list) -> bool:
+    """Does a stored event (or calendar) pass every clause of `parse_filter`? Every event of a mailbox is tested
+    per read: a value spelled exactly as asked passes without folding either (equal texts fold equal)."""
     for clause in clauses:
         if clause[0] == "tag":  # Exchange compares string values case-insensitively (fidelity row Q4)
-            value = event.get("_props", {}).get(clause[1])
-            if value is None or str(value).casefold() != clause[2].casefold():
+            props = event.get("_props")
+            value = props.get(clause[1]) if props else None
+            if value is None:
                 return False
+            if value != clause[2]:
+                text = value if type(value) is str else str(value)
+                if text.casefold() != clause[2].casefold():
+                    return False
         else:
             _, field, op, value = clause
             if not _COMPARE[op](event["_start_utc"] if field == "start" else event["_end_utc"], value):
@@ -70,7 +85,10 @@ def matches(event: dict, clauses: list) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=1024)
 def parse_expand(text: str | None) -> frozenset[str] | None:
+    """The ids `$expand=singleValueExtendedProperties($filter=id eq '...' or ...)` names (None without `$expand`),
+    read once per text; GraphFault for an expand refused."""
     if not text:
         return None
     match = EXPAND_RE.match(text.strip())

@@ -112,19 +112,17 @@ class _Shown:
         self.event, self.values, self.zone = event, values, zone
         self.props: dict | None = None
         self.preview: str | None = None
-        self.texts: dict[tuple[str, ...] | None, bytes] = {}
-        # (select, expanded ids) -> (the extended properties it was made from, in order; the text)
-        self.expanded: dict[tuple, tuple[tuple, bytes]] = {}
+        self.texts: dict[tuple[str, ...] | None, RawJSON] = {}
+        # (select, expanded ids) -> (the ids of the extended properties it was made from, in order; their values; the text)
+        self.expanded: dict[tuple, tuple[tuple, tuple, RawJSON]] = {}
 
     def _moment(self, name: str) -> dict:
         """`start` or `end` in the zone (UTC without one); an all-day event's as stored."""
         event, zone = self.event, self.zone
         if event["isAllDay"]:
-            text = fmt_graph_dt(parse_graph_dt(event[name]["dateTime"]))
-        else:
-            utc_value = event["_start_utc"] if name == "start" else event["_end_utc"]
-            text = _time_text(utc_value, utc_value.tzinfo, zone)
-        return {"dateTime": text, "timeZone": zone or "UTC"}
+            return {"dateTime": fmt_graph_dt(parse_graph_dt(event[name]["dateTime"])), "timeZone": zone or "UTC"}
+        utc_value = event["_start_utc"] if name == "start" else event["_end_utc"]
+        return _moment_in(utc_value, utc_value.tzinfo, zone)
 
     def _all(self) -> dict:
         """Every property, `bodyPreview` last: what `properties(None)` shows. The stored event copied in C and its
@@ -141,8 +139,8 @@ class _Shown:
                 props["start"], props["end"] = self._moment("start"), self._moment("end")
             else:  # `_moment`'s, its calls and look-ups saved
                 zone, start, end = self.zone, event["_start_utc"], event["_end_utc"]
-                props["start"] = {"dateTime": _time_text(start, start.tzinfo, zone), "timeZone": zone or "UTC"}
-                props["end"] = {"dateTime": _time_text(end, end.tzinfo, zone), "timeZone": zone or "UTC"}
+                props["start"] = _moment_in(start, start.tzinfo, zone)
+                props["end"] = _moment_in(end, end.tzinfo, zone)
             props["bodyPreview"] = self._preview()
             self.props = props
         return self.props
@@ -170,35 +168,53 @@ class _Shown:
             shown = {**shown, "bodyPreview": self._preview()}
         return shown
 
-    def text(self, select: tuple[str, ...] | None) -> bytes:
-        """The event's JSON with the properties `select` shows (None: all)."""
-        text = self.texts.get(select)
-        if text is None:
-            text = self.texts[select] = _json_text(self.properties(select))
-        return text
+    def text(self, select: tuple[str, ...] | None) -> RawJSON:
+        """The event's JSON with the properties `select` shows (None: all), one RawJSON handed to every answer
+        (only ever spliced in or decoded, never changed)."""
+        raw = self.texts.get(select)
+        if raw is None:
+            raw = self.texts[_shared(select)] = RawJSON(_json_text(self.properties(select)))
+        return raw
 
-    def expanded_text(self, select: tuple[str, ...] | None, expand_ids: frozenset[str]) -> bytes:
+    def expanded_text(self, select: tuple[str, ...] | None, expand_ids: frozenset[str]) -> RawJSON:
         """`text(select)` with the extended properties of `expand_ids` last, as Graph expands them. Made again
-        whenever the event's extended properties differ from those it was made from (a PATCH changes them in place)."""
+        whenever the event's extended properties differ from those it was made from (a PATCH changes them in place):
+        other ids, another order, or a value that is not the same object. Checked in C (`map`), not by a generator
+        per property: the check of every event of a window read was a tenth of a rerun's mailbox read (issue 25)."""
         key = (select, expand_ids)
         props = self.event["_props"]
         known = self.expanded.get(key)
-        if known is not None and len(known[0]) == len(props) \
-                and all(k == pid and v is value for (k, v), (pid, value) in zip(known[0], props.items(), strict=True)):
-            return known[1]
+        if known is not None:
+            ids, values, raw = known
+            if len(props) == len(ids) and all(map(operator.is_, values, props.values())) and ids == tuple(props):
+                return raw
         shown = self.properties(select)
         shown = {**shown, "singleValueExtendedProperties": expanded_properties(props, expand_ids)}
-        text = _json_text(shown)
-        self.expanded[key] = (tuple(props.items()), text)
-        return text
+        raw = RawJSON(_json_text(shown))
+        self.expanded[_shared(key)] = (_shared(tuple(props)), tuple(props.values()), raw)
+        return raw
 
 
 @functools.lru_cache(maxsize=65536)
-def _time_text(value: dt.datetime, tzinfo: dt.tzinfo | None, zone: str | None) -> str:
-    """Graph's dateTime text of `value` in `zone` (None: as it is), made once per (time, zone): a sync's events
-    share their start and end times, and converting and writing each event's again was a fifth of the first
-    read of an event in a zone (issue 25). `tzinfo` is `value`'s: times in other zones can compare equal."""
-    return fmt_graph_dt(value.astimezone(zone_of(zone)) if zone else value)
+def _moment_in(value: dt.datetime, tzinfo: dt.tzinfo | None, zone: str | None) -> dict:
+    """Graph's dateTimeTimeZone of `value` in `zone` (None: UTC, the time as it is), made once per (time, zone) and
+    shared by every event shown at that time, as the store's own values are (only ever encoded or copied, never
+    changed): a sync's events share their start and end times, and converting and writing each event's again was
+    a fifth of the first read of an event in a zone (issue 25). `tzinfo` is `value`'s: times in other zones can
+    compare equal."""
+    return {"dateTime": fmt_graph_dt(value.astimezone(zone_of(zone)) if zone else value), "timeZone": zone or "UTC"}
+
+
+_SHARED: dict = {}
+
+
+def _shared(value: tuple | None) -> tuple | None:
+    """One object for equal keys (`$select`, expanded ids): every event a read shows keeps the same key objects,
+    not a copy each that the garbage collector would visit for as long as the event is remembered (a full
+    collection of a 200 x 100 emulator's heap took 0.3 s, issue 25)."""
+    if len(_SHARED) >= 4096:
+        _SHARED.clear()
+    return _SHARED.setdefault(value, value)
 
 
 # (id of a stored event, zone) -> how it is shown there; see event_json
@@ -207,15 +223,17 @@ _SHOWN_MAX = 250_000
 
 
 def _shown_in(event: dict, zone: str | None) -> _Shown:
-    """How the event is shown in `zone`, remembered while every stored value is the same object."""
+    """How the event is shown in `zone`, remembered while every stored value is the same object. The values are
+    compared where they are (`event.values()`), not copied into a tuple first: the check of every event of a
+    window read was a sixth of a rerun's mailbox read (issue 25), mostly reaching each value in memory."""
     key = (id(event), zone)
-    values = tuple(event.values())
     shown = _SHOWN.get(key)
-    if shown is None or shown.event is not event or len(shown.values) != len(values) \
-            or not all(map(operator.is_, shown.values, values)):
-        if len(_SHOWN) >= _SHOWN_MAX:
-            _SHOWN.clear()
-        shown = _SHOWN[key] = _Shown(event, values, zone)
+    if shown is not None and shown.event is event and len(shown.values) == len(event) \
+            and all(map(operator.is_, shown.values, event.values())):
+        return shown
+    if len(_SHOWN) >= _SHOWN_MAX:
+        _SHOWN.clear()
+    shown = _SHOWN[key] = _Shown(event, tuple(event.values()), zone)
     return shown
 
 
@@ -250,8 +268,8 @@ def event_json(event: dict, select: list[str] | None, expand_ids: set[str] | Non
     shown = _shown_in(event, zone)
     chosen = tuple(select) if select else None
     if expand_ids is None:
-        return RawJSON(shown.text(chosen))
-    return RawJSON(shown.expanded_text(chosen, expand_ids if isinstance(expand_ids, frozenset) else frozenset(expand_ids)))
+        return shown.text(chosen)
+    return shown.expanded_text(chosen, expand_ids if isinstance(expand_ids, frozenset) else frozenset(expand_ids))
 
 
 def created_json(event: dict, zone: str | None) -> RawJSON:

@@ -11,11 +11,12 @@ import random
 import re
 import uuid
 
+import jwt
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from devtools.sandbox import answers, batch, events, graph, shown
+from devtools.sandbox import answers, batch, events, graph, oh_fields, openhandwerk, queries, shown
 from devtools.sandbox.answers import GraphFault
 from devtools.sandbox.events import (
     fmt_graph_dt,
@@ -361,3 +362,154 @@ def test_a_prefer_header_worked_out_once_is_read_as_before(prefer):
                     ours()
                 continue
             assert ours() == expected
+# Values a stored event or extended property may hold that compare equal without being the same JSON (1 == True)
+EQUALS = st.sampled_from([1, True, 1.0, "1", "x", "X", None, 0, False, [], {}, ["x"], {"a": 1}, {"a": True}])
+TAG = "String {00000000-0000-0000-0000-000000000001} Name ohKey"
+SOURCE = "String {00000000-0000-0000-0000-000000000001} Name ohSource"
+IDS = st.sampled_from([TAG, SOURCE, "other"])
+
+
+def _slow_expanded(event: dict, select: tuple[str, ...] | None, expand: frozenset[str], zone: str | None) -> bytes:
+    """`_slow_answer` with the extended properties of `expand` last, in the stored order, as `$expand` shows them."""
+    shown = json.loads(_slow_answer(event, select, zone))
+    shown["singleValueExtendedProperties"] = [{"id": k, "value": v} for k, v in event["_props"].items() if k in expand]
+    return json.dumps(shown, ensure_ascii=False, allow_nan=False, separators=(",", ":")).encode()
+
+
+@given(steps=st.lists(st.one_of(
+    st.tuples(st.just("event"), st.sampled_from(["isReminderOn", "showAs", "subject", "categories", "sensitivity"]),
+              EQUALS),
+    st.tuples(st.just("prop"), IDS, EQUALS), st.tuples(st.just("drop"), IDS, st.none()),
+    st.tuples(st.just("read"), SELECTS, ZONES)), max_size=25),
+    expand=st.sets(IDS, max_size=3).map(frozenset))
+@example(steps=[("prop", SOURCE, True), ("prop", TAG, True), ("read", None, TZ), ("drop", TAG, None),
+                ("prop", TAG, True)], expand=frozenset({TAG, SOURCE}))  # the same values, in another order
+@settings(max_examples=200, deadline=None)
+def test_reads_of_an_event_changed_in_place_answer_what_the_slow_path_writes(steps, expand):
+    """An event's remembered texts (with and without `$expand`) are used again only while every stored value and
+    every extended property is the same object, in the same order: a value replaced by an equal one of another
+    kind (1 for True), a property removed and written again (it moves last) shows in the next read."""
+    state = _state("keep", "truncate", "seconds", "as_written")
+    user_id = next(u.id for u in state.users.values() if u.has_mailbox)
+    event = store_event(state, user_id, state.default_calendar(user_id)["id"], {
+        "subject": "x", "body": {"contentType": "text", "content": "y"},
+        "start": {"dateTime": "2026-03-02T08:00:00", "timeZone": TZ}, "end": {"dateTime": "2026-03-02T09:00:00",
+                                                                               "timeZone": TZ},
+        "singleValueExtendedProperties": [{"id": TAG, "value": "a"}]})
+    for kind, name, value in steps + [("read", None, TZ), ("read", ("subject",), None)]:
+        if kind == "event":
+            event[name] = copy.copy(value)
+        elif kind == "prop":
+            event["_props"][name] = copy.copy(value)
+        elif kind == "drop":
+            event["_props"].pop(name, None)
+        else:
+            select = list(name) if name else None
+            assert event_json(event, select, None, value).text == _slow_answer(event, name, value)
+            assert event_json(event, select, set(expand), value).text == _slow_expanded(event, name, expand, value)
+            assert event_json(event, select, expand, value).text == _slow_expanded(event, name, expand, value)
+
+
+TAG_VALUES = st.sampled_from(["openhandwerk:4711", "OpenHandwerk:4711", "ß", "SS", "ss", "İ", "i̇", "ﬁ", "fi", "1", 1,
+                              True, "True", "true", 1.5, "1.5", None, ["x"], "['x']", ""])
+
+
+@given(stored=TAG_VALUES, asked=TAG_VALUES.filter(lambda v: isinstance(v, str)), has_props=st.booleans())
+@settings(max_examples=300, deadline=None)
+def test_a_tag_filter_matches_what_the_casefolded_comparison_matched(stored, asked, has_props):
+    """`matches` passes a value spelled exactly as asked without folding: the answer is the comparison of both
+    casefolded (row Q4), whatever the stored value's kind."""
+    props = ({} if stored is None else {TAG: stored}) if has_props else {}
+    event = {"_props": props, "_start_utc": dt.datetime(2026, 3, 2, tzinfo=dt.UTC)}
+    clauses = queries.parse_filter(f"singleValueExtendedProperties/Any(ep: ep/id eq '{TAG}' and ep/value eq "
+                                   f"'{asked.replace(chr(39), chr(39) * 2)}')")
+    slow = props.get(TAG) is not None and str(props[TAG]).casefold() == asked.casefold()
+    assert queries.matches(event, clauses) == slow
+    assert queries.matches({"_props": props}, clauses[:0]) is True
+
+
+def _slow_page(state: SandboxState, query: dict) -> list[str]:
+    """A window page as the emulator worked it out before it remembered windows: every record filtered again."""
+    lower, upper = (dt.datetime.fromisoformat(query[k]) for k in (oh_fields.RANGE_FROM, oh_fields.RANGE_TO))
+    chosen = []
+    for record in state.appointments.values():
+        raw = record.get(oh_fields.START)
+        try:
+            start = dt.datetime.fromisoformat(raw if "T" in raw else raw + "T00:00:00") if raw else None
+        except ValueError:
+            start = None
+        if start is None or lower <= start.replace(tzinfo=None) < upper:
+            chosen.append(record[oh_fields.APPOINTMENT_ID])
+    page, limit = int(query[oh_fields.PAGE]), int(query[oh_fields.LIMIT])
+    return chosen[(page - 1) * limit : page * limit]
+
+
+STARTS = st.sampled_from(["2031-01-06T08:00:00", "2031-01-06", "2031-02-06T08:00:00", "2031-01-05T23:59:59", "kaputt",
+                          None])
+
+
+@given(steps=st.lists(st.one_of(
+    st.tuples(st.sampled_from(["move", "replace", "delete", "new"]), st.integers(0, 9), STARTS),
+    st.tuples(st.just("read"), st.integers(1, 5), st.sampled_from(["1", "2", "3"]))), max_size=30))
+@settings(max_examples=150, deadline=None)
+def test_window_pages_answer_what_filtering_every_record_again_answers(steps):
+    """Each page of a window read is the store's as it is now, though a page is checked only up to its last record
+    (records moved in place, replaced, removed or added before, on or after it, between pages)."""
+    state = SandboxState(seed=5, employees=2, appointments_per_employee=2)
+    state.appointments.clear()
+    for n in range(6):
+        state.appointments[f"T-{n}"] = {"id": f"T-{n}", "title": "x", "start": "2031-01-06T08:00:00"}
+    _, login = openhandwerk.handle(state, "POST", "/auth/login", {}, {}, {
+        "idKn": state.oh_id_kn, "employee": state.oh_employee, "password": state.oh_password})
+    headers = {"authorization": "Bearer " + login["response"][oh_fields.TOKEN]}
+    for kind, n, value in steps + [("read", 1, "3"), ("read", 2, "3")]:
+        ids = list(state.appointments)
+        if kind == "read":
+            query = {oh_fields.RANGE_FROM: "2031-01-06T00:00:00", oh_fields.RANGE_TO: "2031-01-07T00:00:00",
+                     oh_fields.PAGE: str(n), oh_fields.LIMIT: value}
+            status, body = openhandwerk.handle(state, "GET", "/appointments", query, headers, None)
+            assert status == 200 and [r["id"] for r in body["response"]] == _slow_page(state, query)
+        elif kind == "new":
+            state.appointments[f"T-N{len(steps)}-{n}-{len(ids)}"] = {"id": f"T-N{len(steps)}-{n}-{len(ids)}",
+                                                                     "start": value}
+        elif ids and kind == "delete":
+            del state.appointments[ids[n % len(ids)]]
+        elif ids:
+            record = state.appointments[ids[n % len(ids)]]
+            if kind == "move":
+                record["start"] = value
+            else:
+                state.appointments[record["id"]] = {**record, "start": value}
+
+
+def test_an_openhandwerk_token_accepted_before_is_refused_once_it_expired(monkeypatch):
+    """The signature of a token is checked once; its expiry on every request, as PyJWT checks it."""
+    state = SandboxState(seed=5, employees=2, appointments_per_employee=1)
+    _, login = openhandwerk.handle(state, "POST", "/auth/login", {}, {}, {
+        "idKn": state.oh_id_kn, "employee": state.oh_employee, "password": state.oh_password})
+    headers = {"authorization": "Bearer " + login["response"][oh_fields.TOKEN]}
+    expiry = jwt.decode(headers["authorization"][7:], options={"verify_signature": False})["exp"]
+    assert openhandwerk.handle(state, "GET", "/employees", {}, headers, None)[0] == 200
+    other = SandboxState(seed=6, employees=2, appointments_per_employee=1)  # another tenant's key
+    assert openhandwerk.handle(other, "GET", "/employees", {}, headers, None)[0] == 401
+    monkeypatch.setattr(openhandwerk.time, "time", lambda: expiry - 0.001)
+    assert openhandwerk.handle(state, "GET", "/employees", {}, headers, None)[0] == 200
+    monkeypatch.setattr(openhandwerk.time, "time", lambda: float(expiry))
+    assert openhandwerk.handle(state, "GET", "/employees", {}, headers, None)[0] == 401
+
+
+def test_a_filter_and_an_expand_read_once_answer_every_later_read_the_same():
+    """`$filter` and `$expand` are read once per text: a caller changing the clauses it got changes no later read,
+    and a refused text is refused every time."""
+    text = "start/dateTime ge '2026-03-01T00:00:00' and END/dateTime lt '2026-04-01T00:00:00'"
+    first = queries.parse_filter(text)
+    first.append(("tag", "x", "y"))
+    first[0] = ("cmp", "end", "eq", None)
+    assert queries.parse_filter(text) == [("cmp", "start", "ge", dt.datetime(2026, 3, 1, tzinfo=dt.UTC)),
+                                          ("cmp", "end", "lt", dt.datetime(2026, 4, 1, tzinfo=dt.UTC))]
+    for _ in range(2):
+        with pytest.raises(GraphFault, match="invalid nodes: 'subject eq 'x''"):
+            queries.parse_filter("subject eq 'x'")
+        with pytest.raises(GraphFault, match="Unsupported expand filter"):
+            queries.parse_expand("singleValueExtendedProperties($filter=name eq 'x')")
+    assert queries.parse_expand(f"singleValueExtendedProperties($filter=id eq '{TAG}')") == frozenset({TAG})
