@@ -57,8 +57,9 @@ def shared_calls(writes: Iterable[int], per_call: int = SIZE) -> int:
     fewest = {0: 0}  # leftover writes so far: fewest serial calls so far
     for n in writes:
         after: dict[int, int] = {}
+        options = serial_options(n)
         for so_far, serial in fewest.items():
-            for left, calls in serial_options(n).items():
+            for left, calls in options.items():
                 key = so_far + left
                 after[key] = min(after.get(key, serial + calls), serial + calls)
         fewest = after
