@@ -257,6 +257,15 @@ class LaneQueue:
             self._out -= 1
             self._cond.notify_all()
 
+    def hold(self) -> None:
+        """Work is on its way (`put` later, then `release`): the lanes wait for it instead of ending."""
+        with self._cond:
+            self._out += 1
+
+    def release(self) -> None:
+        """What `hold` announced has been put (or will not come)."""
+        self.done()
+
     def stop(self) -> None:
         with self._cond:
             self._stopped = True

@@ -90,13 +90,14 @@ class GraphBatchMixin:
         if not pending:
             return {}
         run = _BatchRun(self, pending)
-        for phase in phases(list(pending.values()), mailbox_of, self.limiter.limit, BATCH_LIMIT):
-            queue = LaneQueue(plan_calls(phase, mailbox_of, self.limiter.limit, BATCH_LIMIT))
+        queues = [LaneQueue(plan_calls(phase, mailbox_of, self.limiter.limit, BATCH_LIMIT))
+                  for phase in phases(list(pending.values()), mailbox_of, self.limiter.limit, BATCH_LIMIT)]
+        for queue, later in zip(queues, [*queues[1:], None], strict=True):
             if len(queue) == 1:
-                run.lane(queue, 0)
+                run.lane(queue, 0, later)
                 continue
             with ThreadPoolExecutor(max_workers=len(queue), thread_name_prefix="batch-lane", **carried()) as pool:
-                for future in [pool.submit(run.lane, queue, i) for i in range(len(queue))]:
+                for future in [pool.submit(run.lane, queue, i, later) for i in range(len(queue))]:
                     future.result()
         return run.results
 
@@ -167,20 +168,37 @@ class _BatchRun:
         self._lock = threading.Lock()
         self._refreshed = False
 
-    def lane(self, queue: LaneQueue, lane: int) -> None:
-        """One lane's thread: take a call, send it, hand back what must be sent again; stop all on an error."""
+    def lane(self, queue: LaneQueue, lane: int, later: LaneQueue | None = None) -> None:
+        """One lane's thread: take a call, send it, hand back what must be sent again; stop all on an error.
+
+        With a `later` phase, what this phase must send again goes to that phase's queue once its wait is over
+        (a thread of its own waits), so a throttled head never holds its mailbox's lanes back."""
         try:
             while (call := queue.take(lane)) is not None:
                 try:
                     token = self.hook._refreshes  # which token the call goes out with
-                    again = self._answered(self.hook._batch_call(call), token)
+                    again, seconds = self._answered(self.hook._batch_call(call), token)
+                    if again and later is None and seconds:
+                        self.hook.retry_policy.sleep(seconds)
                 finally:
                     queue.done()
-                if again:
+                if again and later is not None:
+                    later.hold()  # its lanes wait for these calls
+                    threading.Thread(target=self._hand_over, args=(later, self._calls_again(again, len(later)),
+                                                                   seconds), daemon=True).start()
+                elif again:
                     queue.put(self._calls_again(again, len(queue)))
         except BaseException:
             queue.stop()
             raise
+
+    def _hand_over(self, later: LaneQueue, calls: list[Call], seconds: float) -> None:
+        try:
+            if seconds:
+                self.hook.retry_policy.sleep(seconds)
+            later.put(calls)
+        finally:
+            later.release()
 
     def _calls_again(self, items: list[dict], lanes: int) -> list[Call]:
         """Calls for sub-requests sent again: one slot each beside other lanes; alone, as planned afresh."""
@@ -189,8 +207,8 @@ class _BatchRun:
             return retry_calls(items, mailbox_of, limit, BATCH_LIMIT)
         return [call for lane in plan_calls(items, mailbox_of, limit, BATCH_LIMIT) for call in lane]
 
-    def _answered(self, responses: list[BatchResponse], token: int) -> list[dict]:
-        """Record the answers of one call; the sub-requests to send again, after the wait they need.
+    def _answered(self, responses: list[BatchResponse], token: int) -> tuple[list[dict], float]:
+        """Record the answers of one call; the sub-requests to send again and the seconds to wait first.
 
         A 401 is sent again with a fresh token: once per batch, or without refreshing when another
         lane already renewed the token this call went out with."""
@@ -213,12 +231,12 @@ class _BatchRun:
                     continue
                 again.append(response.id)
         if not again:
-            return []
+            return [], 0.0
         state = RetryState(policy, attempts=max(self.attempts[i] for i in again))
-        allowed = state.wait(max(waits) if max(waits) > 0 else None) if waits else state.again()
-        if not allowed:
-            return []  # the failed responses stay in results as final answers
+        seconds = state.next_wait(max(waits) if max(waits) > 0 else None) if waits else (0.0 if state.again() else None)
+        if seconds is None:
+            return [], 0.0  # the failed responses stay in results as final answers
         with self._lock:
             for item_id in again:
                 self.attempts[item_id] = state.attempts
-        return [self.items[item_id] for item_id in again]
+        return [self.items[item_id] for item_id in again], seconds

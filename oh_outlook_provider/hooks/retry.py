@@ -99,15 +99,23 @@ class RetryState:
 
     def wait(self, retry_after: float | None = None) -> bool:
         """Sleep before the next attempt; False when attempts or the wait budget are used up."""
-        if self.attempts >= self.policy.max_attempts:
-            return False
-        seconds = self.delay(retry_after)
-        if self.waited + seconds > self.policy.wait_budget:
+        seconds = self.next_wait(retry_after)
+        if seconds is None:
             return False
         self.policy.sleep(seconds)
+        return True
+
+    def next_wait(self, retry_after: float | None = None) -> float | None:
+        """`wait` without the sleep: the seconds to sleep before the next attempt, counted as waited; None when
+        attempts or the wait budget are used up. The caller sleeps (`policy.sleep`)."""
+        if self.attempts >= self.policy.max_attempts:
+            return None
+        seconds = self.delay(retry_after)
+        if self.waited + seconds > self.policy.wait_budget:
+            return None
         self.waited += seconds
         self.attempts += 1
-        return True
+        return seconds
 
     def again(self) -> bool:
         """One more attempt without sleeping (a fresh token, a dependency that failed); False when used up."""

@@ -182,6 +182,7 @@ class CalendarSync:
             held_back = run_guard([p.plan for p in prepared if p.plan], desired.appointments, opts.policy)
             # The deepest mailbox first: its writes set the run's end. Reported in the mailboxes' (sorted) order.
             deepest_first = sorted(prepared, key=lambda p: -(p.plan.writes if p.plan else 0))
+            self._read_backs.expect(0 if opts.dry_run else sum(1 for p in prepared if p.plan and p.reading))
             results = sorted(pool.map(lambda p: self._finish(p, held_back), deepest_first), key=lambda r: r.mailbox)
         return build_report(results, desired, opts.window, opts.source, opts.dry_run, self.graph.stats.as_dict(),
                             getattr(self.oh, "requests_made", None), time.monotonic() - started,

@@ -336,3 +336,20 @@ def test_a_large_mailboxs_head_is_answered_before_its_lanes_start():
     assert [(batch_shape(c["requests"]), len(c["requests"])) for c in calls[:3]] == [("parallel", 4)] * 3
     assert [batch_shape(c["requests"]) for c in calls[3:]] == ["serial"] * 8
     assert [s["id"] for c in calls[:3] for s in c["requests"]] == [str(i) for i in range(12)]
+
+
+def test_a_throttled_head_waits_its_retry_after_beside_the_lanes_not_before_them():
+    """Review of issue 25's head phase: a head sub-request answered 429 is sent again after its Retry-After while
+    the mailbox's lanes already write; before, the lanes waited for it."""
+    respond, calls = _batch_responder(throttle_ids={"0"}, retry_after="1")
+    with requests_mock.Mocker() as m:
+        mock_entra(m)
+        m.post(f"{GRAPH}/$batch", json=respond)
+        items = [{"id": str(i), "method": "POST", "url": "/users/a/events", "body": {"subject": str(i)}}
+                 for i in range(170)]
+        results = make_hook().batch(items)
+    assert all(r.ok for r in results.values()) and len(results) == 170
+    sent_zero = [k for k, c in enumerate(calls) if "0" in {s["id"] for s in c["requests"]}]
+    first_serial = next(k for k, c in enumerate(calls) if batch_shape(c["requests"]) == "serial")
+    assert len(sent_zero) == 2 and sent_zero[0] < first_serial < sent_zero[1]
+    assert sum(len(c["requests"]) for c in calls) == 171  # every write once, the throttled one twice

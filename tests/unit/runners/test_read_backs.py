@@ -94,3 +94,55 @@ def test_with_more_mailboxes_than_workers_only_those_under_way_are_waited_for():
         answers = list(pool.map(lambda m: mailbox_run(shared, m, True), "abcde", timeout=10))
     assert answers == [[f"/users/{m}/events"] for m in "abcde"]
     assert sum(len(call) for call in store.calls) == 5
+
+
+def test_until_every_mailbox_the_run_writes_has_started_nobody_waits():
+    """With more mailboxes than workers a waiting mailbox would hold a worker a mailbox not yet started needs:
+    while `expect` says more will come, each sends its own at once (review of issue 25's change)."""
+    store = Store()
+    shared = SharedReadBacks(store)
+    shared.expect(3)
+    started, finish = threading.Barrier(2), threading.Event()
+    with ThreadPoolExecutor(2) as pool:
+        writing = pool.submit(mailbox_run, shared, "b", False, started, finish)
+        asking = pool.submit(mailbox_run, shared, "a", True, started)
+        assert asking.result(5) == ["/users/a/events"]  # b still writing, c not started: no wait
+        finish.set()
+        writing.result(5)
+    assert store.calls == [["/users/a/events"]]
+
+
+class Broken(Store):
+    def __init__(self, how):
+        super().__init__()
+        self.how = how
+
+    def read_backs(self, asked):
+        if self.how == "short":
+            return []
+        raise SystemExit("stopped")
+
+
+@pytest.mark.parametrize("how", ["short", "base exception"])
+def test_a_store_that_answers_for_fewer_or_stops_leaves_no_mailbox_waiting(how):
+    shared = SharedReadBacks(Broken(how))
+    started = threading.Barrier(2)
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(mailbox_run, shared, m, True, started) for m in "ab"]
+        outcomes = []
+        for future in futures:
+            try:
+                outcomes.append(future.result(5))
+            except (GraphError, SystemExit) as exc:
+                outcomes.append(exc)
+    assert len(outcomes) == 2 and all(isinstance(o, (GraphError, SystemExit)) for o in outcomes)
+    assert any(isinstance(o, GraphError) for o in outcomes)  # the one that waited was answered
+
+
+def test_a_failed_call_gives_each_mailbox_an_error_of_its_own():
+    shared = SharedReadBacks(Store(fail=True))
+    started = threading.Barrier(2)
+    with ThreadPoolExecutor(2) as pool:
+        futures = [pool.submit(mailbox_run, shared, m, True, started) for m in "ab"]
+        errors = [f.exception(5) for f in futures]
+    assert all(isinstance(e, GraphError) and "502" in str(e) for e in errors) and errors[0] is not errors[1]
