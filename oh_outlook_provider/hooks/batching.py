@@ -97,12 +97,12 @@ def head_size(n: int, per_mailbox: int = 4, size: int = 20) -> int:
     parallel calls wait for the slowest of their sub-requests."""
     if n <= per_mailbox * per_mailbox:
         return 0
-    depth = math.ceil(n / per_mailbox)
     best, best_calls = 0, _lane_calls(n, per_mailbox, size)
+    # k parallel calls of per_mailbox first leave lanes ceil((n - 4k)/4) = ceil(n/4) - k deep: the depth stays.
     for first_calls in range(1, per_mailbox + 1):  # at most 16 first: parallel calls of 4 (see plan_calls)
         first = per_mailbox * first_calls
         rest = n - first
-        if rest <= per_mailbox * per_mailbox or math.ceil(rest / per_mailbox) > depth - first_calls:
+        if rest <= per_mailbox * per_mailbox:
             break
         calls = first_calls + _lane_calls(rest, per_mailbox, size)
         if calls < best_calls:

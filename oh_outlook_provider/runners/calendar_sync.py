@@ -139,6 +139,11 @@ class Prepared:
     reading: Reading | None = None
     categories: frozenset[str] = frozenset()  # the category names this mailbox's events carry
 
+    @property
+    def ready(self) -> bool:
+        """Read and planned: the mailbox goes on to its writes."""
+        return self.plan is not None and self.reading is not None
+
 
 class CalendarSync:
     """One run over the mapped mailboxes. `mapping`: employee id -> {"user_id", "upn"} (the user
@@ -182,7 +187,7 @@ class CalendarSync:
             held_back = run_guard([p.plan for p in prepared if p.plan], desired.appointments, opts.policy)
             # The deepest mailbox first: its writes set the run's end. Reported in the mailboxes' (sorted) order.
             deepest_first = sorted(prepared, key=lambda p: -(p.plan.writes if p.plan else 0))
-            self._read_backs.expect(0 if opts.dry_run else sum(1 for p in prepared if p.plan and p.reading))
+            self._read_backs.expect(0 if opts.dry_run else sum(p.ready for p in prepared))
             results = sorted(pool.map(lambda p: self._finish(p, held_back), deepest_first), key=lambda r: r.mailbox)
         return build_report(results, desired, opts.window, opts.source, opts.dry_run, self.graph.stats.as_dict(),
                             getattr(self.oh, "requests_made", None), time.monotonic() - started,
@@ -200,7 +205,7 @@ class CalendarSync:
 
     def _finish(self, prepared: Prepared, held_back: str | None) -> MailboxResult:
         result, plan, reading = prepared.result, prepared.plan, prepared.reading
-        if plan is None or reading is None:
+        if not prepared.ready:
             return result
         try:
             if held_back:

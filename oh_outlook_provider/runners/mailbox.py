@@ -156,22 +156,20 @@ class MailboxStore:
         return self._followed(requests, self.graph.batch(requests), probes, optional)
 
     def _followed(self, requests: list[dict], responses: Mapping[str, BatchResponse],
-                  probes: frozenset[str] = frozenset(), optional: frozenset[str] = frozenset(),
-                  tag: str = "") -> dict[str, list[dict] | None]:
-        """`_pages` of answers already there; ids are matched to `probes` and `optional` without `tag`, their
-        mailbox's prefix in a `$batch` several mailboxes share, and returned without it."""
+                  probes: frozenset[str] = frozenset(), optional: frozenset[str] = frozenset()
+                  ) -> dict[str, list[dict] | None]:
+        """`_pages` of answers already there (a call several mailboxes shared: `read_backs`)."""
         out: dict[str, list[dict] | None] = {}
         for item in requests:
-            name = item["id"][len(tag):]
             response = responses[item["id"]]
-            if not response.ok and name in optional and response.status == 403:
-                out[name] = None
+            if not response.ok and item["id"] in optional and response.status == 403:
+                out[item["id"]] = None
                 continue
             if not response.ok:
                 raise self.graph.batch_error(item, response)
             page = response.body or {}
-            rest = () if name in probes else self.graph.page_after(page, headers=item.get("headers"))
-            out[name] = [*page.get("value", []), *rest]
+            rest = () if item["id"] in probes else self.graph.page_after(page, headers=item.get("headers"))
+            out[item["id"]] = [*page.get("value", []), *rest]
         return out
 
     # ------------------------------------------------------------------ reads
@@ -233,16 +231,16 @@ class MailboxStore:
                     for i, key in enumerate(keys)]
         return [e for events in self._pages(requests).values() for e in self._our_events(events)]
 
-    def _read_back_request(self, reading: Reading, created: Sequence[DesiredEvent], tag: str = "") -> dict:
+    def _read_back_request(self, reading: Reading, created: Sequence[DesiredEvent], request_id: str) -> dict:
         start = min(d.start_utc for d in created)
         end = max(d.start_utc for d in created) + dt.timedelta(seconds=1)
         query = self._query(self._in_range(start, end), self.page_size, "id", (SOURCE_PROP, KEY_PROP))
-        return self._get(f"{tag}readback", f"{reading.target}?{query}")
+        return self._get(request_id, f"{reading.target}?{query}")
 
     def read_back(self, reading: Reading, created: Sequence[DesiredEvent]) -> list[ExistingEvent]:
         """Our events (ids and tags only) starting where this run created some: an overlapping run
         may have created the same keys meanwhile. Outlook is the store every worker shares."""
-        return self._our_events(self._pages([self._read_back_request(reading, created)])["readback"])
+        return self._our_events(self._pages([self._read_back_request(reading, created, "readback")])["readback"])
 
     def read_backs(self, asked: Sequence[tuple[Reading, Sequence[DesiredEvent]]], workers: int = 32
                    ) -> list[list[ExistingEvent] | Exception]:
@@ -250,7 +248,8 @@ class MailboxStore:
         most 4 sub-requests of a batch at a time whatever their mailboxes, fidelity row B5, so a call of 20
         would take 5 round trips), further pages in `workers` threads. Each answer is the mailbox's events or
         the error that stopped it; when a shared call fails as a whole, its mailboxes are read on their own."""
-        requests = [self._read_back_request(reading, created, f"r{i}.") for i, (reading, created) in enumerate(asked)]
+        requests = [self._read_back_request(reading, created, f"r{i}.readback") for i, (reading, created)
+                    in enumerate(asked)]
         calls = [list(range(i, min(i + SHARED_CALL, len(asked)))) for i in range(0, len(asked), SHARED_CALL)]
         with ThreadPoolExecutor(max(1, min(workers, len(requests))), "read-back", **carried()) as pool:
             answered = list(pool.map(lambda call: _outcome(self.graph.batch, [requests[i] for i in call]), calls))
@@ -260,7 +259,7 @@ class MailboxStore:
                 if requests[i]["id"] not in responses:  # its call failed as a whole: this mailbox's on its own
                     return _outcome(self.read_back, *asked[i])
                 return _outcome(lambda: self._our_events(
-                    self._followed([requests[i]], responses, tag=f"r{i}.")["readback"]))
+                    self._followed([requests[i]], responses)[requests[i]["id"]]))
 
             return list(pool.map(answer, range(len(asked))))
 

@@ -322,16 +322,21 @@ def test_a_refused_call_stops_every_lane_and_raises_instead_of_hanging():
     assert graph.sent < 12  # the lanes stopped: 200 deletes are 12 calls (4 lanes x 3)
 
 
-def test_a_large_mailboxs_head_is_answered_before_its_lanes_start():
-    """Issue 25: 170 writes go out as 3 parallel calls of 4, one after another, and only then as lanes of 40
-    (8 serial calls of about 20): 11 calls where lanes alone made 12, never more than 4 in flight."""
-    respond, calls = _batch_responder()
+def _creates_in_one_mailbox(n: int, respond) -> dict:
+    """`n` creates in mailbox "a" through the hook's `batch`, Graph answering with `respond`."""
     with requests_mock.Mocker() as m:
         mock_entra(m)
         m.post(f"{GRAPH}/$batch", json=respond)
         items = [{"id": str(i), "method": "POST", "url": "/users/a/events", "body": {"subject": str(i)}}
-                 for i in range(170)]
-        results = make_hook().batch(items)
+                 for i in range(n)]
+        return make_hook().batch(items)
+
+
+def test_a_large_mailboxs_head_is_answered_before_its_lanes_start():
+    """Issue 25: 170 writes go out as 3 parallel calls of 4, one after another, and only then as lanes of 40
+    (8 serial calls of about 20): 11 calls where lanes alone made 12, never more than 4 in flight."""
+    respond, calls = _batch_responder()
+    results = _creates_in_one_mailbox(170, respond)
     assert sorted(results, key=int) == [str(i) for i in range(170)] and all(r.ok for r in results.values())
     assert [(batch_shape(c["requests"]), len(c["requests"])) for c in calls[:3]] == [("parallel", 4)] * 3
     assert [batch_shape(c["requests"]) for c in calls[3:]] == ["serial"] * 8
@@ -342,12 +347,7 @@ def test_a_throttled_head_waits_its_retry_after_beside_the_lanes_not_before_them
     """Review of issue 25's head phase: a head sub-request answered 429 is sent again after its Retry-After while
     the mailbox's lanes already write; before, the lanes waited for it."""
     respond, calls = _batch_responder(throttle_ids={"0"}, retry_after="1")
-    with requests_mock.Mocker() as m:
-        mock_entra(m)
-        m.post(f"{GRAPH}/$batch", json=respond)
-        items = [{"id": str(i), "method": "POST", "url": "/users/a/events", "body": {"subject": str(i)}}
-                 for i in range(170)]
-        results = make_hook().batch(items)
+    results = _creates_in_one_mailbox(170, respond)
     assert all(r.ok for r in results.values()) and len(results) == 170
     sent_zero = [k for k, c in enumerate(calls) if "0" in {s["id"] for s in c["requests"]}]
     first_serial = next(k for k, c in enumerate(calls) if batch_shape(c["requests"]) == "serial")
