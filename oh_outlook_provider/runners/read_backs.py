@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Protocol
 
 from oh_outlook_provider.exceptions import GraphError
+from oh_outlook_provider.i18n import _
 from oh_outlook_provider.runners.mailbox import Reading
 from oh_outlook_provider.sync.plan import ExistingEvent
 from oh_outlook_provider.sync.render import DesiredEvent
@@ -104,12 +105,12 @@ class SharedReadBacks:
         try:
             answers = list(self._store.read_backs([(a.reading, a.created) for a in group]))
         except Exception as exc:  # noqa: BLE001 - every mailbox of the group gets it, as its own read-back would
-            answers = [GraphError(f"the read-back failed: {exc}") for _ in group]
+            answers = [GraphError(_("the read-back failed: {error}").format(error=exc)) for _ask in group]
             for answer in answers:
                 answer.__cause__ = exc
         finally:
             if len(answers) != len(group):  # the store answered for fewer (or raised BaseException)
-                answers = [GraphError("the read-back was not answered") for _ in group]
+                answers = [GraphError(_("the read-back was not answered")) for _ask in group]
             with self._cond:
                 for ask, answer in zip(group, answers, strict=True):
                     ask.answer = answer

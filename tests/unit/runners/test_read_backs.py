@@ -146,3 +146,13 @@ def test_a_failed_call_gives_each_mailbox_an_error_of_its_own():
         futures = [pool.submit(mailbox_run, shared, m, True, started) for m in "ab"]
         errors = [f.exception(5) for f in futures]
     assert all(isinstance(e, GraphError) and "502" in str(e) for e in errors) and errors[0] is not errors[1]
+
+
+@pytest.mark.parametrize(("language", "words"), [("de", "Zurücklesen der angelegten Termine"), ("en", "read-back")])
+def test_a_failed_read_back_is_told_in_the_admins_language(language, words):
+    from oh_outlook_provider.i18n import speaking
+
+    with speaking(language), pytest.raises(GraphError, match=words):
+        mailbox_run(SharedReadBacks(Store(fail=True)), "a", True)
+    with speaking(language), pytest.raises(GraphError, match=words):
+        mailbox_run(SharedReadBacks(Broken("short")), "a", True)
