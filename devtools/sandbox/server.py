@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import json
 import socket
@@ -20,7 +21,62 @@ from devtools.sandbox.state import CLIENT_SECRET, SandboxState
 # cycles (exceptions, asyncio's) are still collected every 50,000 allocations; the older generations,
 # which hold the tenants' data, are scanned only after 500 (1) and 500,000 (2) young collections.
 GC_THRESHOLDS = (50_000, 500, 1_000)
+# How often uvicorn's server wakes for its housekeeping (the Date header, is it asked to stop?): uvicorn's own loop
+# wakes every 0.1 s. Each wake of an idle process costs CPU out of proportion to its work (a cold cache): at 400 ms
+# a run's 218 housekeeping wakes were about 7 % of the emulator's CPU (issue 25). Once a second keeps the Date
+# header exact to the second, as uvicorn's does; a request to stop wakes the loop at once.
+HOUSEKEEPING_S = 1.0
 OWN_SECRET = CLIENT_SECRET  # office365_connection's default: the tenant's own secret (the constant's for one tenant)
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """The emulator's event loop: uvloop's where it is installed (the `devtools` extra, not on Windows), else asyncio's.
+
+    uvloop runs the transports, TLS and the timers in C, where asyncio runs them in Python: the emulator's CPU in an
+    initial sync at 400 ms 0.88 -> 0.81 s, run alternately (issue 25). Its timers count whole milliseconds (libuv),
+    a latency's mean stays within half a millisecond (docs/sandbox-fidelity.md, "Knowingly simplified")."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop()
+    return uvloop.new_event_loop()
+
+
+def run_in_loop(main: Any) -> None:
+    """Run the coroutine `main` to its end on a new `new_event_loop()`, as `asyncio.run` does on asyncio's."""
+    with asyncio.Runner(loop_factory=new_event_loop) as runner:
+        runner.run(main)
+
+
+@functools.cache
+def _quiet_server_class() -> type:
+    """uvicorn's Server, its housekeeping once every `HOUSEKEEPING_S` and at once when it is asked to stop
+    (`wake`, also from its signal handler). Made on first use: uvicorn is imported only by a server that runs."""
+    import uvicorn
+
+    class QuietServer(uvicorn.Server):
+        _loop: asyncio.AbstractEventLoop | None = None
+
+        async def main_loop(self) -> None:  # uvicorn's, with its sleep(0.1) a wait for `wake`
+            self._loop, self._woken = asyncio.get_running_loop(), asyncio.Event()
+            while not await self.on_tick(0):  # tick 0: uvicorn renews the Date header on every tenth of its ticks
+                try:
+                    await asyncio.wait_for(self._woken.wait(), HOUSEKEEPING_S)
+                except TimeoutError:
+                    pass
+                self._woken.clear()
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            super().handle_exit(sig, frame)
+            self.wake()
+
+        def wake(self) -> None:
+            """Have the main loop look at `should_exit` now, from any thread."""
+            loop = self._loop
+            if loop is not None and not loop.is_closed():
+                loop.call_soon_threadsafe(self._woken.set)
+
+    return QuietServer
 
 
 class SandboxServer:
@@ -78,16 +134,14 @@ class SandboxServer:
 
     def prepare(self) -> SandboxServer:
         """Write the TLS files and build the server, so the CA path exists before anyone is told about it."""
-        import uvicorn
-
         if self._server is None:
-            self._server = uvicorn.Server(self._config())
+            self._server = _quiet_server_class()(self._config())
         return self
 
     def start(self) -> SandboxServer:
         self.prepare()
         self._server.install_signal_handlers = lambda: None  # not the main thread
-        self._thread = threading.Thread(target=lambda: asyncio.run(self._serve()), daemon=True,
+        self._thread = threading.Thread(target=lambda: run_in_loop(self._serve()), daemon=True,
                                         name="oh-sandbox")
         self._thread.start()
         for _ in range(500):
@@ -105,12 +159,13 @@ class SandboxServer:
         gc.collect()
         gc.freeze()  # the seeded tenants: never garbage while the process serves them
         gc.set_threshold(*GC_THRESHOLDS)
-        asyncio.run(self._serve())
+        run_in_loop(self._serve())
 
     def stop(self) -> None:
         if self._server is not None:
             self._server.should_exit = True
             self._server.force_exit = True  # do not wait for clients' keep-alive connections
+            self._server.wake()
         if self._thread is not None:
             self._thread.join(timeout=10)
         if self._tmp is not None:

@@ -1,0 +1,66 @@
+"""The sandbox's server: its event loop, and uvicorn's housekeeping woken once a second or when asked to stop (issue 25)."""
+
+from __future__ import annotations
+
+import importlib.util
+import time
+
+import requests
+
+from devtools.sandbox import SandboxServer
+from devtools.sandbox import server as server_module
+from devtools.sandbox.state import SandboxState
+
+
+def _get(server: SandboxServer, path: str) -> requests.Response:
+    return requests.get(f"{server.base_url}{path}", verify=server.ca_path, timeout=10)
+
+
+def test_the_server_runs_on_uvloop_where_it_is_installed_and_answers():
+    loop = server_module.new_event_loop()
+    try:
+        expected = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+        assert type(loop).__module__.split(".")[0] == expected
+    finally:
+        loop.close()
+    with SandboxServer(SandboxState(seed=3, employees=2, appointments_per_employee=1)) as server:
+        assert _get(server, "/_sandbox/stats").status_code == 200
+        assert type(server._server._loop).__module__.split(".")[0] == expected
+
+
+def test_housekeeping_wakes_about_once_a_second_not_ten_times(monkeypatch):
+    ticks: list[int] = []
+    with SandboxServer(SandboxState(seed=3, employees=2, appointments_per_employee=1)) as server:
+        on_tick = server._server.on_tick
+
+        async def counted(counter: int) -> bool:
+            ticks.append(counter)
+            return await on_tick(counter)
+
+        monkeypatch.setattr(server._server, "on_tick", counted)
+        server._server.wake()  # the loop is now waiting in the counted on_tick's loop
+        time.sleep(0.6)
+    # uvicorn's own loop looks every 0.1 s: 6 or more in 0.6 s. Ours: the wake, perhaps one timed tick, the stop
+    assert 1 <= len(ticks) <= 3, ticks
+    assert set(ticks) == {0}  # every housekeeping tick renews the Date header
+
+
+def test_a_stop_wakes_the_housekeeping_at_once_however_long_it_would_sleep(monkeypatch):
+    monkeypatch.setattr(server_module, "HOUSEKEEPING_S", 3600.0)
+    server = SandboxServer(SandboxState(seed=3, employees=2, appointments_per_employee=1)).start()
+    assert _get(server, "/_sandbox/stats").status_code == 200
+    server.stop()  # joins the server's thread for up to 10 s: without the wake it would sleep an hour
+    assert not server._thread.is_alive()
+
+
+def test_a_wake_renews_the_date_header(monkeypatch):
+    monkeypatch.setattr(server_module, "HOUSEKEEPING_S", 3600.0)
+    with SandboxServer(SandboxState(seed=3, employees=2, appointments_per_employee=1)) as server:
+        state = server._server.server_state
+        state.default_headers = [(b"date", b"Mon, 01 Jan 2001 00:00:00 GMT")]
+        server._server.wake()
+        for _ in range(100):
+            if dict(state.default_headers).get(b"date") != b"Mon, 01 Jan 2001 00:00:00 GMT":
+                break
+            time.sleep(0.01)
+        assert "2001" not in _get(server, "/_sandbox/stats").headers["date"]
