@@ -23,8 +23,8 @@ from devtools.sandbox.state import CLIENT_SECRET, SandboxState
 GC_THRESHOLDS = (50_000, 500, 1_000)
 # How often uvicorn's server wakes for its housekeeping (the Date header, is it asked to stop?): uvicorn's own loop
 # wakes every 0.1 s. Each wake of an idle process costs CPU out of proportion to its work (a cold cache): at 400 ms
-# a run's 218 housekeeping wakes were about 7 % of the emulator's CPU (issue 25). Once a second keeps the Date
-# header exact to the second, as uvicorn's does; a request to stop wakes the loop at once.
+# a run's 218 housekeeping wakes were about 5 % of the emulator's CPU (0.04 s, run alternately; issue 25). Once a
+# second keeps the Date header exact to the second, as uvicorn's does; a request to stop wakes the loop at once.
 HOUSEKEEPING_S = 1.0
 OWN_SECRET = CLIENT_SECRET  # office365_connection's default: the tenant's own secret (the constant's for one tenant)
 
@@ -33,8 +33,9 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
     """The emulator's event loop: uvloop's where it is installed (the `devtools` extra, not on Windows), else asyncio's.
 
     uvloop runs the transports, TLS and the timers in C, where asyncio runs them in Python: the emulator's CPU in an
-    initial sync at 400 ms 0.88 -> 0.81 s, run alternately (issue 25). Its timers count whole milliseconds (libuv),
-    a latency's mean stays within half a millisecond (docs/sandbox-fidelity.md, "Knowingly simplified")."""
+    initial sync at 400 ms 0.88 -> 0.81 s, run alternately (issue 25). Its timers count whole milliseconds (libuv):
+    a latency ends within about a millisecond of its tick, its mean within half a millisecond
+    (docs/sandbox-fidelity.md, "Knowingly simplified")."""
     try:
         import uvloop
     except ImportError:
@@ -55,10 +56,12 @@ def _quiet_server_class() -> type:
     import uvicorn
 
     class QuietServer(uvicorn.Server):
-        _loop: asyncio.AbstractEventLoop | None = None
+        _loop: asyncio.AbstractEventLoop | None = None  # set once `_woken` is there: `wake` looks at `_loop` first
+        _woken: asyncio.Event | None = None
 
         async def main_loop(self) -> None:  # uvicorn's, with its sleep(0.1) a wait for `wake`
-            self._loop, self._woken = asyncio.get_running_loop(), asyncio.Event()
+            self._woken = asyncio.Event()
+            self._loop = asyncio.get_running_loop()
             while not await self.on_tick(0):  # tick 0: uvicorn renews the Date header on every tenth of its ticks
                 try:
                     await asyncio.wait_for(self._woken.wait(), HOUSEKEEPING_S)
@@ -72,9 +75,13 @@ def _quiet_server_class() -> type:
 
         def wake(self) -> None:
             """Have the main loop look at `should_exit` now, from any thread."""
-            loop = self._loop
-            if loop is not None and not loop.is_closed():
-                loop.call_soon_threadsafe(self._woken.set)
+            loop, woken = self._loop, self._woken
+            if loop is None or woken is None:
+                return  # not serving yet: `_serve` looks at `should_exit` before the main loop starts
+            try:
+                loop.call_soon_threadsafe(woken.set)
+            except RuntimeError:
+                pass  # the loop closed meanwhile: nothing left to wake
 
     return QuietServer
 
