@@ -55,8 +55,15 @@ class Checklist:
         failed = self.first_failed
         if failed is None:
             warnings = [s for s in self.steps if s.status == WARNING]
-            verdict = _("Connection OK: all {count} steps of the setup checked, {warnings} warning(s).").format(
-                count=len(self.steps), warnings=len(warnings))
+            unchecked = [s for s in self.steps if s.status == NOT_CHECKED]
+            if unchecked:  # "all checked" would claim what was not: name the steps it could not check
+                verdict = _("Connection OK: {checked} of {count} steps of the setup checked ({unchecked} could not "
+                            "be: {steps}), {warnings} warning(s).").format(
+                    checked=len(self.steps) - len(unchecked), count=len(self.steps), unchecked=len(unchecked),
+                    steps=", ".join(f"{self.number(s)} '{s.title}'" for s in unchecked), warnings=len(warnings))
+            else:
+                verdict = _("Connection OK: all {count} steps of the setup checked, {warnings} warning(s).").format(
+                    count=len(self.steps), warnings=len(warnings))
             if warnings:
                 verdict += " " + _("Check {n} '{title}': {detail}").format(
                     n=self.number(warnings[0]), title=warnings[0].title, detail=warnings[0].detail)

@@ -25,6 +25,13 @@ def test_ok_counts_every_step_and_names_the_first_warning():
                                    "Check 2 'Title 2': detail 2")
 
 
+def test_ok_with_a_step_not_checked_says_how_many_were_checked_not_all():
+    checklist = cl.Checklist("Office 365", steps(cl.OK, cl.NOT_CHECKED, cl.OK, cl.NOT_CHECKED))
+    assert checklist.ok
+    assert checklist.verdict() == ("Connection OK: 2 of 4 steps of the setup checked (2 could not be: "
+                                   "2 'Title 2', 4 'Title 4'), 0 warning(s).")
+
+
 def test_the_verdict_names_the_first_failed_step_with_its_guide_and_detail():
     checklist = cl.Checklist("Office 365", steps(cl.OK, cl.FAILED, cl.FAILED))
     assert not checklist.ok and checklist.number(checklist.first_failed) == 2
