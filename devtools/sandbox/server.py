@@ -6,6 +6,7 @@ import asyncio
 import functools
 import gc
 import json
+import signal
 import socket
 import tempfile
 import threading
@@ -47,6 +48,11 @@ def run_in_loop(main: Any) -> None:
     """Run the coroutine `main` to its end on a new `new_event_loop()`, as `asyncio.run` does on asyncio's."""
     with asyncio.Runner(loop_factory=new_event_loop) as runner:
         runner.run(main)
+
+
+def _exit_on_signal(signum: int, frame: Any) -> None:
+    """End the process as a signal's default action would (exit status 128 + the signal), with `finally` run."""
+    raise SystemExit(128 + signum)
 
 
 @functools.cache
@@ -166,7 +172,18 @@ class SandboxServer:
         gc.collect()
         gc.freeze()  # the seeded tenants: never garbage while the process serves them
         gc.set_threshold(*GC_THRESHOLDS)
-        run_in_loop(self._serve())
+        # uvicorn answers SIGTERM by shutting down, then raises it again under the handler it found: Python's
+        # default would end the process at once, its own TLS directory left behind. This one exits as SIGTERM's
+        # default does (143), through the clean-up below.
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _exit_on_signal) if main else None
+        try:
+            run_in_loop(self._serve())
+        finally:
+            if main:
+                signal.signal(signal.SIGTERM, previous)
+            if self._tmp is not None:
+                self._tmp.cleanup()
 
     def stop(self) -> None:
         if self._server is not None:

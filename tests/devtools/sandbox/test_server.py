@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
+import signal
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import requests
 
+from devtools import with_checkout_on_path
 from devtools.sandbox import SandboxServer
 from devtools.sandbox import server as server_module
 from devtools.sandbox.state import SandboxState
@@ -69,3 +76,32 @@ def test_a_wake_renews_the_date_header(monkeypatch):
                 break
             time.sleep(0.01)
         assert "2001" not in _get(server, "/_sandbox/stats").headers["date"]
+
+
+def test_the_cli_server_stopped_by_sigterm_removes_its_own_tls_directory(tmp_path):
+    """`python -m devtools.sandbox serve` without --tls-dir writes its CA and key into a directory of its own: a
+    SIGTERM (docker stop, a benchmark's terminate()) ends it with 143 as before, and the directory goes with it."""
+    settings = tmp_path / "settings.json"
+    proc = subprocess.Popen([sys.executable, "-m", "devtools.sandbox", "serve", "--port", "0", "--settings-file",
+                             str(settings)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=with_checkout_on_path(os.environ))
+    try:
+        for _ in range(600):
+            if settings.exists() and settings.stat().st_size:
+                break
+            time.sleep(0.05)
+        folder = Path(json.loads(settings.read_text())["ca_bundle"]).parent
+        base = json.loads(settings.read_text())["base_url"]
+        for _ in range(100):  # serving: the CA is there
+            try:
+                requests.get(f"{base}/_sandbox/stats", verify=str(folder / "ca.pem"), timeout=2)
+                break
+            except requests.RequestException:
+                time.sleep(0.05)
+        assert (folder / "ca.pem").exists()
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) in (128 + signal.SIGTERM, -signal.SIGTERM)  # ended by it, as a shell shows
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not folder.exists(), proc.stderr.read().decode()[-2000:]
